@@ -1,0 +1,65 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import Ajv from 'ajv';
+import { ConfigError } from '../../services/hub/errors';
+import { validateOptions } from './transports';
+
+export interface AdapterDefinition {
+  id: string;
+  name: string;
+  dir: string;
+  transport: { type: string; options: Record<string, unknown> };
+  /** Path of the mapping profile. */
+  mapping: string;
+  samples: string;
+}
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'transport'],
+  properties: {
+    id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' },
+    name: { type: 'string' },
+    description: { type: 'string' },
+    transport: {
+      type: 'object', additionalProperties: false, required: ['type'],
+      properties: { type: { type: 'string' }, options: { type: 'object' } },
+    },
+    mapping: { type: 'string', default: 'mapping.yaml' },
+    samples: { type: 'string', default: 'samples' },
+  },
+};
+const validate = new Ajv({ allErrors: true, useDefaults: true }).compile(schema) as unknown as ((d: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };
+
+function merge(base: any, over: any): any {
+  if (!over || typeof over !== 'object' || Array.isArray(over)) return over ?? base;
+  const out = { ...(base ?? {}) };
+  for (const [k, v] of Object.entries(over)) out[k] = merge(base?.[k], v);
+  return out;
+}
+
+/** Loads `adapter.yaml` of a department folder, validating the transport options against the transport's schema. */
+export function loadAdapterDefinition(dir: string, overrides?: Record<string, unknown>): AdapterDefinition {
+  const file = path.join(dir, 'adapter.yaml');
+  let raw: any;
+  try {
+    raw = YAML.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read adapter definition ${file}: ${(err as Error).message}`);
+  }
+  raw = merge(raw, overrides);
+  if (!validate(raw)) {
+    throw new ConfigError(`${file}: not an adapter definition: ${(validate.errors || []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ')}`);
+  }
+  if (path.basename(dir) !== raw.id) throw new ConfigError(`${file}: id ${raw.id} differs from the folder name ${path.basename(dir)}`);
+  raw.transport.options = raw.transport.options ?? {};
+  validateOptions(raw.transport.type, raw.transport.options, file);
+  return {
+    id: raw.id, name: raw.name ?? raw.id, dir,
+    transport: raw.transport,
+    mapping: path.resolve(dir, raw.mapping),
+    samples: path.resolve(dir, raw.samples),
+  };
+}

@@ -1,0 +1,333 @@
+import fs from 'node:fs';
+import { createHash } from 'node:crypto';
+import YAML from 'yaml';
+import Ajv, { ValidateFunction } from 'ajv';
+import jsonata from 'jsonata';
+import type { CaseEvent, CanonicalStatus, Applicant } from '../../../contracts/types';
+import { getNormaliser, Normaliser, NormaliserOptions } from '../normalisers';
+import { parseSupervisionCode } from '../../../services/cases/supervision-code';
+import { ConfigError } from '../../../services/hub/errors';
+import { CANONICAL_STATUSES, EVENT_TYPE, SOURCE_PREFIX } from '../../../services/hub/constants';
+import { validateCaseEvent } from '../../../contracts/validate';
+import { eventId } from './event-id';
+import type { SharedTables } from './shared-tables';
+import profileSchema from './profile.schema.json';
+
+/** Why a record could not be mapped: enough for the sender, the dead-letter list and the log. */
+export interface MappingFailure {
+  adapter: string;
+  /** The field as the department names it (`applicant.creditCode`, `ZT`, `NSRSBH`). */
+  field: string;
+  value: string | null;
+  rule: string;
+  /** Chinese first (the sender's clerks read it), then detail for operators. */
+  reason: string;
+}
+
+export type MapResult = { ok: true; event: CaseEvent } | { ok: false; failure: MappingFailure };
+
+export interface RecordContext {
+  rawMessageId: string;
+  recordIndex: number;
+  /** Attributes of the batch or envelope the record came in (`$batch.X` in profiles). */
+  batch?: Record<string, unknown>;
+}
+
+type Getter = (record: any, batch: Record<string, unknown>) => Promise<unknown> | unknown;
+
+interface TableEntry { value: string; label?: string }
+
+interface CompiledRule {
+  when?: jsonata.Expression;
+  get: Getter;
+  table?: Map<string, TableEntry>;
+  normaliser?: Normaliser;
+  optional: boolean;
+  field: string;
+  label: string;
+}
+
+const SIMPLE_PATH = /^(\$batch\.)?[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$/;
+const FIELD_LABELS: Record<string, string> = {
+  localCaseId: '业务编号', supervisionCode: '统一服务监管码', hall: '办理机构', status: '状态代码', statusLabel: '状态名称',
+  item: '事项代码', statusTime: '状态时间', applicantName: '申请人名称', applicantIdType: '证件类型',
+  applicantIdNumber: '证件号码', applicantPhone: '联系电话', officer: '经办人', remark: '备注',
+};
+const ID_NORMALISERS: Record<Applicant['idType'], Normaliser> = {
+  CITIZEN_ID: getNormaliser('citizenId'),
+  USCC: getNormaliser('uscc'),
+  // Passports are not checked (the vehicle office's SPEC): trimmed and upper-cased only.
+  PASSPORT: (input: string) => {
+    const v = input.trim().toUpperCase();
+    return v ? { ok: true, value: v } : { ok: false, rule: 'required', message: '缺失' };
+  },
+};
+
+const validateProfile = new Ajv({ allErrors: true }).compile(profileSchema) as unknown as ((data: unknown) => boolean) & Pick<ValidateFunction, 'errors'>;
+
+class Refused extends Error {
+  constructor(readonly failure: Omit<MappingFailure, 'adapter'>) { super(failure.reason); }
+}
+
+function pathGetter(path: string): Getter {
+  const batch = path.startsWith('$batch.');
+  const parts = (batch ? path.slice(7) : path).split('.');
+  return (record, b) => {
+    let v: any = batch ? b : record;
+    for (const p of parts) {
+      if (v === null || v === undefined) return undefined;
+      v = v[p];
+    }
+    return v;
+  };
+}
+
+function compileExpression(expr: string, where: string): jsonata.Expression {
+  try {
+    return jsonata(expr);
+  } catch (err) {
+    throw new ConfigError(`${where}: invalid JSONata expression ${JSON.stringify(expr)}: ${(err as Error).message}`);
+  }
+}
+
+function asText(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  // fast-xml-parser gives an object for an element with attributes and no text.
+  if (typeof v === 'object' && v && '#text' in (v as object)) return asText((v as any)['#text']);
+  if (typeof v === 'object' && v && Object.keys(v as object).length === 0) return '';
+  return JSON.stringify(v);
+}
+
+/**
+ * A department's mapping profile, compiled: turns one record (a JSON object, or the object an XML
+ * record parses to) into one canonical case event, or a refusal naming the field, value and rule.
+ * Pure: the same record and context always give the same result and the same event id.
+ */
+export class MappingProfile {
+  readonly adapter: string;
+  readonly version: string;
+  readonly file: string;
+  private readonly rules: Record<string, CompiledRule[]>;
+  private readonly eventKey: Getter[];
+  private readonly department: { code: string; name: string };
+
+  private constructor(file: string, text: string, private readonly shared: SharedTables) {
+    this.file = file;
+    let raw: any;
+    try {
+      raw = YAML.parse(text);
+    } catch (err) {
+      throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message}`);
+    }
+    if (!validateProfile(raw)) {
+      const why = (validateProfile.errors || []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
+      throw new ConfigError(`${file}: not a mapping profile: ${why}`);
+    }
+    this.adapter = raw.adapter;
+    this.version = 'sha256:' + createHash('sha256').update(text).update('\0').update(shared.version).digest('hex').slice(0, 16);
+    const dept = shared.registry.departments.find((d) => (d.systems ?? []).includes(this.adapter));
+    if (!dept) throw new ConfigError(`${file}: no department in the registry lists system ${this.adapter}`);
+    this.department = { code: dept.code, name: dept.name };
+    const tables = new Map<string, Map<string, TableEntry>>();
+    for (const [name, entries] of Object.entries<Record<string, string | TableEntry>>(raw.tables ?? {})) {
+      tables.set(name, new Map(Object.entries(entries).map(([k, v]) => [k, typeof v === 'string' ? { value: v } : v])));
+    }
+    this.rules = {};
+    for (const [name, spec] of Object.entries<any>(raw.fields)) {
+      const list = Array.isArray(spec) ? spec : [spec];
+      this.rules[name] = list.map((r: any, i: number) => this.compileRule(name, r, tables, `${file}: fields.${name}${Array.isArray(spec) ? `[${i}]` : ''}`));
+    }
+    this.checkTables();
+    this.eventKey = (raw.eventKey as string[]).map((p) => (SIMPLE_PATH.test(p) ? pathGetter(p) : ((e) => (r: any, b: any) => e.evaluate(r, { batch: b }))(compileExpression(p, `${file}: eventKey`))));
+  }
+
+  static fromFile(file: string, shared: SharedTables): MappingProfile {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read mapping profile ${file}: ${(err as Error).message}`);
+    }
+    return new MappingProfile(file, text, shared);
+  }
+
+  static fromText(file: string, text: string, shared: SharedTables): MappingProfile {
+    return new MappingProfile(file, text, shared);
+  }
+
+  private compileRule(name: string, r: any, tables: Map<string, Map<string, TableEntry>>, where: string): CompiledRule {
+    let get: Getter;
+    if (r.from !== undefined) {
+      if (SIMPLE_PATH.test(r.from)) get = pathGetter(r.from);
+      else {
+        const e = compileExpression(r.from, where);
+        get = (rec, batch) => e.evaluate(rec, { batch });
+      }
+    } else if (r.value !== undefined) {
+      get = () => r.value;
+    } else {
+      throw new ConfigError(`${where}: a rule needs \`from\` or \`value\``);
+    }
+    let table: Map<string, TableEntry> | undefined;
+    if (r.table) {
+      table = tables.get(r.table);
+      if (!table) throw new ConfigError(`${where}: no table named ${r.table}`);
+    }
+    let normaliser: Normaliser | undefined;
+    if (r.normalise) {
+      try {
+        normaliser = getNormaliser(r.normalise, r.format ? ({ format: r.format } as NormaliserOptions) : undefined);
+      } catch (err) {
+        throw new ConfigError(`${where}: ${(err as Error).message}`);
+      }
+    }
+    return {
+      when: r.when ? compileExpression(r.when, where) : undefined,
+      get, table, normaliser,
+      optional: r.optional === true,
+      field: r.field ?? (r.from && SIMPLE_PATH.test(r.from) ? r.from.replace(/^\$batch\./, '') : name),
+      label: r.label ?? FIELD_LABELS[name] ?? name,
+    };
+  }
+
+  /** A table that translates statuses or items must only produce values the hub knows. */
+  private checkTables(): void {
+    for (const rule of this.rules.status ?? []) {
+      for (const [k, e] of rule.table ?? []) {
+        if (!(CANONICAL_STATUSES as readonly string[]).includes(e.value)) throw new ConfigError(`${this.file}: status table maps ${k} to ${e.value}, which is not a canonical status`);
+      }
+    }
+    for (const rule of this.rules.item ?? []) {
+      for (const [k, e] of rule.table ?? []) {
+        const item = this.shared.items.get(e.value);
+        if (!item) throw new ConfigError(`${this.file}: item table maps ${k} to ${e.value}, which is not in the catalogue`);
+        if (item.department !== this.department.code) throw new ConfigError(`${this.file}: item ${e.value} belongs to ${item.department}, not to ${this.department.code}`);
+      }
+    }
+  }
+
+  private async pick(name: string, record: unknown, batch: Record<string, unknown>): Promise<CompiledRule | undefined> {
+    for (const rule of this.rules[name] ?? []) {
+      if (!rule.when || (await rule.when.evaluate(record, { batch }))) return rule;
+    }
+    return undefined;
+  }
+
+  /** Reads, translates and checks one field; null when optional and empty. */
+  private async field(name: string, record: unknown, batch: Record<string, unknown>, normaliser?: Normaliser): Promise<{ value: string | null; entry?: TableEntry; rule?: CompiledRule; raw: string | null }> {
+    const rule = await this.pick(name, record, batch);
+    if (!rule) return { value: null, raw: null };
+    let raw: string | null;
+    try {
+      raw = asText(await rule.get(record, batch));
+    } catch (err) {
+      throw new Refused({ field: rule.field, value: null, rule: 'expression', reason: `${rule.label}无法读取 (${rule.field}: ${(err as Error).message})` });
+    }
+    const trimmed = raw === null ? '' : raw.replace(/^[\s\u3000]+|[\s\u3000]+$/g, '');
+    if (trimmed === '') {
+      if (rule.optional) return { value: null, rule, raw };
+      throw new Refused({ field: rule.field, value: raw, rule: 'required', reason: `${rule.label}缺失 (${rule.field} is required)` });
+    }
+    let value = trimmed;
+    let entry: TableEntry | undefined;
+    if (rule.table) {
+      entry = rule.table.get(value);
+      if (!entry) {
+        throw new Refused({ field: rule.field, value, rule: 'unknown-code', reason: `${rule.label}未知: ${value} (${this.adapter} ${rule.field}=${JSON.stringify(value)} is not in the profile's table)` });
+      }
+      value = entry.value;
+    }
+    const check = rule.normaliser ?? normaliser;
+    if (check) {
+      const n = check(value);
+      if (!n.ok) {
+        throw new Refused({ field: rule.field, value: raw, rule: n.rule, reason: `${rule.label}${n.message}${n.detail ? ` (${rule.field}: ${n.detail})` : ''}` });
+      }
+      value = typeof n.value === 'string' ? n.value : JSON.stringify(n.value);
+    }
+    return { value, entry, rule, raw };
+  }
+
+  async mapRecord(record: unknown, ctx: RecordContext): Promise<MapResult> {
+    const batch = ctx.batch ?? {};
+    try {
+      const key: string[] = [];
+      for (const g of this.eventKey) {
+        const v = asText(await g(record, batch));
+        if (!v) throw new Refused({ field: 'eventKey', value: v, rule: 'required', reason: `记录标识缺失 (a field of the event key is empty)` });
+        key.push(v);
+      }
+      const localCaseId = (await this.field('localCaseId', record, batch)).value!;
+      const status = await this.field('status', record, batch);
+      const statusLabel = await this.field('statusLabel', record, batch);
+      const item = await this.field('item', record, batch);
+      const catalogueItem = this.shared.items.get(item.value!);
+      if (!catalogueItem) {
+        throw new Refused({ field: item.rule!.field, value: item.raw, rule: 'unknown-item', reason: `${item.rule!.label}不在事项目录中: ${item.value} (not in the catalogue)` });
+      }
+      const statusTime = (await this.field('statusTime', record, batch)).value!;
+      const carried = await this.field('supervisionCode', record, batch);
+      if (carried.value) {
+        const p = parseSupervisionCode(carried.value);
+        if (!p.ok) throw new Refused({ field: carried.rule!.field, value: carried.value, rule: p.rule, reason: `${carried.rule!.label}${p.message} (${carried.rule!.field})` });
+      }
+      let hall: { code: string; name: string } | undefined;
+      const hallField = await this.field('hall', record, batch);
+      if (hallField.value) {
+        const r = this.shared.resolver.resolve(hallField.value);
+        if (!r.ok || r.value.code !== this.department.code || !r.value.hall) {
+          throw new Refused({ field: hallField.rule!.field, value: hallField.value, rule: 'unknown-alias', reason: `${hallField.rule!.label}未知: ${hallField.value} (not a hall of ${this.department.name})` });
+        }
+        hall = r.value.hall;
+      }
+      const idType = (await this.field('applicantIdType', record, batch)).value as Applicant['idType'];
+      if (!ID_NORMALISERS[idType]) {
+        throw new Refused({ field: 'applicantIdType', value: idType, rule: 'unknown-code', reason: `证件类型未知: ${idType}` });
+      }
+      const idNumber = (await this.field('applicantIdNumber', record, batch, ID_NORMALISERS[idType])).value!;
+      const name = (await this.field('applicantName', record, batch)).value!;
+      const phoneField = await this.field('applicantPhone', record, batch);
+      const phone = phoneField.value ? (JSON.parse(phoneField.value) as { number: string; mobile: boolean }) : null;
+      const officer = (await this.field('officer', record, batch)).value;
+      const remark = (await this.field('remark', record, batch)).value;
+
+      const event: CaseEvent = {
+        specversion: '1.0',
+        id: eventId(this.adapter, key),
+        source: SOURCE_PREFIX + this.adapter,
+        type: EVENT_TYPE,
+        time: statusTime,
+        datacontenttype: 'application/json',
+        data: {
+          department: { ...this.department, ...(hall ? { hall } : {}) },
+          item: { code: catalogueItem.code, name: catalogueItem.name },
+          localCaseId,
+          system: this.adapter,
+          status: status.value as CanonicalStatus,
+          statusTime,
+          sourceStatus: { code: status.raw!.trim(), label: statusLabel.value ?? status.entry?.label ?? null },
+          applicant: {
+            kind: idType === 'USCC' ? 'ORGANISATION' : 'PERSON',
+            name,
+            idType,
+            idNumber,
+            mobile: phone?.mobile ? phone.number : null,
+            ...(phone && !phone.mobile ? { phone: phone.number } : {}),
+          },
+          officer,
+          remark,
+          supervisionCode: carried.value,
+          provenance: { adapter: this.adapter, rawMessageId: ctx.rawMessageId, record: ctx.recordIndex, profileVersion: this.version },
+        },
+      };
+      const invalid = validateCaseEvent(event);
+      if (invalid) throw new Refused({ field: invalid.field, value: null, rule: 'schema', reason: `规范事件无效 (${invalid.message})` });
+      return { ok: true, event };
+    } catch (err) {
+      if (err instanceof Refused) return { ok: false, failure: { adapter: this.adapter, ...err.failure } };
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Intake } from '../../../services/intake/intake';
+import type { Logger } from '../../../services/hub/logger';
+import type { HubMetrics } from '../../../services/hub/metrics';
+import type { HubConfig } from '../../../services/hub/config';
+import type { RawMessage } from '../../../services/store/store';
+import type { Store } from '../../../services/store/open-store';
+import type { AdapterDefinition } from '../definition';
+
+/** An HTTP endpoint a transport serves; the gateway mounts it. */
+export interface HttpRoute {
+  method: 'GET' | 'POST' | 'PUT';
+  path: string;
+  handler(req: IncomingMessage, res: ServerResponse): Promise<void>;
+}
+
+export interface TransportContext {
+  adapter: AdapterDefinition;
+  intake: Intake;
+  store: Store;
+  logger: Logger;
+  metrics: HubMetrics;
+  config: HubConfig;
+}
+
+/**
+ * A transport turns a department's bytes into raw messages and records, and answers the sender.
+ * It knows nothing about case statuses: records go to the intake, which maps and applies them.
+ */
+export abstract class Transport<Options = unknown> {
+  constructor(protected readonly ctx: TransportContext, protected readonly options: Options) {}
+
+  get adapterId(): string {
+    return this.ctx.adapter.id;
+  }
+
+  /** HTTP endpoints the gateway mounts for this transport (none for folder or polling transports). */
+  httpRoutes(): HttpRoute[] {
+    return [];
+  }
+
+  /**
+   * Splits a stored raw message into its records again (after a restart, or to replay it).
+   * Null when the bytes cannot be read as this transport's format.
+   */
+  abstract split(raw: RawMessage): { records: unknown[]; batch?: Record<string, unknown> } | null;
+
+  /** Starts background work (watchers, pollers) and processes raw messages a stop left pending. */
+  async start(): Promise<void> {
+    const n = await this.ctx.intake.recover(this.adapterId, (raw) => this.split(raw));
+    if (n) this.ctx.logger.info({ adapter: this.adapterId, messages: n }, 'processed raw messages left pending by the last stop');
+  }
+
+  /** Stops background work; in-flight work finishes first. */
+  async stop(): Promise<void> {}
+}
+
+export type TransportClass = (new (ctx: TransportContext, options: any) => Transport) & {
+  /** JSON Schema of the transport's options in adapter.yaml. */
+  readonly optionsSchema: object;
+};

@@ -1,0 +1,66 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE } from '../../../services/hub/constants';
+
+export class BodyTooLarge extends Error {
+  constructor(readonly limit: number) { super(`body larger than ${limit} bytes`); }
+}
+
+/** Reads a request body, refusing as soon as it passes the limit (nothing past it is buffered). */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    return Promise.reject(new BodyTooLarge(limit));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (c: Buffer) => {
+      if (done) return;
+      size += c.length;
+      if (size > limit) {
+        done = true;
+        chunks.length = 0;
+        // Keep draining so that the answer can still be read by the sender.
+        req.resume();
+        reject(new BodyTooLarge(limit));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => { if (!done) { done = true; resolve(Buffer.concat(chunks)); } });
+    req.on('error', (err) => { if (!done) { done = true; reject(err); } });
+  });
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  [extension: string]: unknown;
+}
+
+/** RFC 9457 problem details. */
+export function sendProblem(res: ServerResponse, status: number, type: string, title: string, detail?: string, ext: Record<string, unknown> = {}, headers: Record<string, string> = {}): void {
+  const body: Problem = { type: PROBLEM_TYPE_BASE + type, title, status, ...(detail ? { detail } : {}), ...ext };
+  if (res.headersSent) return;
+  res.writeHead(status, { 'Content-Type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`, ...headers });
+  res.end(JSON.stringify(body));
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+/** Header values as one string each, lower-case names (what the inbox keeps). */
+export function flatHeaders(req: IncomingMessage, keep?: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (keep && !keep.includes(k)) continue;
+    if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}

@@ -1,0 +1,39 @@
+import Ajv from 'ajv';
+import { ConfigError } from '../../../services/hub/errors';
+import type { Transport, TransportClass, TransportContext } from './base';
+import { RestTransport } from './rest';
+
+const registry = new Map<string, TransportClass>();
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+
+/** Adds a transport type; adapter definitions name it in `transport.type`. */
+export function register(type: string, cls: TransportClass): void {
+  registry.set(type, cls);
+}
+
+export function transportTypes(): string[] {
+  return [...registry.keys()];
+}
+
+export function optionsSchema(type: string): object {
+  const cls = registry.get(type);
+  if (!cls) throw new ConfigError(`unknown transport type ${JSON.stringify(type)}; known: ${transportTypes().join(', ')}`, { rule: 'unknown-transport' });
+  return cls.optionsSchema;
+}
+
+/** Checks a definition's transport options against the transport's schema, filling in defaults. */
+export function validateOptions(type: string, options: unknown, where: string): void {
+  const validate = ajv.compile(optionsSchema(type));
+  if (!validate(options)) {
+    const why = (validate.errors || []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
+    throw new ConfigError(`${where}: invalid ${type} transport options: ${why}`);
+  }
+}
+
+export function resolve(spec: { type: string; options?: unknown }, ctx: TransportContext): Transport {
+  const cls = registry.get(spec.type);
+  if (!cls) throw new ConfigError(`unknown transport type ${JSON.stringify(spec.type)}; known: ${transportTypes().join(', ')}`, { adapter: ctx.adapter.id });
+  return new cls(ctx, spec.options ?? {});
+}
+
+register('rest', RestTransport);

@@ -1,0 +1,124 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Transport, HttpRoute } from './base';
+import type { RawMessage } from '../../../services/store/store';
+import type { RecordOutcome } from '../../../services/intake/intake';
+import { readBody, sendProblem, sendJson, flatHeaders, BodyTooLarge } from './http';
+import optionsSchema from './rest.schema.json';
+
+export interface RestOptions {
+  path?: string;
+  maxBodyBytes: number;
+  signature: { algorithm: 'sha256'; keyIdHeader: string; timestampHeader: string; signatureHeader: string; prefix: string; maxSkewSeconds: number; keys: Record<string, string> };
+  batch: { recordsPath: string; idPath: string; minRecords: number; maxRecords: number };
+}
+
+/**
+ * A signed JSON webhook: the department posts batches of events; the hub verifies the HMAC over
+ * `timestamp.body`, stores the body, and answers each event (accepted, duplicate or rejected) in
+ * request order.
+ */
+export class RestTransport extends Transport<RestOptions> {
+  static readonly optionsSchema = optionsSchema;
+  /** Requests being handled; a stop waits for them. */
+  private inFlight = 0;
+
+  httpRoutes(): HttpRoute[] {
+    return [{ method: 'POST', path: this.options.path ?? `/api/v1/inbound/${this.adapterId}`, handler: (req, res) => this.handle(req, res) }];
+  }
+
+  split(raw: RawMessage): { records: unknown[] } | null {
+    try {
+      const body = JSON.parse(raw.body.toString('utf8'));
+      const records = body?.[this.options.batch.recordsPath];
+      return Array.isArray(records) ? { records } : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private refuse(res: ServerResponse, status: number, type: string, title: string, detail: string, headers: Record<string, string> = {}): void {
+    this.ctx.metrics.inboundMessages.inc({ adapter: this.adapterId, result: status >= 500 ? 'failed' : 'rejected' });
+    this.ctx.logger.warn({ adapter: this.adapterId, status, problem: type, detail }, 'request refused');
+    sendProblem(res, status, type, title, detail, { adapter: this.adapterId }, headers);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.inFlight++;
+    try {
+      await this.handleRequest(req, res);
+    } catch (err) {
+      this.ctx.logger.error({ adapter: this.adapterId, err: (err as Error).message }, 'request failed');
+      this.refuse(res, 503, 'unavailable', 'The hub cannot take this request in right now', 'try again later', { 'Retry-After': '5' });
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const o = this.options;
+    let body: Buffer;
+    try {
+      body = await readBody(req, o.maxBodyBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) return this.refuse(res, 413, 'body-too-large', 'Request body too large', `the body is larger than ${o.maxBodyBytes} bytes`);
+      throw err;
+    }
+    const auth = this.verify(req, body);
+    if (auth) return this.refuse(res, 401, auth.type, 'Request not authenticated', auth.detail);
+
+    let parsed: any;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch (err) {
+      return this.refuse(res, 400, 'not-json', 'Body is not JSON', (err as Error).message);
+    }
+    const records = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed[o.batch.recordsPath] : undefined;
+    if (!Array.isArray(records)) return this.refuse(res, 400, 'not-a-batch', 'Body is not a batch', `expected an object with an array "${o.batch.recordsPath}"`);
+    if (records.length < o.batch.minRecords || records.length > o.batch.maxRecords) {
+      return this.refuse(res, 400, 'batch-size', 'Batch size out of range', `a batch holds ${o.batch.minRecords} to ${o.batch.maxRecords} events, this one ${records.length}`);
+    }
+
+    let raw: RawMessage;
+    try {
+      raw = await this.ctx.intake.receive(this.adapterId, body, String(req.headers['content-type'] ?? ''), flatHeaders(req, [o.signature.keyIdHeader, o.signature.timestampHeader, 'content-type', 'user-agent'].map((h) => h.toLowerCase())));
+    } catch (err) {
+      this.ctx.logger.error({ adapter: this.adapterId, err: (err as Error).message }, 'cannot store raw message');
+      return this.refuse(res, 503, 'unavailable', 'The hub cannot store this request right now', 'nothing was applied; try again later', { 'Retry-After': '5' });
+    }
+    const outcomes = await this.ctx.intake.process(raw, records);
+    sendJson(res, 200, { results: outcomes.map((out) => this.answer(records[out.index], out)) }, { 'X-Hub-Message-Id': raw.id });
+  }
+
+  private answer(record: any, out: RecordOutcome): Record<string, unknown> {
+    const id = record && typeof record === 'object' ? record[this.options.batch.idPath] ?? null : null;
+    const key = this.options.batch.idPath;
+    if (out.result === 'rejected') return { [key]: id, result: 'rejected', field: out.field, reason: out.reason };
+    return { [key]: id, result: out.result, supervisionCode: out.supervisionCode };
+  }
+
+  private verify(req: IncomingMessage, body: Buffer): { type: string; detail: string } | null {
+    const s = this.options.signature;
+    const header = (name: string) => {
+      const v = req.headers[name.toLowerCase()];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const keyId = header(s.keyIdHeader);
+    const ts = header(s.timestampHeader);
+    const sig = header(s.signatureHeader);
+    if (!keyId || !ts || !sig) return { type: 'missing-signature', detail: `headers ${s.keyIdHeader}, ${s.timestampHeader} and ${s.signatureHeader} are required` };
+    const secret = Object.prototype.hasOwnProperty.call(s.keys, keyId) ? s.keys[keyId] : undefined;
+    if (!secret) return { type: 'unknown-key', detail: `unknown key id ${JSON.stringify(keyId)}` };
+    if (!/^\d{1,12}$/.test(ts)) return { type: 'bad-timestamp', detail: `${s.timestampHeader} must be Unix seconds` };
+    const skew = Math.abs(Date.now() / 1000 - Number(ts));
+    if (skew > s.maxSkewSeconds) return { type: 'stale-timestamp', detail: `timestamp is ${Math.round(skew)} s away from the hub's clock (limit ${s.maxSkewSeconds} s)` };
+    const expected = Buffer.from(s.prefix + createHmac(s.algorithm, secret).update(`${ts}.`).update(body).digest('hex'));
+    const given = Buffer.from(sig);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { type: 'bad-signature', detail: 'signature does not match the body' };
+    return null;
+  }
+
+  async stop(): Promise<void> {
+    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+  }
+}

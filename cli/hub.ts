@@ -1,0 +1,60 @@
+import { loadConfig } from '../services/hub/config';
+import { createLogger } from '../services/hub/logger';
+import { startHub } from '../services/hub/hub';
+
+const USAGE = `usage: hub <command>
+
+  start [--with-simulators]   start a hub node (embedded mode unless HUB_STORE/HUB_TRANSPORTER say otherwise)
+
+Environment: HUB_CONFIG, HUB_HTTP_HOST, HUB_HTTP_PORT, HUB_DATA_DIR, HUB_STORE, HUB_TRANSPORTER, HUB_QUEUE, HUB_SERVICES`;
+
+async function start(args: string[]): Promise<number> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const hub = await startHub(config, logger);
+  let simulators: { stop(): Promise<void> } | null = null;
+  if (args.includes('--with-simulators') && hub.url) {
+    // Loaded only when asked for: a production node never carries the demo counterparts.
+    const { startSimulators } = await import('../infra/simulators');
+    simulators = await startSimulators({ hubUrl: hub.url, dataDir: config.dataDir, logger: logger.child({ component: 'simulators' }) } as any);
+  }
+  logger.info({ url: hub.url, store: config.store === 'embedded' ? `embedded (PGlite in ${config.dataDir}/store)` : 'postgres', adapters: [...hub.context.adapters.keys()] }, 'hub started');
+  if (hub.url) {
+    process.stdout.write(`\nCase exchange hub listening on ${hub.url}\n` +
+      `  supervisor API  ${hub.url}/api/v1/cases   (Authorization: Bearer demo-supervisor-token)\n` +
+      `  public view     ${hub.url}/api/v1/public/cases/{code}\n` +
+      `  metrics         ${hub.url}/metrics\n` +
+      [...hub.context.adapters.values()].flatMap(({ definition, transport }) => transport.httpRoutes().map((r) => `  ${definition.id.padEnd(15)} ${r.method} ${hub.url}${r.path}\n`)).join('') +
+      `  data            ${config.dataDir}\n\n`);
+  }
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      logger.info({ signal }, 'stopping');
+      void (async () => {
+        await simulators?.stop().catch(() => undefined);
+        await hub.stop();
+        resolve();
+      })();
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+  logger.info('hub stopped');
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  switch (command) {
+    case 'start':
+      return start(args);
+    case undefined:
+    case 'help':
+    case '--help':
+      process.stdout.write(USAGE + '\n');
+      return command ? 0 : 2;
+    default:
+      process.stderr.write(`unknown command ${command}\n${USAGE}\n`);
+      return 2;
+  }
+}

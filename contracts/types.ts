@@ -1,0 +1,164 @@
+/* Generated from contracts/v1/*.schema.json by `make types`; do not edit. */
+
+/**
+ * The canonical case statuses every department's local codes are mapped to.
+ */
+
+export type CanonicalStatus =
+  | "SUBMITTED"
+  | "ACCEPTED"
+  | "REJECTED"
+  | "UNDER_REVIEW"
+  | "SUPPLEMENT_REQUESTED"
+  | "SUPPLEMENTED"
+  | "SUSPENDED"
+  | "RESUMED"
+  | "APPROVED"
+  | "DENIED"
+  | "COMPLETED"
+  | "DELIVERED"
+  | "WITHDRAWN";
+
+export type BeijingTime = string;
+/**
+ * The canonical case statuses every department's local codes are mapped to.
+ */
+
+export interface CaseEvent {
+  specversion: "1.0";
+  /**
+   * Deterministic: the same source message always gives the same id.
+   */
+  id: string;
+  source: string;
+  type: "gov.case.status.v1";
+  /**
+   * The supervision code; set by the case store when the mapping could not know it.
+   */
+  subject?: string;
+  time: BeijingTime;
+  datacontenttype: "application/json";
+  data: CaseStatusData;
+}
+
+export interface CaseStatusData {
+  department: {
+    code: string;
+    name: string;
+    hall?: Organ;
+  };
+  item: {
+    code: string;
+    name: string;
+  };
+  localCaseId: string;
+  /**
+   * Adapter id of the source system.
+   */
+  system: string;
+  status: CanonicalStatus;
+  statusTime: BeijingTime;
+  sourceStatus: {
+    code: string;
+    label: string | null;
+  };
+  applicant: Applicant;
+  officer: string | null;
+  remark: string | null;
+  /**
+   * The code the source message carried, if any.
+   */
+  supervisionCode: string | null;
+  provenance: {
+    adapter: string;
+    rawMessageId: string;
+    /**
+     * Index of the record inside the raw message.
+     */
+    record?: number;
+    /**
+     * Content hash of the mapping profile that produced the event.
+     */
+    profileVersion: string;
+  };
+}
+
+export interface Organ {
+  code: string;
+  name: string;
+}
+
+export interface Applicant {
+  kind: "PERSON" | "ORGANISATION";
+  name: string;
+  idType: "CITIZEN_ID" | "USCC" | "PASSPORT";
+  idNumber: string;
+  /**
+   * 11-digit mobile number, or null when the source gave none or a landline.
+   */
+  mobile: string | null;
+  /**
+   * The number as given when it is not a mobile (landline).
+   */
+  phone?: string | null;
+}
+
+/**
+ * The canonical case statuses every department's local codes are mapped to.
+ */
+
+export interface CaseView {
+  supervisionCode: string;
+  department: {
+    code: string;
+    name: string;
+    hall?: {
+      code: string;
+      name: string;
+    };
+  };
+  item: {
+    code: string;
+    name: string;
+  };
+  applicant: {
+    kind: "PERSON" | "ORGANISATION";
+    name: string;
+    idType: "CITIZEN_ID" | "USCC" | "PASSPORT";
+    /**
+     * Masked unless the caller may see personal data.
+     */
+    idNumber: string;
+    /**
+     * Masked unless the caller may see personal data.
+     */
+    mobile: string | null;
+  };
+  status: CanonicalStatus;
+  light: "GREEN" | "YELLOW" | "RED" | null;
+  deadline: string | null;
+  paused: boolean;
+  violations: {
+    code: string;
+    eventId: string;
+    reason: string;
+  }[];
+  references: {
+    system: string;
+    localId: string;
+  }[];
+  timeline: {
+    eventId: string;
+    status: CanonicalStatus;
+    time: string;
+    system: string;
+    sourceCode: string;
+    sourceLabel: string | null;
+    remark: string | null;
+    provenance?: {
+      adapter?: string;
+      rawMessageId?: string;
+      profileVersion?: string;
+    };
+  }[];
+}

@@ -1,0 +1,144 @@
+// The department simulators the demo starts beside the hub, and tests use as the real peers.
+
+import * as path from 'node:path';
+import pino, { Logger } from 'pino';
+import { MarketRegulationSimulator } from './market-regulation';
+import { parseBeijing } from './beijing-time';
+import { Random } from './random';
+import { SimulatorLoop } from './simulator-loop';
+import { TaxBureauDropSimulator } from './tax-bureau';
+import { VehicleOfficePushSimulator } from './vehicle-office';
+import { VehicleQueryService, startVehicleQueryService } from './vehicle-query-service';
+import { VehicleReportStream, generateChanges } from './vehicle-reports';
+
+export type SimulatorsOptions = {
+  /** The hub's base URL, e.g. http://127.0.0.1:8080. */
+  hubUrl: string;
+  /** The hub's data folder; the tax bureau drops into `<dataDir>/drop/tax-bureau/inbox`. */
+  dataDir: string;
+  /** Port of the vehicle office's query service (the hub polls it); 9101 as in the WSDL. */
+  queryPort?: number;
+  logger?: Logger;
+  seed?: number | string;
+  /** Multiplies every interval; below 1 for more traffic. */
+  pace?: number;
+};
+
+export type Simulators = { stop(): Promise<void>; queryService?: VehicleQueryService };
+
+export async function startSimulators(options: SimulatorsOptions): Promise<Simulators> {
+  const logger = options.logger ?? pino();
+  const hub = options.hubUrl.replace(/\/+$/, '');
+  const pace = options.pace ?? 1;
+  const seed = options.seed ?? Date.now();
+  const inboxDir = path.join(options.dataDir, 'drop', 'tax-bureau', 'inbox');
+
+  const market = new MarketRegulationSimulator({
+    url: `${hub}/api/v1/inbound/market-regulation`,
+    intervalMs: 3000 * pace,
+    logger,
+    seed: `${seed}-scjg`,
+  });
+  const vehiclePush = new VehicleOfficePushSimulator({ url: `${hub}/soap/vehicle-office`, intervalMs: 2000 * pace, logger, seed: `${seed}-veh` });
+  const tax = new TaxBureauDropSimulator({ inboxDir, intervalMs: 15_000 * pace, logger, seed: `${seed}-swsx` });
+  const stoppers: (() => Promise<void>)[] = [];
+
+  let queryService: VehicleQueryService | undefined;
+  try {
+    queryService = await startVehicleQueryService({ port: options.queryPort ?? 9101 });
+    const feed = startChangeFeed(queryService, 5000 * pace, logger, `${seed}-veh-query`);
+    const service = queryService;
+    stoppers.push(() => feed.stop(), () => service.close());
+    logger.info({ simulator: 'vehicle-office-query', url: queryService.url, records: queryService.records().length }, 'vehicle office query service listening');
+  } catch (err) {
+    // The other simulators are still worth running; the hub's poller will report the gap.
+    logger.error({ err, simulator: 'vehicle-office-query', port: options.queryPort ?? 9101 }, 'vehicle office query service could not start');
+  }
+
+  for (const s of [market, vehiclePush, tax]) {
+    s.start();
+    stoppers.push(() => s.stop());
+  }
+  logger.info({ hub, inboxDir }, 'department simulators started');
+
+  return {
+    queryService,
+    stop: async () => {
+      await Promise.all(stoppers.map((stop) => stop()));
+      logger.info('department simulators stopped');
+    },
+  };
+}
+
+/**
+ * Keeps the query service's data live: a few hours of history (with runs of equal ZTSJ that
+ * cross a page boundary), then a few new changes every interval, as county halls report.
+ */
+function startChangeFeed(service: VehicleQueryService, intervalMs: number, logger: Logger, seed: string): SimulatorLoop {
+  const stream = new VehicleReportStream({
+    rng: new Random(seed),
+    // Polled county halls report under 二所's code (SPEC section 2); serials apart from the push halls'.
+    halls: ['130100000402'],
+    serialRange: [60_000, 99_999],
+  });
+  const now = Date.now();
+  const history = generateChanges(250, { start: now - 3 * 3600_000, stream }).filter((r) => parseBeijing(r.ZTSJ) <= now);
+  service.addRecords(history);
+  const feedLogger = logger.child({ simulator: 'vehicle-office-query' });
+  const loop = new SimulatorLoop(
+    intervalMs,
+    async () => {
+      const at = Math.floor(Date.now() / 1000) * 1000;
+      const n = stream.rng.int(0, 3);
+      service.addRecords(Array.from({ length: n }, () => stream.next({ at })));
+    },
+    feedLogger,
+  );
+  loop.start();
+  return loop;
+}
+
+function parseArgs(argv: string[]): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([\w-]+)(?:=(.*))?$/.exec(argv[i]);
+    if (!m) continue;
+    args[m[1]] = m[2] ?? (argv[i + 1] !== undefined && !argv[i + 1].startsWith('--') ? argv[++i] : 'true');
+  }
+  return args;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const args = parseArgs(argv);
+  if (args.help) {
+    process.stdout.write('usage: node dist/infra/simulators/index.js [--hub http://127.0.0.1:8080] [--data ./data] [--query-port 9101] [--seed N] [--pace 1]\n');
+    return;
+  }
+  const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' });
+  const sims = await startSimulators({
+    hubUrl: args.hub ?? process.env.HUB_URL ?? 'http://127.0.0.1:8080',
+    dataDir: args.data ?? process.env.HUB_DATA_DIR ?? './data',
+    queryPort: args['query-port'] ? Number(args['query-port']) : undefined,
+    seed: args.seed,
+    pace: args.pace ? Number(args.pace) : undefined,
+    logger,
+  });
+  const shutdown = (): void => {
+    sims.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'stopping the simulators failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

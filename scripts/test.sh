@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test. Whatever happens, the last line is "N passed, N failed" and the exit code is
+# non-zero on any failure (a broken build or a missing server counts as a failure, never a skip).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+fail_early() {
+  echo "make test: $1" >&2
+  echo
+  echo "0 passed, 1 failed"
+  exit 1
+}
+
+if [ ! -f node_modules/.installed ] || [ package-lock.json -nt node_modules/.installed ]; then
+  npm ci --no-audit --no-fund || fail_early "npm ci failed"
+  touch node_modules/.installed
+fi
+node_modules/.bin/tsc -p tsconfig.json || fail_early "the TypeScript build failed"
+bash scripts/ensure-services.sh || fail_early "the servers the tests need could not be started (see above)"
+
+rm -rf .test-data
+node_modules/.bin/mocha "$@"

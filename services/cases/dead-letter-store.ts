@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import type { SqlDriver, SqlExecutor } from '../store/sql-driver';
+import type { MappingFailure } from '../../adapters/kit/mapping/engine';
+
+export interface DeadLetter {
+  id: string;
+  adapter: string;
+  rawMessageId: string;
+  recordIndex: number;
+  record: unknown;
+  context: Record<string, unknown>;
+  reason: string;
+  rule: string | null;
+  field: string | null;
+  value: string | null;
+  receivedAt: string;
+  replays: number;
+  resolvedAt: string | null;
+  resolution: unknown;
+}
+
+export interface NewDeadLetter {
+  rawMessageId: string;
+  recordIndex: number;
+  record: unknown;
+  context?: Record<string, unknown>;
+  failure: MappingFailure;
+  receivedAt: Date;
+}
+
+const COLUMNS = `id, adapter, raw_message_id, record_index, record, context, reason, rule, field, value,
+  received_at::text AS received_at, replays, resolved_at::text AS resolved_at, resolution, seq`;
+
+/** Records that could not be mapped: kept with their raw form and reason until fixed and replayed. */
+export class DeadLetterStore {
+  constructor(private readonly db: SqlDriver) {}
+
+  /** Adds dead letters inside the caller's transaction; a record already dead-lettered keeps its entry. */
+  async addIn(tx: SqlExecutor, letters: readonly NewDeadLetter[]): Promise<void> {
+    for (const d of letters) {
+      await tx.query(
+        `INSERT INTO dead_letters (id, adapter, raw_message_id, record_index, record, context, reason, rule, field, value, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (raw_message_id, record_index) DO UPDATE SET reason = EXCLUDED.reason, rule = EXCLUDED.rule,
+           field = EXCLUDED.field, value = EXCLUDED.value`,
+        [randomUUID(), d.failure.adapter, d.rawMessageId, d.recordIndex, JSON.stringify(d.record), JSON.stringify(d.context ?? {}),
+          d.failure.reason, d.failure.rule, d.failure.field, d.failure.value, d.receivedAt.toISOString()],
+      );
+    }
+  }
+
+  async get(id: string): Promise<DeadLetter | null> {
+    const r = await this.db.query<any>(`SELECT ${COLUMNS} FROM dead_letters WHERE id = $1`, [id]);
+    return r.rows[0] ? toDeadLetter(r.rows[0]) : null;
+  }
+
+  /** Oldest first; `state` open (default), resolved or all; cursor is the last entry's sequence number. */
+  async list(f: { adapter?: string; state?: 'open' | 'resolved' | 'all'; limit: number; after?: number }): Promise<{ rows: DeadLetter[]; last: number | null; more: boolean }> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (f.adapter) { params.push(f.adapter); where.push(`adapter = $${params.length}`); }
+    const state = f.state ?? 'open';
+    if (state === 'open') where.push('resolved_at IS NULL');
+    if (state === 'resolved') where.push('resolved_at IS NOT NULL');
+    if (f.after !== undefined) { params.push(f.after); where.push(`seq > $${params.length}`); }
+    params.push(f.limit + 1);
+    const r = await this.db.query<any>(`SELECT ${COLUMNS} FROM dead_letters ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq LIMIT $${params.length}`, params);
+    const rows = r.rows.slice(0, f.limit);
+    return { rows: rows.map(toDeadLetter), last: rows.length ? Number(rows[rows.length - 1].seq) : null, more: r.rows.length > f.limit };
+  }
+
+  async recordReplayIn(tx: SqlExecutor, id: string, outcome: { resolved: boolean; resolution: unknown; failure?: MappingFailure }): Promise<void> {
+    if (outcome.resolved) {
+      await tx.query('UPDATE dead_letters SET replays = replays + 1, resolved_at = coalesce(resolved_at, now()), resolution = $2 WHERE id = $1', [id, JSON.stringify(outcome.resolution)]);
+    } else {
+      await tx.query('UPDATE dead_letters SET replays = replays + 1, reason = $2, rule = $3, field = $4, value = $5, resolution = $6 WHERE id = $1',
+        [id, outcome.failure!.reason, outcome.failure!.rule, outcome.failure!.field, outcome.failure!.value, JSON.stringify(outcome.resolution)]);
+    }
+  }
+
+  async openCounts(): Promise<{ adapter: string; n: number }[]> {
+    const r = await this.db.query<{ adapter: string; n: string }>('SELECT adapter, count(*)::text AS n FROM dead_letters WHERE resolved_at IS NULL GROUP BY adapter');
+    return r.rows.map((x) => ({ adapter: x.adapter, n: Number(x.n) }));
+  }
+}
+
+function toDeadLetter(r: any): DeadLetter {
+  return {
+    id: r.id, adapter: r.adapter, rawMessageId: r.raw_message_id, recordIndex: r.record_index, record: r.record, context: r.context,
+    reason: r.reason, rule: r.rule, field: r.field, value: r.value, receivedAt: r.received_at, replays: r.replays,
+    resolvedAt: r.resolved_at, resolution: r.resolution,
+  };
+}

@@ -1,0 +1,57 @@
+import type { CaseEvent, Applicant, CanonicalStatus } from '../../contracts/types';
+import { findViolations, Violation } from '../supervisor/violations';
+
+export interface StoredEvent {
+  event: CaseEvent;
+  seq: number;
+}
+
+export interface CaseProjection {
+  supervisionCode: string;
+  department: { code: string; name: string; hall?: { code: string; name: string } };
+  item: { code: string; name: string };
+  status: CanonicalStatus;
+  statusTime: string;
+  applicant: Applicant;
+  light: 'GREEN' | 'YELLOW' | 'RED' | null;
+  deadline: string | null;
+  paused: boolean;
+  violations: Violation[];
+  eventCount: number;
+}
+
+const PAUSE: Partial<Record<CanonicalStatus, CanonicalStatus>> = { SUPPLEMENT_REQUESTED: 'SUPPLEMENTED', SUSPENDED: 'RESUMED' };
+
+/** Orders a timeline by status time; events with the same time keep the order they arrived in. */
+export function orderTimeline(events: readonly StoredEvent[]): StoredEvent[] {
+  return [...events].sort((a, b) => Date.parse(a.event.data.statusTime) - Date.parse(b.event.data.statusTime) || a.seq - b.seq);
+}
+
+/** The case as the whole timeline describes it: the latest status by status time wins. */
+export function projectCase(supervisionCode: string, events: readonly StoredEvent[]): CaseProjection {
+  if (events.length === 0) throw new Error(`case ${supervisionCode} has no events`);
+  const timeline = orderTimeline(events);
+  const last = timeline[timeline.length - 1].event;
+  // The hall and the applicant as the most recent report gives them; a report without a hall
+  // does not erase one an earlier report named.
+  const hall = [...timeline].reverse().find((e) => e.event.data.department.hall)?.event.data.department.hall;
+  let pausedBy: CanonicalStatus | null = null;
+  for (const { event } of timeline) {
+    const s = event.data.status;
+    if (PAUSE[s]) pausedBy = s;
+    else if (pausedBy && PAUSE[pausedBy] === s) pausedBy = null;
+  }
+  return {
+    supervisionCode,
+    department: { code: last.data.department.code, name: last.data.department.name, ...(hall ? { hall } : {}) },
+    item: last.data.item,
+    status: last.data.status,
+    statusTime: last.data.statusTime,
+    applicant: last.data.applicant,
+    light: null,
+    deadline: null,
+    paused: pausedBy !== null,
+    violations: findViolations(timeline.map(({ event }) => ({ eventId: event.id, status: event.data.status, time: event.data.statusTime }))),
+    eventCount: timeline.length,
+  };
+}

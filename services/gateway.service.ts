@@ -1,0 +1,106 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import ApiGateway from 'moleculer-web';
+import { Errors, ServiceSchema, Context } from 'moleculer';
+import type { HubContext } from './hub/context';
+import { sendProblem, sendJson } from '../adapters/kit/transports/http';
+
+type Req = IncomingMessage & { $action?: { name: string; role?: string }; $route?: unknown };
+
+const TYPE_BY_STATUS: Record<number, string> = { 400: 'bad-request', 401: 'unauthorized', 403: 'forbidden', 404: 'not-found', 413: 'body-too-large', 422: 'invalid', 503: 'unavailable' };
+
+/** Turns any error into RFC 9457 problem details; internal details stay in the log. */
+function problemFor(hub: HubContext, req: IncomingMessage, res: ServerResponse, err: any): void {
+  let status = Number(err?.code) || 500;
+  if (err?.name === 'ValidationError') status = 400;
+  if (err?.name === 'ServiceNotFoundError' || err?.name === 'NotFoundError') status = 404;
+  if (status < 400 || status > 599) status = 500;
+  if (status >= 500) hub.logger.error({ url: req.url, err: err?.message, stack: err?.stack }, 'request failed');
+  const type = typeof err?.type === 'string' && err.type && status < 500 ? err.type.toLowerCase().replace(/_/g, '-') : TYPE_BY_STATUS[status] ?? 'internal';
+  const detail = status < 500 ? (err?.name === 'ValidationError' ? (err.data || []).map((d: any) => d.message).join('; ') : err?.message) : 'internal error; see the hub log';
+  sendProblem(res, status, type, status < 500 ? (err?.message ?? 'Request refused') : 'Internal error', detail, err?.data?.field ? { field: err.data.field } : {});
+}
+
+/**
+ * The HTTP face of the hub: the department transports' endpoints, the supervisor and operator API
+ * (bearer tokens with roles), the public case view, metrics and health.
+ */
+export function gatewayService(hub: HubContext): ServiceSchema {
+  const tokens = new Map(hub.config.tokens.map((t) => [t.token, t]));
+  const transportAliases: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {};
+  for (const { transport } of hub.adapters.values()) {
+    for (const r of transport.httpRoutes()) {
+      transportAliases[`${r.method} ${r.path}`] = (req, res) => { void r.handler(req, res); };
+    }
+  }
+  return {
+    name: 'gateway',
+    mixins: [ApiGateway],
+    settings: {
+      port: hub.config.http.port,
+      ip: hub.config.http.host,
+      log4XXResponses: false,
+      logRequest: null,
+      logResponse: null,
+      routes: [
+        {
+          // Department endpoints read their own bodies (signatures are over the raw bytes).
+          path: '/',
+          bodyParsers: false,
+          mappingPolicy: 'restrict',
+          aliases: {
+            ...transportAliases,
+            'GET /health/live': (_req: IncomingMessage, res: ServerResponse) => sendJson(res, 200, { status: 'ok' }),
+            'GET /health/ready': (_req: IncomingMessage, res: ServerResponse) => {
+              hub.store.driver.query('SELECT 1').then(
+                () => sendJson(res, 200, { status: 'ready', store: 'ok' }),
+                (err) => sendProblem(res, 503, 'not-ready', 'Not ready', `store unreachable: ${(err as Error).message}`),
+              );
+            },
+            'GET /metrics': (_req: IncomingMessage, res: ServerResponse) => {
+              hub.metrics.registry.metrics().then((text) => {
+                res.writeHead(200, { 'Content-Type': hub.metrics.registry.contentType });
+                res.end(text);
+              }, (err) => sendProblem(res, 500, 'internal', 'Metrics unavailable', (err as Error).message));
+            },
+          },
+          onError: (req: IncomingMessage, res: ServerResponse, err: unknown) => problemFor(hub, req, res, err),
+        },
+        {
+          path: '/api/v1/public',
+          mappingPolicy: 'restrict',
+          aliases: { 'GET cases/:code': 'cases.public' },
+          onError: (req: IncomingMessage, res: ServerResponse, err: unknown) => problemFor(hub, req, res, err),
+        },
+        {
+          path: '/api/v1',
+          authorization: true,
+          mappingPolicy: 'restrict',
+          bodyParsers: { json: { limit: '1mb' } },
+          aliases: {
+            // Static paths before /cases/:code, so that "lookup" is not read as a code.
+            'GET cases/lookup': 'cases.lookup',
+            'GET cases': 'cases.list',
+            'GET cases/:code': 'cases.get',
+            'GET stats/departments': 'cases.stats',
+            'GET dead-letters': 'dead-letters.list',
+            'POST dead-letters/:id/replay': 'dead-letters.replay',
+            'GET mapping/profiles': 'mapping.profiles',
+            'POST mapping/reload': 'mapping.reload',
+          },
+          onError: (req: IncomingMessage, res: ServerResponse, err: unknown) => problemFor(hub, req, res, err),
+        },
+      ],
+    },
+    methods: {
+      authorize(ctx: Context<unknown, any>, _route: unknown, req: Req) {
+        const header = req.headers.authorization ?? '';
+        const m = /^Bearer\s+(\S+)$/i.exec(header);
+        const token = m ? tokens.get(m[1]) : undefined;
+        if (!token) throw new Errors.MoleculerClientError(m ? 'unknown token' : 'a bearer token is required', 401, 'unauthorized');
+        const role = req.$action?.role;
+        if (role && !token.roles.includes(role as never)) throw new Errors.MoleculerClientError(`this route needs the ${role} role`, 403, 'forbidden');
+        ctx.meta.user = { name: token.name, roles: token.roles, personalData: token.personalData === true };
+      },
+    },
+  };
+}

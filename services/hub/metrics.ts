@@ -1,0 +1,50 @@
+import client from 'prom-client';
+import { METRICS } from './constants';
+
+/**
+ * The metrics of the public interface, on a registry of the hub's own (so that several hubs in one
+ * process, as in tests, never share counters). Labels never carry personal data.
+ */
+export class HubMetrics {
+  readonly registry = new client.Registry();
+  readonly inboundMessages = new client.Counter({
+    name: METRICS.inboundMessages, help: 'Events, reports or records departments sent, by result', labelNames: ['adapter', 'result'], registers: [this.registry],
+  });
+  readonly events = new client.Counter({
+    name: METRICS.events, help: 'Canonical events applied to the case store', labelNames: ['department', 'status'], registers: [this.registry],
+  });
+  readonly stageDuration = new client.Histogram({
+    name: METRICS.stageDuration, help: 'Time spent in each pipeline stage', labelNames: ['stage'], registers: [this.registry],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  });
+  readonly endToEnd = new client.Histogram({
+    name: METRICS.endToEnd, help: 'Receipt of a message to its events visible in the case store', labelNames: ['adapter'], registers: [this.registry],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  });
+  readonly deadLetters = new client.Gauge({
+    name: METRICS.deadLetters, help: 'Dead letters waiting for a fix and a replay', labelNames: ['adapter'], registers: [this.registry],
+  });
+  readonly cases = new client.Gauge({
+    name: METRICS.cases, help: 'Cases by department and light', labelNames: ['department', 'light'], registers: [this.registry],
+  });
+  readonly outbound = new client.Counter({
+    name: METRICS.outbound, help: 'Outbound deliveries by target and result', labelNames: ['target', 'result'], registers: [this.registry],
+  });
+  readonly queueDepth = new client.Gauge({
+    name: METRICS.queueDepth, help: 'Jobs waiting in each queue', labelNames: ['queue'], registers: [this.registry],
+  });
+
+  constructor() {
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'hub_process_' });
+  }
+
+  /** Times an async stage into hub_stage_duration_seconds. */
+  async time<T>(stage: string, fn: () => Promise<T>): Promise<T> {
+    const end = this.stageDuration.startTimer({ stage });
+    try {
+      return await fn();
+    } finally {
+      end();
+    }
+  }
+}

@@ -1,0 +1,24 @@
+import type { SqlDriver } from './sql-driver';
+import { openDriver, Inbox } from './store';
+import { CaseStore } from '../cases/case-store';
+import { DeadLetterStore } from '../cases/dead-letter-store';
+
+/** The store port as services receive it: one driver, and the stores built on it. */
+export interface Store {
+  driver: SqlDriver;
+  inbox: Inbox;
+  cases: CaseStore;
+  deadLetters: DeadLetterStore;
+  close(): Promise<void>;
+}
+
+export async function openStore(opts: { store: string; dataDir: string; region: string }): Promise<Store> {
+  const driver = await openDriver(opts.store, opts.dataDir);
+  return {
+    driver,
+    inbox: new Inbox(driver),
+    cases: new CaseStore(driver, opts.region),
+    deadLetters: new DeadLetterStore(driver),
+    close: () => driver.close(),
+  };
+}

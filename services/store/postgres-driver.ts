@@ -1,0 +1,56 @@
+import pg from 'pg';
+import { SqlDriver, SqlExecutor, withTransactionRetry } from './sql-driver';
+
+// timestamptz and int8 come back as text, as PGlite's are read through the same SQL (casts in the
+// queries decide the JavaScript types, not the driver).
+const types = {
+  getTypeParser: (oid: number, format?: any) => {
+    if (oid === 1184 || oid === 1114 || oid === 20) return (v: string) => v;
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+/** The cluster store: a PostgreSQL server shared by every hub node. */
+export class PostgresDriver implements SqlDriver {
+  readonly kind = 'postgres' as const;
+  private constructor(private readonly pool: pg.Pool) {}
+
+  static async open(url: string, max = 10): Promise<PostgresDriver> {
+    const pool = new pg.Pool({ connectionString: url, max, types: types as any });
+    // Fail at start-up, with the reason, rather than at the first request.
+    const client = await pool.connect();
+    client.release();
+    pool.on('error', () => { /* an idle client died; the pool replaces it on next use */ });
+    return new PostgresDriver(pool);
+  }
+
+  async query<T>(sql: string, params: unknown[] = []): Promise<{ rows: T[] }> {
+    const res = await this.pool.query(sql, params as any[]);
+    return { rows: res.rows as T[] };
+  }
+
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return withTransactionRetry(async () => {
+      const client = await this.pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn({ query: async <R>(sql: string, params: unknown[] = []) => ({ rows: (await client.query(sql, params as any[])).rows as R[] }) });
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    });
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.pool.query(sql);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

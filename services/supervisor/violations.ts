@@ -1,0 +1,55 @@
+import type { CanonicalStatus } from '../../contracts/types';
+
+/** One entry of a case's timeline as the rules see it, already ordered by status time. */
+export interface TimelineEntry {
+  eventId: string;
+  status: CanonicalStatus;
+  time: string;
+}
+
+export interface Violation {
+  code: 'NO_ACCEPTANCE' | 'REOPENED' | 'REPEATED_SUPPLEMENT';
+  eventId: string;
+  reason: string;
+}
+
+const DECIDED: ReadonlySet<CanonicalStatus> = new Set(['APPROVED', 'DENIED', 'COMPLETED', 'DELIVERED']);
+const FINAL: ReadonlySet<CanonicalStatus> = new Set(['REJECTED', 'DENIED', 'COMPLETED', 'DELIVERED', 'WITHDRAWN']);
+// After COMPLETED the licence or plates may still be handed over: not a reopening.
+const ALLOWED_AFTER: Partial<Record<CanonicalStatus, ReadonlySet<CanonicalStatus>>> = {
+  COMPLETED: new Set(['DELIVERED']),
+};
+const allowedAfter = (final: CanonicalStatus, next: CanonicalStatus): boolean => ALLOWED_AFTER[final]?.has(next) ?? false;
+
+/**
+ * Procedure violations of DESIGN.md "Supervision rules", computed from the whole timeline so that
+ * late and out-of-order events give the same answer as events in order.
+ */
+export function findViolations(timeline: readonly TimelineEntry[]): Violation[] {
+  const out: Violation[] = [];
+  let accepted = false;
+  let supplements = 0;
+  let finalStatus: CanonicalStatus | null = null;
+  let noAcceptanceFlagged = false;
+  for (const e of timeline) {
+    if (finalStatus && !allowedAfter(finalStatus, e.status)) {
+      out.push({ code: 'REOPENED', eventId: e.eventId, reason: `${e.status} at ${e.time} after the final status ${finalStatus}` });
+    }
+    if (e.status === 'ACCEPTED') accepted = true;
+    if (DECIDED.has(e.status) && !accepted && !noAcceptanceFlagged) {
+      // 体外循环: handled outside the system, the acceptance never recorded.
+      out.push({ code: 'NO_ACCEPTANCE', eventId: e.eventId, reason: `${e.status} at ${e.time} with no acceptance on record` });
+      noAcceptanceFlagged = true;
+    }
+    if (e.status === 'SUPPLEMENT_REQUESTED' && ++supplements === 2) {
+      // 一次性告知: all missing materials must be asked for at once.
+      out.push({ code: 'REPEATED_SUPPLEMENT', eventId: e.eventId, reason: `second supplement request at ${e.time}` });
+    }
+    if (!finalStatus) {
+      if (FINAL.has(e.status)) finalStatus = e.status;
+    } else if (allowedAfter(finalStatus, e.status)) {
+      finalStatus = e.status;
+    }
+  }
+  return out;
+}

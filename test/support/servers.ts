@@ -1,0 +1,66 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import pg from 'pg';
+import { ROOT } from '../../services/hub/paths';
+
+export const POSTGRES_ADMIN_URL = process.env.HUB_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+let ensured = false;
+
+async function canConnect(url: string): Promise<string | null> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * The real PostgreSQL server the cluster-store tests need. Started (or installed) by the project's
+ * script when it is down; a test that cannot have it fails with the reason, never skips.
+ */
+export async function requirePostgres(): Promise<void> {
+  if (ensured) return;
+  let why = await canConnect(POSTGRES_ADMIN_URL);
+  if (why) {
+    try {
+      execFileSync('bash', [path.join(ROOT, 'scripts', 'ensure-services.sh')], { stdio: 'pipe', timeout: 300_000 });
+    } catch (err) {
+      throw new Error(`PostgreSQL is needed at ${POSTGRES_ADMIN_URL} and could not be started: ${(err as { stderr?: Buffer }).stderr?.toString() || (err as Error).message}`);
+    }
+    why = await canConnect(POSTGRES_ADMIN_URL);
+    if (why) throw new Error(`PostgreSQL is needed at ${POSTGRES_ADMIN_URL} and is not reachable: ${why}`);
+  }
+  ensured = true;
+}
+
+/** A fresh database for one test suite, dropped afterwards. */
+export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  await requirePostgres();
+  const name = `hub_test_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = POSTGRES_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`);
+  return {
+    url,
+    async drop() {
+      const c = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
