@@ -46,6 +46,8 @@ export class Intake {
         const pre = opts.precheck?.(records[i], i);
         if (pre) { out.push({ failure: { adapter, ...pre }, dead: false }); continue; }
         const r = await profile.mapRecord(records[i], { rawMessageId: raw.id, recordIndex: i, batch: opts.batch });
+        // Mapping resolves in microtasks only: let the event loop serve other requests and signals.
+        if (i % 100 === 99) await new Promise((resolve) => setImmediate(resolve));
         out.push(r.ok ? { event: r.event } : { failure: r.failure, dead: true });
       }
       return out;
