@@ -1,10 +1,19 @@
 import { loadConfig } from '../services/hub/config';
 import { createLogger } from '../services/hub/logger';
 import { startHub } from '../services/hub/hub';
+import { mapCommand, adapterTestCommand, adapterNewCommand } from './adapter-commands';
+import { replayCommand } from './replay-command';
+
+const io = { out: (s: string) => void process.stdout.write(s), err: (s: string) => void process.stderr.write(s) };
 
 const USAGE = `usage: hub <command>
 
-  start [--with-simulators]   start a hub node (embedded mode unless HUB_STORE/HUB_TRANSPORTER say otherwise)
+  start [--with-simulators]                   start a hub node (embedded unless HUB_STORE/HUB_TRANSPORTER say otherwise)
+  map <adapter> <file> [--expected]           dry run: the canonical events a file gives, or the reasons
+  adapter test <folder…>                      conformance: every sample against its expected output
+  adapter new <id> --transport rest|soap|file scaffold a department folder that passes adapter test
+  replay --dead-letters [--adapter X] [--dry-run]
+                                              replay dead letters through the running hub's current profiles
 
 Environment: HUB_CONFIG, HUB_HTTP_HOST, HUB_HTTP_PORT, HUB_DATA_DIR, HUB_STORE, HUB_TRANSPORTER, HUB_QUEUE, HUB_SERVICES`;
 
@@ -48,6 +57,15 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start':
       return start(args);
+    case 'map':
+      return mapCommand(args, io);
+    case 'adapter':
+      if (args[0] === 'test') return adapterTestCommand(args.slice(1), io);
+      if (args[0] === 'new') return adapterNewCommand(args.slice(1), io);
+      process.stderr.write(`unknown adapter command ${args[0] ?? ''}\n${USAGE}\n`);
+      return 2;
+    case 'replay':
+      return replayCommand(args, io);
     case undefined:
     case 'help':
     case '--help':

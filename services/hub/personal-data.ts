@@ -14,7 +14,7 @@ export function maskText(text: string): string {
     .replace(MOBILE_PATTERN, (_m, n: string) => maskPhone(n.replace(/[\s-]/g, '')));
 }
 
-const PERSONAL_KEYS = new Set(['idNumber', 'mobile', 'phone', 'SFZMHM', 'LXDH', 'value']);
+const PERSONAL_KEYS = new Set(['idNumber', 'mobile', 'phone', 'SFZMHM', 'LXDH']);
 
 /** Deep copy with personal data masked: keys known to hold it, and any string that looks like it. */
 export function maskPersonalData<T>(input: T, depth = 0): T {

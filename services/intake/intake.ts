@@ -7,6 +7,8 @@ import type { RawMessage } from '../store/store';
 import type { ProfileSet } from './profile-set';
 import type { ApplyResult } from '../cases/case-store';
 import type { NewDeadLetter } from '../cases/dead-letter-store';
+import type { SqlExecutor } from '../store/sql-driver';
+import type { SplitMessage } from '../../adapters/kit/transports/base';
 
 export type RecordOutcome =
   | { index: number; result: 'accepted' | 'duplicate'; eventId: string; supervisionCode: string }
@@ -21,6 +23,12 @@ export interface ProcessOptions {
    * not dead-lettered, so that no replay can apply it.
    */
   precheck?: (record: unknown, index: number) => Omit<MappingFailure, 'adapter'> | null;
+  /**
+   * Runs inside the transaction that commits the records' outcome, so that a transport's own state
+   * (a poller's cursor) moves exactly when the records do. May run more than once if the
+   * transaction is retried.
+   */
+  commitWith?: (tx: SqlExecutor, outcomes: RecordOutcome[]) => Promise<void>;
 }
 
 /**
@@ -73,6 +81,7 @@ export class Intake {
         const outcomes = toOutcomes(mapped, results);
         await tx.query("UPDATE inbox SET state = 'processed', records = $2, result = $3, processed_at = now() WHERE id = $1",
           [raw.id, records.length, JSON.stringify(outcomes.map(summarise))]);
+        if (opts.commitWith) await opts.commitWith(tx, outcomes);
         return outcomes;
       }),
     );
@@ -96,13 +105,13 @@ export class Intake {
   }
 
   /** Raw messages stored before a stop and never processed: processed now, so none is lost. */
-  async recover(adapter: string, split: (raw: RawMessage) => { records: unknown[]; batch?: Record<string, unknown> } | null): Promise<number> {
+  async recover(adapter: string, split: (raw: RawMessage) => SplitMessage | null | Promise<SplitMessage | null>): Promise<number> {
     let n = 0;
     for (;;) {
       const pending = await this.deps.store.inbox.pending(adapter, 50);
       if (!pending.length) return n;
       for (const raw of pending) {
-        const parts = split(raw);
+        const parts = await split(raw);
         if (parts) await this.process(raw, parts.records, { batch: parts.batch });
         else await this.deps.store.inbox.markProcessed(raw.id, 0, { refused: 'unreadable on recovery' });
         n++;

@@ -127,9 +127,15 @@ export class MappingProfile {
     }
     this.adapter = raw.adapter;
     this.version = 'sha256:' + createHash('sha256').update(text).update('\0').update(shared.version).digest('hex').slice(0, 16);
-    const dept = shared.registry.departments.find((d) => (d.systems ?? []).includes(this.adapter));
-    if (!dept) throw new ConfigError(`${file}: no department in the registry lists system ${this.adapter}`);
-    this.department = { code: dept.code, name: dept.name };
+    if (raw.department) {
+      const r = shared.resolver.resolve(raw.department);
+      if (!r.ok) throw new ConfigError(`${file}: department ${raw.department} is not in the registry`);
+      this.department = { code: r.value.code, name: r.value.name };
+    } else {
+      const dept = shared.registry.departments.find((d) => (d.systems ?? []).includes(this.adapter));
+      if (!dept) throw new ConfigError(`${file}: no department in the registry lists system ${this.adapter}; name one with \`department:\``);
+      this.department = { code: dept.code, name: dept.name };
+    }
     const tables = new Map<string, Map<string, TableEntry>>();
     for (const [name, entries] of Object.entries<Record<string, string | TableEntry>>(raw.tables ?? {})) {
       tables.set(name, new Map(Object.entries(entries).map(([k, v]) => [k, typeof v === 'string' ? { value: v } : v])));

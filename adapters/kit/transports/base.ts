@@ -7,6 +7,12 @@ import type { RawMessage } from '../../../services/store/store';
 import type { Store } from '../../../services/store/open-store';
 import type { AdapterDefinition } from '../definition';
 
+/** The records of one raw message, and the attributes of its batch or envelope. */
+export interface SplitMessage {
+  records: unknown[];
+  batch?: Record<string, unknown>;
+}
+
 /** An HTTP endpoint a transport serves; the gateway mounts it. */
 export interface HttpRoute {
   method: 'GET' | 'POST' | 'PUT';
@@ -43,7 +49,7 @@ export abstract class Transport<Options = unknown> {
    * Splits a stored raw message into its records again (after a restart, or to replay it).
    * Null when the bytes cannot be read as this transport's format.
    */
-  abstract split(raw: RawMessage): { records: unknown[]; batch?: Record<string, unknown> } | null;
+  abstract split(raw: RawMessage): SplitMessage | null | Promise<SplitMessage | null>;
 
   /** Starts background work (watchers, pollers) and processes raw messages a stop left pending. */
   async start(): Promise<void> {
