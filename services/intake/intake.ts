@@ -79,8 +79,7 @@ export class Intake {
         });
         await store.deadLetters.addIn(tx, [...letters, ...extra]);
         const outcomes = toOutcomes(mapped, results);
-        await tx.query("UPDATE inbox SET state = 'processed', records = $2, result = $3, processed_at = now() WHERE id = $1",
-          [raw.id, records.length, JSON.stringify(outcomes.map(summarise))]);
+        await store.inbox.markProcessed(raw.id, records.length, outcomes.map(summarise), tx);
         if (opts.commitWith) await opts.commitWith(tx, outcomes);
         return outcomes;
       }),

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
-import type { SqlDriver } from './sql-driver';
+import type { SqlDriver, SqlExecutor } from './sql-driver';
 import { PgliteDriver } from './pglite-driver';
 import { PostgresDriver } from './postgres-driver';
 
@@ -68,8 +68,9 @@ export class Inbox {
     return msg;
   }
 
-  async markProcessed(id: string, records: number, result: unknown): Promise<void> {
-    await this.db.query("UPDATE inbox SET state = 'processed', records = $2, result = $3, processed_at = now() WHERE id = $1", [id, records, JSON.stringify(result)]);
+  /** Records a raw message's outcome; inside the caller's transaction when one is given. */
+  async markProcessed(id: string, records: number, result: unknown, tx: SqlExecutor = this.db): Promise<void> {
+    await tx.query("UPDATE inbox SET state = 'processed', records = $2, result = $3, processed_at = now() WHERE id = $1", [id, records, JSON.stringify(result)]);
   }
 
   async get(id: string): Promise<RawMessage | null> {
