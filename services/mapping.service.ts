@@ -15,8 +15,11 @@ export function mappingService(hub: HubContext): ServiceSchema {
       reload: {
         role: 'operator',
         params: { adapter: { type: 'string', optional: true } },
-        handler(ctx: Context<{ adapter?: string }>) {
-          return { profiles: hub.profiles.reload(ctx.params.adapter) };
+        async handler(ctx: Context<{ adapter?: string }>) {
+          const profiles = hub.profiles.reload(ctx.params.adapter);
+          // Every node maps with its own copy of the profiles: tell the others too.
+          await ctx.broadcast('profiles.reload', { adapter: ctx.params.adapter }, { groups: ['profiles'] });
+          return { profiles };
         },
       },
       map: {
@@ -26,6 +29,23 @@ export function mappingService(hub: HubContext): ServiceSchema {
         handler(ctx: Context<{ adapter: string; record: unknown; batch?: Record<string, unknown> }>) {
           return hub.profiles.get(ctx.params.adapter).mapRecord(ctx.params.record, { rawMessageId: 'dry-run', recordIndex: 0, batch: ctx.params.batch });
         },
+      },
+    },
+  };
+}
+
+/** On every node: the node's profiles follow their files, and reload when an operator asks any node. */
+export function profilesService(hub: HubContext): ServiceSchema {
+  return {
+    name: 'profiles',
+    events: {
+      'profiles.reload'(ctx: Context<{ adapter?: string }>) {
+        if (ctx.nodeID === ctx.broker.nodeID) return;
+        try {
+          hub.profiles.reload(ctx.params.adapter);
+        } catch (err) {
+          hub.logger.error({ err: (err as Error).message }, 'mapping profile not reloaded; the previous one stays in force');
+        }
       },
     },
     started() {

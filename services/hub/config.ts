@@ -30,6 +30,8 @@ export interface HubConfig {
   /** `embedded` (PGlite under dataDir) or a postgres:// URL. */
   store: string;
   transporter: string | null;
+  /** Moleculer namespace: nodes of one hub share it; hubs sharing a NATS server keep apart. */
+  namespace: string;
   queue: string | null;
   services: string[] | 'all';
   tokens: TokenConfig[];
@@ -54,6 +56,7 @@ const schema = {
     dataDir: { type: 'string' },
     store: { type: 'string' },
     transporter: { type: ['string', 'null'] },
+    namespace: { type: 'string' },
     queue: { type: ['string', 'null'] },
     services: { anyOf: [{ const: 'all' }, { type: 'array', items: { type: 'string' } }] },
     tokens: {
@@ -109,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, file = env.HUB_
     dataDir: path.resolve(env.HUB_DATA_DIR || (raw.dataDir ? rel(raw.dataDir) : './data')),
     store: env.HUB_STORE || raw.store || 'embedded',
     transporter: env.HUB_TRANSPORTER || raw.transporter || null,
+    namespace: env.HUB_NAMESPACE || raw.namespace || 'hub',
     queue: env.HUB_QUEUE || raw.queue || null,
     services,
     tokens: raw.tokens ?? [],

@@ -14,7 +14,7 @@ import { resolve as resolveTransport } from '../../adapters/kit/transports';
 import { gatewayService } from '../gateway.service';
 import { casesService } from '../cases.service';
 import { deadLettersService } from '../dead-letters.service';
-import { mappingService } from '../mapping.service';
+import { mappingService, profilesService } from '../mapping.service';
 
 export interface RunningHub {
   context: HubContext;
@@ -54,6 +54,7 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
 
     const broker = new ServiceBroker({
       nodeID: `hub-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+      namespace: config.namespace,
       transporter: config.transporter ?? undefined,
       logger: { type: 'Console', options: { level: config.logLevel === 'debug' ? 'info' : 'warn', formatter: 'json' } },
       metrics: false,
@@ -63,6 +64,7 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
       const make = SERVICES[name as keyof typeof SERVICES];
       if (make) broker.createService(make(context));
     }
+    broker.createService(profilesService(context));
     await broker.start();
     for (const { transport } of context.adapters.values()) await transport.start();
 

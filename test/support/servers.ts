@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
+import net from 'node:net';
 import pg from 'pg';
 import { ROOT } from '../../services/hub/paths';
 
@@ -64,3 +65,25 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
     },
   };
 }
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** A server the cluster-mode tests need on loopback; started by the project's script when down. */
+async function requirePort(port: number, name: string): Promise<void> {
+  if (await portOpen(port)) return;
+  try {
+    execFileSync('bash', [path.join(ROOT, 'scripts', 'ensure-services.sh')], { stdio: 'pipe', timeout: 300_000 });
+  } catch (err) {
+    throw new Error(`${name} is needed on 127.0.0.1:${port} and could not be started: ${(err as { stderr?: Buffer }).stderr?.toString() || (err as Error).message}`);
+  }
+  if (!(await portOpen(port))) throw new Error(`${name} is needed on 127.0.0.1:${port} and is not listening`);
+}
+
+export const requireNats = () => requirePort(4222, 'NATS with JetStream');
+export const requireRedis = () => requirePort(6379, 'Redis');

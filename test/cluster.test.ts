@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { postBatch } from '../infra/simulators/market-regulation';
+import { loadConfig } from '../services/hub/config';
+import { createLogger } from '../services/hub/logger';
+import { startHub, RunningHub } from '../services/hub/hub';
+import { createTestDatabase, requireNats } from './support/servers';
+import { testDataDir, getJson, SUPERVISOR } from './support/hub';
+
+const SAMPLE = path.resolve(__dirname, '../../adapters/market-regulation/samples/batch-01.json');
+
+describe('cluster mode: two nodes over NATS sharing PostgreSQL', function () {
+  this.timeout(120_000);
+  const nodes: RunningHub[] = [];
+  let drop: (() => Promise<void>) | null = null;
+
+  after(async () => {
+    for (const n of nodes.reverse()) await n.stop().catch(() => undefined);
+    await drop?.();
+  });
+
+  it('takes a webhook on the gateway node and answers case queries from the cases node', async () => {
+    await requireNats();
+    const db = await createTestDatabase();
+    drop = db.drop;
+    const namespace = `test-${process.pid}-${Date.now()}`;
+    const env = (services: string) => ({
+      HUB_HTTP_PORT: '0', HUB_DATA_DIR: testDataDir('cluster'), HUB_STORE: db.url, HUB_TRANSPORTER: 'nats://127.0.0.1:4222',
+      HUB_NAMESPACE: namespace, HUB_SERVICES: services, HUB_LOG_LEVEL: 'silent',
+    });
+    const casesNode = await startHub(loadConfig(env('cases,dead-letters,mapping')), createLogger('silent'));
+    nodes.push(casesNode);
+    const gatewayNode = await startHub(loadConfig(env('gateway')), createLogger('silent'));
+    nodes.push(gatewayNode);
+    assert.equal(casesNode.url, null, 'the cases node serves no HTTP');
+    assert.equal(gatewayNode.broker.getLocalService('cases'), undefined, 'the gateway node runs no cases service');
+    await gatewayNode.broker.waitForServices(['cases'], 20_000);
+
+    const r = await postBatch(`${gatewayNode.url}/api/v1/inbound/market-regulation`, fs.readFileSync(SAMPLE));
+    assert.deepEqual((r.body as any).results.map((x: any) => x.result), ['accepted', 'accepted', 'accepted']);
+    const code = (r.body as any).results[0].supervisionCode;
+    const view = await getJson(`${gatewayNode.url}/api/v1/cases/${code}`, SUPERVISOR);
+    assert.equal(view.status, 200, JSON.stringify(view.body));
+    assert.equal(view.body.status, 'ACCEPTED');
+    assert.equal(view.body.timeline.length, 2);
+  });
+});
