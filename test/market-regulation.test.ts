@@ -221,5 +221,16 @@ for (const store of STORES) {
       const scjg = stats.body.departments.find((d: any) => d.code === '11130100000500117D');
       assert.equal(scjg.received, (await counts()).cases);
     });
+
+    // Last: it takes the store away.
+    it('answers 503 problem+json with Retry-After when the store cannot take the message, and is not ready', async () => {
+      await t.hub.context.store.driver.close();
+      const r = await postBatch(inbound, batch([event()]));
+      assert.equal(r.status, 503);
+      assert.match(String(r.headers['content-type']), /problem\+json/);
+      assert.ok(Number(r.headers['retry-after']) > 0);
+      assert.equal((await getJson(`${t.url}/health/ready`)).status, 503);
+      assert.equal((await getJson(`${t.url}/health/live`)).status, 200);
+    });
   });
 }

@@ -86,7 +86,9 @@ export class DeliveryQueue<T> {
         this.o.logger.debug({ ...fields, attempts: entry.attempts, ...result.detail }, 'delivered');
       } else {
         this.counts.refused++;
-        this.o.logger.warn({ ...fields, reason: result.reason, ...result.detail }, 'refused by the hub; not retried (the department would hand it to a person)');
+        // Info, not warn: the simulators send some bad data on purpose, and its refusal is the
+        // hub doing its job.
+        this.o.logger.info({ ...fields, reason: result.reason, ...result.detail }, 'refused by the hub; not retried (the department would hand it to a person)');
       }
       return true;
     }

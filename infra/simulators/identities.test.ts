@@ -3,7 +3,8 @@ import { normaliseCitizenId } from '../../adapters/kit/normalisers/citizen-id';
 import { normalisePhone } from '../../adapters/kit/normalisers/mobile';
 import { normaliseUscc } from '../../adapters/kit/normalisers/uscc';
 import {
-  breakCheckChar, citizenId, enterprise, formattedMobile, landline, legacyCitizenId, mobile, person, toFullWidthDigits, uscc,
+  breakCheckChar, citizenId, enterprise, formattedMobile, invalidCitizenId, invalidUscc, landline, legacyCitizenId, mobile, person,
+  toFullWidthDigits, uscc,
 } from './identities';
 import { Random } from './random';
 
@@ -38,8 +39,8 @@ describe('simulators: identities', () => {
   it('breaks check characters on purpose', () => {
     const rng = new Random(4);
     for (let i = 0; i < 200; i++) {
-      const id = breakCheckChar(citizenId(rng), 'citizen-id');
-      const code = breakCheckChar(uscc(rng), 'uscc');
+      const id = i % 2 ? breakCheckChar(citizenId(rng), 'citizen-id') : invalidCitizenId(rng);
+      const code = i % 2 ? breakCheckChar(uscc(rng), 'uscc') : invalidUscc(rng);
       const a = normaliseCitizenId(id);
       const b = normaliseUscc(code);
       assert.ok(!a.ok && a.rule === 'check-character', id);

@@ -85,6 +85,16 @@ export function breakCheckChar(id: string, kind: 'citizen-id' | 'uscc'): string 
   return id.slice(0, -1) + alphabet[(i + 1) % alphabet.length];
 }
 
+/** A citizen ID number with a wrong check digit, for the hub's rejection path. */
+export function invalidCitizenId(rng: Random): string {
+  return breakCheckChar(citizenId(rng), 'citizen-id');
+}
+
+/** A credit code with a wrong check character, for the hub's rejection path. */
+export function invalidUscc(rng: Random): string {
+  return breakCheckChar(uscc(rng), 'uscc');
+}
+
 /** A mobile number: 11 digits, 1[3-9]… (MIIT numbering plan). */
 export function mobile(rng: Random): string {
   return `1${rng.int(3, 9)}${rng.digits(9)}`;

@@ -74,7 +74,7 @@ export type CaseEvent<C> = {
   final: boolean;
 };
 
-type OpenCase<C> = { subject: C; steps: Step[]; index: number; last: number; instant: boolean };
+type OpenCase<C> = { subject: C; steps: Step[]; index: number; last: number; instant: boolean; slot: number };
 
 export type CasePoolOptions<C> = {
   rng: Random;
@@ -112,10 +112,24 @@ export class CasePool<C> {
    */
   next(opts: { at?: number; exclude?: ReadonlySet<C> } = {}): CaseEvent<C> {
     const now = opts.at ?? this.clock();
-    const ready = this.open.filter((c) => c.last < now - (opts.at === undefined ? 1000 : 0) && !opts.exclude?.has(c.subject));
     // Below its size the pool grows gradually, so a fresh stream is not all submissions.
-    if (ready.length === 0 || (this.open.length < this.size && this.rng.chance(0.35))) return this.start(now, opts.at !== undefined);
-    return this.advanceCase(this.rng.pick(ready), now, opts.at)!;
+    const candidate = this.open.length < this.size && this.rng.chance(0.35) ? undefined : this.pickReady(now, opts);
+    if (!candidate) return this.start(now, opts.at !== undefined);
+    return this.advanceCase(candidate, now, opts.at)!;
+  }
+
+  // A case that may report at `now`. Random probes first: scanning a large pool on every call
+  // would make month-end sized files slow to generate.
+  private pickReady(now: number, opts: { at?: number; exclude?: ReadonlySet<C> }): OpenCase<C> | undefined {
+    const limit = now - (opts.at === undefined ? 1000 : 0);
+    const isReady = (c: OpenCase<C>): boolean => c.last < limit && !opts.exclude?.has(c.subject);
+    if (this.open.length === 0) return undefined;
+    for (let i = 0; i < 8; i++) {
+      const c = this.rng.pick(this.open);
+      if (isReady(c)) return c;
+    }
+    const ready = this.open.filter(isReady);
+    return ready.length > 0 ? this.rng.pick(ready) : undefined;
   }
 
   /** The next status of one given case, or undefined once it is finished. */
@@ -138,7 +152,8 @@ export class CasePool<C> {
       ]);
     }
     const { subject, steps, instant } = this.options.open(this.rng, first);
-    const c: OpenCase<C> = { subject, steps, index: 0, last: first, instant: instant ?? false };
+    const c: OpenCase<C> = { subject, steps, index: 0, last: first, instant: instant ?? false, slot: this.open.length };
+    this.open.push(c);
     // Now and then a system starts reporting a case midway (handled outside the system before,
     // 体外循环): the hub must cope with a first sight that is not a submission.
     if (steps.length > 3 && this.rng.chance(0.02)) c.index = this.rng.int(2, steps.length - 1);
@@ -157,14 +172,20 @@ export class CasePool<C> {
     return this.emit(c, time);
   }
 
+  private close(c: OpenCase<C>): void {
+    const moved = this.open[this.open.length - 1];
+    this.open[c.slot] = moved;
+    moved.slot = c.slot;
+    this.open.pop();
+  }
+
   private emit(c: OpenCase<C>, time: number): CaseEvent<C> {
     const index = c.index;
     const step = c.steps[index];
     c.index++;
     c.last = time;
     const final = c.index >= c.steps.length;
-    if (final) this.open.splice(this.open.indexOf(c), 1);
-    else if (!this.open.includes(c)) this.open.push(c);
+    if (final) this.close(c);
     return { subject: c.subject, step, time, index, final };
   }
 }

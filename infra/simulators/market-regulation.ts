@@ -4,9 +4,9 @@
 import { createHmac } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import pino, { Logger } from 'pino';
-import { maskIdNumber, maskPhone } from '../../adapters/kit/normalisers/mask';
 import { BackoffOptions, retryAfterMs } from './backoff';
 import { beijingCompact, beijingIso } from './beijing-time';
+import { DailySerial } from './daily-serial';
 import { DeliveryQueue, DeliveryResult } from './delivery-queue';
 import { breakCheckChar, enterprise, mobile, person, personName, Sector } from './identities';
 import { CasePool, Step, planLifecycle } from './lifecycle';
@@ -131,7 +131,7 @@ export type MarketCaseStreamOptions = { seed?: number | string; rng?: Random; cl
 export class MarketCaseStream {
   readonly rng: Random;
   private readonly pool: CasePool<MarketCase>;
-  private readonly usedCaseNos = new Set<string>();
+  private readonly serials: DailySerial;
   private batchSeq: number;
   private readonly clock: () => number;
 
@@ -140,6 +140,7 @@ export class MarketCaseStream {
     const clock = options.clock ?? Date.now;
     this.clock = clock;
     this.batchSeq = this.rng.int(1, 400_000);
+    this.serials = new DailySerial(this.rng, 1, 9999);
     this.pool = new CasePool<MarketCase>({
       rng: this.rng,
       clock,
@@ -199,13 +200,7 @@ export class MarketCaseStream {
   // SJ + region + date of submission + a 4-digit serial of the day, e.g. SJ130100202611240031.
   private newCaseNo(at: number): string {
     const day = beijingCompact(at).slice(0, 8);
-    for (;;) {
-      const caseNo = `SJ130100${day}${String(this.rng.int(1, 9999)).padStart(4, '0')}`;
-      if (!this.usedCaseNos.has(caseNo)) {
-        this.usedCaseNos.add(caseNo);
-        return caseNo;
-      }
-    }
+    return `SJ130100${day}${this.serials.next(day, 4)}`;
   }
 }
 
@@ -219,18 +214,6 @@ export function withBadIdentifier(event: MarketEvent, rng: Random): MarketEvent 
   return { ...event, eventId: rng.uuid(), applicant };
 }
 
-/** Log fields for an event without personal data. */
-export function describeEvent(e: MarketEvent): Record<string, unknown> {
-  const a = e.applicant;
-  return {
-    eventId: e.eventId,
-    caseNo: e.caseNo,
-    status: e.status,
-    applicant: a.type === 'ENTERPRISE' ? maskIdNumber(a.creditCode) : maskIdNumber(a.idNumber),
-    mobile: maskPhone(a.mobile),
-  };
-}
-
 export type MarketRegulationSimulatorOptions = {
   url: string;
   keyId?: string;
@@ -238,6 +221,7 @@ export type MarketRegulationSimulatorOptions = {
   intervalMs?: number;
   logger?: Logger;
   seed?: number | string;
+  /** Clock for status times (not for retry delays); a test passes a virtual one. */
   clock?: () => number;
   /** Retry delays; the demo's are short so a hub that comes up is noticed quickly. */
   retry?: BackoffOptions;
@@ -267,7 +251,6 @@ export class MarketRegulationSimulator {
       rng: this.stream.rng,
       logger: this.logger,
       outages: new OutageLog(this.logger),
-      clock: options.clock,
     });
     this.loop = new SimulatorLoop(options.intervalMs ?? 3000, (signal) => this.tick(signal), this.logger);
   }

@@ -1,6 +1,7 @@
 // Runs a simulator's tick every interval until stopped. A failing tick is logged and the loop
 // goes on: a simulator beside the demo must never take the process down.
 
+import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 
@@ -17,6 +18,9 @@ export class SimulatorLoop {
   start(): void {
     if (this.running) return;
     const controller = new AbortController();
+    // Every wait of the loop's work listens on this signal (the tax bureau's late markers, many
+    // at once when a test runs it fast); that is no leak.
+    setMaxListeners(0, controller.signal);
     this.controller = controller;
     this.running = this.run(controller.signal);
   }

@@ -6,9 +6,9 @@ import { once } from 'node:events';
 import * as path from 'node:path';
 import * as iconv from 'iconv-lite';
 import pino, { Logger } from 'pino';
-import { maskIdNumber, maskPhone } from '../../adapters/kit/normalisers/mask';
 import { beijingCompact } from './beijing-time';
 import { breakCheckChar, enterprise, landline, mobile, personName } from './identities';
+import { DailySerial } from './daily-serial';
 import { CasePool, Step, planLifecycle } from './lifecycle';
 import { OutageLog } from './outage-log';
 import { Random } from './random';
@@ -104,19 +104,25 @@ let dropSeq = 0;
 
 /** Writes a batch file into the inbox, then its empty `.ok` marker; resolves to the file's path. */
 export async function dropBatch(inboxDir: string, xml: Buffer, options: DropOptions = {}): Promise<string> {
-  await fs.promises.mkdir(inboxDir, { recursive: true });
-  let file: string;
-  if (options.name) {
-    file = path.join(inboxDir, options.name);
-    await fs.promises.writeFile(file, xml);
-  } else {
-    const swjgdm = /SWJGDM="([^"]*)"/.exec(xml.subarray(0, 512).toString('latin1'))?.[1] || TAX_OFFICE_CODE;
-    file = await writeNew(inboxDir, (seq) => `SWSX_${swjgdm}_${beijingCompact(Date.now())}_${seq}.xml`, xml);
-  }
-  if (options.omitMarker) return file;
-  if (options.markerDelayMs) await sleep(options.markerDelayMs, options.signal);
-  await fs.promises.writeFile(`${file}.ok`, '');
+  const file = await writeBatchFile(inboxDir, xml, options.name);
+  if (!options.omitMarker) await writeMarker(file, options.markerDelayMs ?? 0, options.signal);
   return file;
+}
+
+async function writeBatchFile(inboxDir: string, xml: Buffer, name: string | undefined): Promise<string> {
+  await fs.promises.mkdir(inboxDir, { recursive: true });
+  if (name) {
+    const file = path.join(inboxDir, name);
+    await fs.promises.writeFile(file, xml);
+    return file;
+  }
+  const swjgdm = /SWJGDM="([^"]*)"/.exec(xml.subarray(0, 512).toString('latin1'))?.[1] || TAX_OFFICE_CODE;
+  return writeNew(inboxDir, (seq) => `SWSX_${swjgdm}_${beijingCompact(Date.now())}_${seq}.xml`, xml);
+}
+
+async function writeMarker(file: string, delayMs: number, signal?: AbortSignal): Promise<void> {
+  if (delayMs > 0) await sleep(delayMs, signal);
+  await fs.promises.writeFile(`${file}.ok`, '');
 }
 
 // Exclusive create, so two drops in the same second never overwrite each other.
@@ -141,10 +147,11 @@ export type TaxRecordStreamOptions = { seed?: number | string; rng?: Random; clo
 export class TaxRecordStream {
   readonly rng: Random;
   private readonly pool: CasePool<TaxCase>;
-  private readonly used = new Set<string>();
+  private readonly serials: DailySerial;
 
   constructor(options: TaxRecordStreamOptions = {}) {
     this.rng = options.rng ?? new Random(options.seed);
+    this.serials = new DailySerial(this.rng, 1, 999_999);
     this.pool = new CasePool<TaxCase>({
       rng: this.rng,
       clock: options.clock,
@@ -174,16 +181,16 @@ export class TaxRecordStream {
   next(at?: number): TaxRecord {
     const e = this.pool.next({ at });
     const { officer, ...c } = e.subject;
-    const BLZT_ = BLZT[e.step];
+    const code = BLZT[e.step];
     return {
       SWSXBH: c.SWSXBH,
       SXDM: c.SXDM,
       SXMC: c.SXMC,
       NSRSBH: c.NSRSBH,
       NSRMC: c.NSRMC,
-      BLZT: BLZT_,
+      BLZT: code,
       ZTSJ: beijingCompact(e.time),
-      JBRY: BLZT_ === '01' ? '' : officer,
+      JBRY: code === '01' ? '' : officer,
       JGM: '',
       LXDH: c.LXDH,
     };
@@ -198,13 +205,7 @@ export class TaxRecordStream {
   // SX + region + date + 6-digit serial, e.g. SX13010020261124000017.
   private newCaseNumber(at: number): string {
     const day = beijingCompact(at).slice(0, 8);
-    for (;;) {
-      const n = `SX130100${day}${String(this.rng.int(1, 999_999)).padStart(6, '0')}`;
-      if (!this.used.has(n)) {
-        this.used.add(n);
-        return n;
-      }
-    }
+    return `SX130100${day}${this.serials.next(day, 6)}`;
   }
 }
 
@@ -262,9 +263,13 @@ export async function writeLargeBatchFile(file: string, options: LargeBatchOptio
   return { bytes, records: options.records };
 }
 
-/** Log fields for a record without personal data. */
-export function describeRecord(r: TaxRecord): Record<string, unknown> {
-  return { SWSXBH: r.SWSXBH, BLZT: r.BLZT, NSRSBH: maskIdNumber(r.NSRSBH), LXDH: maskPhone(r.LXDH.replace(/-/g, '')) };
+/** About how many records make a file of `bytes` (month-end files reach 200 MB). */
+export function estimateRecordsForBytes(bytes: number, encoding: TaxEncoding, seed: number | string = 1): number {
+  const stream = new TaxRecordStream({ seed });
+  let t = Date.parse('2026-11-01T09:00:00+08:00');
+  let sample = '';
+  for (let i = 0; i < 2000; i++) sample += recordXml(stream.next((t += 5000)));
+  return Math.ceil(bytes / (iconv.encode(sample, encoding).length / 2000));
 }
 
 export type TaxBureauDropSimulatorOptions = {
@@ -272,6 +277,7 @@ export type TaxBureauDropSimulatorOptions = {
   intervalMs?: number;
   logger?: Logger;
   seed?: number | string;
+  /** Clock for status times (not for retry delays); a test passes a virtual one. */
   clock?: () => number;
   /** Dropping pauses while this many batch files wait in the inbox (a hub that does not read it). */
   maxWaitingFiles?: number;
@@ -349,11 +355,13 @@ export class TaxBureauDropSimulator {
     const markerDelayMs = rng.chance(this.options.lateMarkerChance ?? 0.15) ? rng.int(min, max) : rng.int(0, 200);
     this.seq = (this.seq % 9999) + 1;
     const name = `SWSX_${TAX_OFFICE_CODE}_${beijingCompact(this.clock())}_${String(this.seq).padStart(4, '0')}.xml`;
-    const drop = dropBatch(inbox, xml, { name, markerDelayMs, signal })
-      .then((file) => this.logger.debug({ file: path.basename(file), bytes: xml.length, markerDelayMs, ...fields }, 'batch file dropped'))
-      .catch((err: unknown) => this.logger.error({ err, name }, 'could not drop a batch file'))
-      .finally(() => this.pending.delete(drop));
-    this.pending.add(drop);
+    // The file is written before the next tick counts the inbox; only its marker may lag.
+    const file = await writeBatchFile(inbox, xml, name);
+    this.logger.info({ file: name, bytes: xml.length, markerDelayMs, ...fields }, 'batch file dropped');
+    const marker = writeMarker(file, markerDelayMs, signal)
+      .catch((err: unknown) => this.logger.error({ err, file: name }, 'could not write a marker'))
+      .finally(() => this.pending.delete(marker));
+    this.pending.add(marker);
   }
 }
 

@@ -5,7 +5,8 @@ import * as http from 'node:http';
 import pino, { Logger } from 'pino';
 
 export type Received = { method: string; url: string; headers: http.IncomingHttpHeaders; body: Buffer };
-export type Reply = { status?: number; headers?: Record<string, string>; body?: string | Buffer };
+/** `drop`: close the connection without an answer, as a failing network does. */
+export type Reply = { status?: number; headers?: Record<string, string>; body?: string | Buffer; drop?: boolean };
 
 export type RecordingServer = { url: string; received: Received[]; close(): Promise<void> };
 
@@ -19,6 +20,10 @@ export async function startRecordingServer(respond: (req: Received, index: numbe
       const r: Received = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) };
       received.push(r);
       const reply = respond(r, received.length - 1);
+      if (reply.drop) {
+        req.socket.destroy();
+        return;
+      }
       res.writeHead(reply.status ?? 200, reply.headers ?? {});
       res.end(reply.body ?? '');
     });

@@ -114,6 +114,7 @@ export type VehicleOfficePushSimulatorOptions = {
   intervalMs?: number;
   logger?: Logger;
   seed?: number | string;
+  /** Clock for status times (not for retry delays); a test passes a virtual one. */
   clock?: () => number;
   /**
    * Retry delays. The real office waits 10 s, doubling to 1 h, for 24 h; the simulator's
@@ -158,7 +159,6 @@ export class VehicleOfficePushSimulator {
       rng: this.stream.rng,
       logger: this.logger,
       outages: new OutageLog(this.logger),
-      clock: options.clock,
     });
     this.loop = new SimulatorLoop(options.intervalMs ?? 2000, (signal) => this.tick(signal), this.logger);
   }

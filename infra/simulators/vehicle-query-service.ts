@@ -25,8 +25,8 @@ export type VehicleQueryService = {
   close(): Promise<void>;
   /**
    * Makes changes visible, as the office does while the hub pages through them. Throws when a
-   * record would break the office's promises: an LSH served twice with different content, or a
-   * ZTSJ earlier than one already served.
+   * record would break the office's promises: an LSH it already holds (a record is never
+   * altered), or a ZTSJ earlier than one already served.
    */
   addRecords(records: VehicleReport[]): void;
   /** Every record, in the order served. */
@@ -52,7 +52,7 @@ export async function startVehicleQueryService(options: VehicleQueryServiceOptio
   const addRecords = (records: VehicleReport[]): void => {
     for (const r of records) {
       if (!KSSJ_FORMAT.test(r.ZTSJ)) throw new RangeError(`record ${r.LSH}: ZTSJ ${JSON.stringify(r.ZTSJ)} is not yyyy-MM-dd HH:mm:ss`);
-      if (byLsh.has(r.LSH)) throw new RangeError(`record ${r.LSH} is already served; the office never alters a record`);
+      if (byLsh.has(r.LSH)) throw new RangeError(`record ${r.LSH} is already there; the office never alters a record`);
       if (r.ZTSJ < latestServed) {
         throw new RangeError(`record ${r.LSH}: ZTSJ ${r.ZTSJ} is earlier than ${latestServed}, already served; the office never makes such a change visible`);
       }

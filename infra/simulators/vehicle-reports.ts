@@ -1,12 +1,14 @@
 // Status reports of the vehicle office (VEH), the fields of ReportCaseStatusRequest and of each
 // polled Record, per departments/vehicle-office/SPEC.md.
 
+import { toHalfWidth } from '../../adapters/kit/normalisers/half-width';
 import { maskIdNumber, maskPhone } from '../../adapters/kit/normalisers/mask';
 import { beijingCompact, beijingDateTime, parseBeijing } from './beijing-time';
 import {
   breakCheckChar, citizenId, dottedName, enterprise, formattedMobile, legacyCitizenId, passportNumber,
   personName, toFullWidthDigits, xinjiangCitizenId,
 } from './identities';
+import { DailySerial } from './daily-serial';
 import { CaseEvent, CasePool, Step, planLifecycle } from './lifecycle';
 import { Random } from './random';
 
@@ -96,8 +98,7 @@ export class VehicleReportStream {
   readonly rng: Random;
   private readonly pool: CasePool<VehicleCase>;
   private readonly halls: readonly string[];
-  private readonly serialRange: readonly [number, number];
-  private readonly usedSlbh = new Set<string>();
+  private readonly serials: DailySerial;
   private readonly caseIndex = new Map<string, VehicleCase>();
   private readonly badIdChance: number;
   private lshCounter: number;
@@ -105,7 +106,8 @@ export class VehicleReportStream {
   constructor(options: VehicleReportStreamOptions = {}) {
     this.rng = options.rng ?? new Random(options.seed);
     this.halls = options.halls ?? VEHICLE_HALLS.map((h) => h.GLBM);
-    this.serialRange = options.serialRange ?? [1, 59_999];
+    const [lo, hi] = options.serialRange ?? [1, 59_999];
+    this.serials = new DailySerial(this.rng, lo, hi);
     this.badIdChance = options.badIdChance ?? 0.02;
     this.lshCounter = this.rng.int(0, 899_999);
     this.pool = new CasePool<VehicleCase>({
@@ -204,14 +206,7 @@ export class VehicleReportStream {
   // SLBH: region + date of submission + 5-digit serial, e.g. 1301002026112400123.
   private newSlbh(at: number): string {
     const day = beijingCompact(at).slice(0, 8);
-    const [lo, hi] = this.serialRange;
-    for (;;) {
-      const slbh = `130100${day}${String(this.rng.int(lo, hi)).padStart(5, '0')}`;
-      if (!this.usedSlbh.has(slbh)) {
-        this.usedSlbh.add(slbh);
-        return slbh;
-      }
-    }
+    return `130100${day}${this.serials.next(day, 5)}`;
   }
 }
 
@@ -273,7 +268,7 @@ export function describeReport(r: VehicleReport): Record<string, unknown> {
     GLBM: r.GLBM,
     SLBH: r.SLBH,
     ZT: r.ZT,
-    SFZMHM: maskIdNumber(r.SQR.SFZMHM),
+    SFZMHM: maskIdNumber(toHalfWidth(r.SQR.SFZMHM)),
     ...(r.SQR.LXDH ? { LXDH: maskPhone(r.SQR.LXDH.replace(/^\+86|[\s-]/g, '')) } : {}),
   };
 }

@@ -51,6 +51,6 @@ export class PostgresDriver implements SqlDriver {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    if (!this.pool.ended && !this.pool.ending) await this.pool.end();
   }
 }
