@@ -149,6 +149,25 @@ for (const store of STORES) {
       assert.equal(rows.rows[0].n, '1');
     });
 
+    it('attaches a message carrying a supervision code to that case, and refuses a code that contradicts the case', async () => {
+      const { issueSupervisionCode } = await import('../services/cases/supervision-code');
+      const carried = issueSupervisionCode('130100', new Date());
+      const caseNo = `SJCARRY${Date.now()}`;
+      const first = await postBatch(inbound, batch([event({ caseNo, supervisionCode: carried })]));
+      assert.equal((first.body as any).results[0].supervisionCode, carried);
+      const later = await postBatch(inbound, batch([event({ caseNo, status: 'ACCEPTED', statusTime: '2026-11-24T10:00:00+08:00' })]));
+      assert.equal((later.body as any).results[0].supervisionCode, carried);
+      const other = issueSupervisionCode('130100', new Date());
+      const conflict = await postBatch(inbound, batch([event({ caseNo, status: 'IN_REVIEW', supervisionCode: other })]));
+      const r = (conflict.body as any).results[0];
+      assert.equal(r.result, 'rejected');
+      assert.equal(r.field, 'supervisionCode');
+      assert.equal((await caseOf(caseNo)).timeline.length, 2);
+      const malformed = await postBatch(inbound, batch([event({ supervisionCode: carried.slice(0, 23) + (carried[23] === 'A' ? 'B' : 'A') })]));
+      assert.equal((malformed.body as any).results[0].result, 'rejected');
+      assert.equal((malformed.body as any).results[0].field, 'supervisionCode');
+    });
+
     it('shows the public no personal data, masks ID and phone for the supervisor, and wants a token', async () => {
       const view = await caseOf('SJ130100202611240044');
       assert.equal(view.applicant.idNumber, '1301**********1283');
@@ -211,8 +230,8 @@ for (const store of STORES) {
       assert.match(m, /hub_inbound_messages_total\{adapter="market-regulation",result="accepted"\} \d+/);
       assert.match(m, /hub_inbound_messages_total\{adapter="market-regulation",result="duplicate"\} 3/);
       assert.match(m, /hub_inbound_messages_total\{adapter="market-regulation",result="rejected"\} \d+/);
-      assert.match(m, /hub_events_total\{department="11130100000500117D",status="ACCEPTED"\} 1/);
-      assert.match(m, /hub_dead_letters\{adapter="market-regulation"\} 4/);
+      assert.match(m, /hub_events_total\{department="11130100000500117D",status="ACCEPTED"\} 2/);
+      assert.match(m, /hub_dead_letters\{adapter="market-regulation"\} 6/);
       assert.doesNotMatch(m, /13831100425|130105197806241283/);
       assert.equal((await getJson(`${t.url}/health/live`)).status, 200);
       assert.equal((await getJson(`${t.url}/health/ready`)).status, 200);
