@@ -3,11 +3,13 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { ADAPTERS_DIR } from '../services/hub/paths';
 import { postBatch, MarketBatch, MarketEvent } from '../infra/simulators/market-regulation';
 import { parseSupervisionCode } from '../services/cases/supervision-code';
 import { spawnHub, testDataDir, getJson, SUPERVISOR, HubProcess } from './support/hub';
 
-const SAMPLE = path.resolve(__dirname, '../../../shared/departments/market-regulation/samples/batch-01.json');
+// The department's sample, as handed over (adapters/market-regulation/samples keeps the copy).
+const SAMPLE = path.join(ADAPTERS_DIR, 'market-regulation', 'samples', 'batch-01.json');
 
 function submitted(caseNo: string): MarketEvent {
   return {

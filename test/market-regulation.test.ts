@@ -2,13 +2,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { ADAPTERS_DIR } from '../services/hub/paths';
 import { postBatch, MarketBatch, MarketEvent } from '../infra/simulators/market-regulation';
 import { parseSupervisionCode } from '../services/cases/supervision-code';
 import { validateCaseView } from '../contracts/validate';
 import { STORES, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson } from './support/hub';
 
-const SAMPLE = path.resolve(__dirname, '../../../shared/departments/market-regulation/samples/batch-01.json');
-const sampleText = () => fs.readFileSync(fs.existsSync(SAMPLE) ? SAMPLE : path.resolve(__dirname, '../../adapters/market-regulation/samples/batch-01.json'));
+// The department's sample, as handed over (adapters/market-regulation/samples keeps the copy).
+const SAMPLE = path.join(ADAPTERS_DIR, 'market-regulation', 'samples', 'batch-01.json');
+const sampleText = () => fs.readFileSync(SAMPLE);
 
 function event(over: Partial<MarketEvent> & Record<string, unknown> = {}): MarketEvent {
   return {
