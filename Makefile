@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 
-.PHONY: run test build install bench clean types services
+.PHONY: run test build install bench clean types services docs
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -30,6 +30,10 @@ services:
 
 types: install
 	node scripts/generate-types.js
+
+# Documentation generated from schemas: transport options.
+docs: build
+	node -e "require('fs').writeFileSync('adapters/kit/transports/OPTIONS.md', require('./dist/adapters/kit/transports/options-doc').transportOptionsMarkdown())"
 
 clean:
 	rm -rf dist

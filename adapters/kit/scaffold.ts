@@ -10,9 +10,23 @@ import { mapFile, toExpected, sharedTablesFor } from './conformance';
 /** How a transport is scaffolded: its options and a sample message holding the given records. */
 export interface TransportScaffold {
   options(id: string): Record<string, unknown>;
-  sample(records: Record<string, unknown>[]): { file: string; content: Buffer };
+  sample(records: Record<string, unknown>[], id: string): { file: string; content: Buffer };
+  /** Further files of the folder (a WSDL), by name. */
+  files?(id: string): Record<string, string>;
   /** The transport's own README paragraph for the new folder. */
   notes: string;
+}
+
+const xmlEscape = (v: unknown) => String(v).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** One record as XML elements (nested objects as nested elements; nulls left out). */
+function recordXml(record: Record<string, unknown>, indent: string, prefix = ''): string {
+  return Object.entries(record)
+    .filter(([, v]) => v !== null && v !== undefined)
+    .map(([k, v]) => (typeof v === 'object'
+      ? `${indent}<${prefix}${k}>\n${recordXml(v as Record<string, unknown>, indent + '  ', prefix)}${indent}</${prefix}${k}>\n`
+      : `${indent}<${prefix}${k}>${xmlEscape(v)}</${prefix}${k}>\n`))
+    .join('');
 }
 
 const scaffolds = new Map<string, TransportScaffold>();
@@ -37,6 +51,115 @@ registerScaffold('rest', {
   }),
   sample: (records) => ({ file: 'example-01.json', content: Buffer.from(JSON.stringify({ batchId: 'example-01', events: records }, null, 2) + '\n') }),
   notes: 'The department POSTs JSON batches `{"batchId", "events": [...]}` signed with HMAC-SHA256 over `timestamp.body`; each event is one record of the mapping profile.',
+});
+
+const soapNs = (id: string) => `urn:hub:adapter:${id}:v1`;
+const soapPassword = new Map<string, string>();
+const passwordOf = (id: string) => {
+  if (!soapPassword.has(id)) soapPassword.set(id, `change-me-${randomBytes(9).toString('hex')}`);
+  return soapPassword.get(id)!;
+};
+
+registerScaffold('soap', {
+  options: (id) => ({
+    wsdl: 'exchange.wsdl',
+    push: {
+      path: `/soap/${id}`, service: 'ReportService', port: 'ReportPort', operation: 'ReportStatus',
+      requestElement: 'ReportStatusRequest', responseElement: 'ReportStatusResponse', soapAction: `${soapNs(id)}#ReportStatus`,
+      maxBodyBytes: 1048576, encodings: ['utf-8', 'gbk', 'gb18030'],
+      auth: { scheme: 'wsse-username-token', senders: { [`${id}-sender`]: { password: passwordOf(id) } } },
+      answer: {
+        codeField: 'code', messageField: 'message', caseCodeField: 'caseCode',
+        codes: { accepted: 1, duplicate: 1, rejected: -1, retry: -9 },
+        messages: { accepted: '接收成功', duplicate: '重复报送，此前已接收', retry: '暂时无法处理，请稍后重试' },
+      },
+    },
+  }),
+  // One request is one record: the sample is the first record's request.
+  sample: (records, id) => ({
+    file: 'example-01.xml',
+    content: Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="${soapNs(id)}">
+  <soapenv:Header>
+    <wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd">
+      <wsse:UsernameToken>
+        <wsse:Username>${id}-sender</wsse:Username>
+        <wsse:Password Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText">${passwordOf(id)}</wsse:Password>
+      </wsse:UsernameToken>
+    </wsse:Security>
+  </soapenv:Header>
+  <soapenv:Body>
+    <t:ReportStatusRequest>
+${recordXml(records[0], '      ', 't:')}    </t:ReportStatusRequest>
+  </soapenv:Body>
+</soapenv:Envelope>
+`),
+  }),
+  files: (id) => ({
+    'exchange.wsdl': `<?xml version="1.0" encoding="UTF-8"?>
+<!-- Example contract: replace it with the department's own WSDL and name its elements in adapter.yaml. -->
+<wsdl:definitions xmlns:wsdl="http://schemas.xmlsoap.org/wsdl/" xmlns:soap="http://schemas.xmlsoap.org/wsdl/soap/"
+                  xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:t="${soapNs(id)}" targetNamespace="${soapNs(id)}" name="Exchange">
+  <wsdl:types>
+    <xs:schema targetNamespace="${soapNs(id)}" elementFormDefault="qualified">
+      <xs:complexType name="Applicant">
+        <xs:sequence>
+          <xs:element name="name" type="xs:string"/>
+          <xs:element name="idType" type="xs:string"/>
+          <xs:element name="idNumber" type="xs:string"/>
+          <xs:element name="phone" type="xs:string" minOccurs="0"/>
+        </xs:sequence>
+      </xs:complexType>
+      <xs:complexType name="CaseStatus">
+        <xs:sequence>
+          <xs:element name="eventId" type="xs:string"/>
+          <xs:element name="caseNo" type="xs:string"/>
+          <xs:element name="itemCode" type="xs:string"/>
+          <xs:element name="status" type="xs:string"/>
+          <xs:element name="statusTime" type="xs:string"/>
+          <xs:element name="applicant" type="t:Applicant"/>
+          <xs:element name="officer" type="xs:string" minOccurs="0"/>
+          <xs:element name="remark" type="xs:string" minOccurs="0"/>
+          <xs:element name="supervisionCode" type="xs:string" minOccurs="0"/>
+        </xs:sequence>
+      </xs:complexType>
+      <xs:element name="ReportStatusRequest" type="t:CaseStatus"/>
+      <xs:element name="ReportStatusResponse">
+        <xs:complexType>
+          <xs:sequence>
+            <xs:element name="code" type="xs:int"/>
+            <xs:element name="message" type="xs:string"/>
+            <xs:element name="caseCode" type="xs:string" minOccurs="0"/>
+          </xs:sequence>
+        </xs:complexType>
+      </xs:element>
+    </xs:schema>
+  </wsdl:types>
+  <wsdl:message name="ReportStatusInput"><wsdl:part name="body" element="t:ReportStatusRequest"/></wsdl:message>
+  <wsdl:message name="ReportStatusOutput"><wsdl:part name="body" element="t:ReportStatusResponse"/></wsdl:message>
+  <wsdl:portType name="ReportPortType">
+    <wsdl:operation name="ReportStatus">
+      <wsdl:input message="t:ReportStatusInput"/>
+      <wsdl:output message="t:ReportStatusOutput"/>
+    </wsdl:operation>
+  </wsdl:portType>
+  <wsdl:binding name="ReportBinding" type="t:ReportPortType">
+    <soap:binding style="document" transport="http://schemas.xmlsoap.org/soap/http"/>
+    <wsdl:operation name="ReportStatus">
+      <soap:operation soapAction="${soapNs(id)}#ReportStatus"/>
+      <wsdl:input><soap:body use="literal"/></wsdl:input>
+      <wsdl:output><soap:body use="literal"/></wsdl:output>
+    </wsdl:operation>
+  </wsdl:binding>
+  <wsdl:service name="ReportService">
+    <wsdl:port name="ReportPort" binding="t:ReportBinding">
+      <soap:address location="http://localhost:8080/soap/${id}"/>
+    </wsdl:port>
+  </wsdl:service>
+</wsdl:definitions>
+`,
+  }),
+  notes: 'The department calls the SOAP 1.1 operation `ReportStatus` of `exchange.wsdl` on the hub, one status change per request, with a WS-Security UsernameToken; the answer carries `code`, `message` and `caseCode` (the supervision code). Replace the example WSDL with the department\'s own and name its service, port, operation, elements, senders and answer codes in `adapter.yaml`.',
 });
 
 /**
@@ -99,7 +222,8 @@ export async function scaffoldAdapter(parent: string, id: string, kind: string, 
     { eventId: randomUUID(), caseNo: 'EXAMPLE-0002', itemCode: 'ITEM-001', status: '01', statusTime: '2026-11-24 10:00:00',
       applicant: { name: '刘芳', idType: 'ID', idNumber: '130105197806241284', phone: null }, officer: null, remark: null, supervisionCode: null },
   ];
-  const sample = s.sample(records);
+  for (const [name, text] of Object.entries(s.files?.(id) ?? {})) fs.writeFileSync(path.join(dir, name), text);
+  const sample = s.sample(records, id);
   const sampleFile = path.join(dir, 'samples', sample.file);
   fs.writeFileSync(sampleFile, sample.content);
   const def = loadAdapterDefinition(dir);

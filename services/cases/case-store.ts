@@ -66,76 +66,175 @@ export class CaseStore {
     return this.db.transaction((tx) => this.applyIn(tx, events, opts));
   }
 
-  /** As apply, inside a transaction the caller holds (so a file's progress commits with its records). */
+  /**
+   * As apply, inside a transaction the caller holds (so a file's progress commits with its records).
+   * Set-based: a handful of statements per batch whatever its size, because a file chunk holds
+   * thousands of events and one round trip per event made large batches slow. The results are
+   * those of applying the events one by one in order.
+   */
   async applyIn(tx: SqlExecutor, events: readonly CaseEvent[], opts: ApplyOptions): Promise<ApplyResult[]> {
-    const results: ApplyResult[] = [];
-    const touched = new Set<string>();
-    for (const event of events) {
-      const result = await this.applyOne(tx, event, opts);
-      results.push(result);
-      if (result.result === 'accepted') touched.add(result.supervisionCode);
-    }
-    // Locks in a fixed order, so that two batches touching the same cases cannot deadlock here.
-    for (const code of [...touched].sort()) await this.refresh(tx, code);
-    return results;
-  }
+    if (events.length === 0) return [];
+    const known = await this.knownEvents(tx, events);
+    const firstOf = new Map<string, number>();
+    const news: number[] = [];
+    events.forEach((e, k) => {
+      if (!known.has(e.id) && !firstOf.has(e.id)) { firstOf.set(e.id, k); news.push(k); }
+    });
+    const refs = await this.resolveRefs(tx, news.map((k) => events[k]));
 
-  private async applyOne(tx: SqlExecutor, event: CaseEvent, opts: ApplyOptions): Promise<ApplyResult> {
-    const existing = await tx.query<{ supervision_code: string }>('SELECT supervision_code FROM events WHERE id = $1', [event.id]);
-    if (existing.rows.length) return { eventId: event.id, result: 'duplicate', supervisionCode: existing.rows[0].supervision_code };
-
-    const { system, localCaseId, supervisionCode: carried } = event.data;
-    let code: string;
-    if (carried) {
-      await tx.query('INSERT INTO case_refs (system, local_id, supervision_code) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [system, localCaseId, carried]);
-      const ref = await tx.query<{ supervision_code: string }>('SELECT supervision_code FROM case_refs WHERE system = $1 AND local_id = $2', [system, localCaseId]);
-      code = ref.rows[0].supervision_code;
-      if (code !== carried) {
+    const results: ApplyResult[] = new Array(events.length);
+    const toInsert: { event: CaseEvent; code: string; k: number }[] = [];
+    for (const k of news) {
+      const event = events[k];
+      const { system, localCaseId, supervisionCode: carried } = event.data;
+      const code = refs.get(refKey(system, localCaseId))!;
+      if (carried && code !== carried) {
         // One case never gets two codes: the message contradicts what the hub already knows.
-        return {
+        results[k] = {
           eventId: event.id, result: 'rejected', field: 'supervisionCode', rule: 'conflict', value: carried,
           reason: `统一服务监管码与该业务已有的监管码 ${code} 不一致 (case ${localCaseId} of ${system} already has ${code})`,
         };
+        continue;
       }
-    } else {
-      const fresh = issueSupervisionCode(this.region, this.now());
-      const inserted = await tx.query<{ supervision_code: string }>(
-        'INSERT INTO case_refs (system, local_id, supervision_code) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING supervision_code',
-        [system, localCaseId, fresh],
-      );
-      code = inserted.rows.length
-        ? inserted.rows[0].supervision_code
-        : (await tx.query<{ supervision_code: string }>('SELECT supervision_code FROM case_refs WHERE system = $1 AND local_id = $2', [system, localCaseId])).rows[0].supervision_code;
+      toInsert.push({ event, code, k });
     }
-
-    const stored: CaseEvent = { ...event, subject: code };
-    const ins = await tx.query(
-      `INSERT INTO events (id, supervision_code, adapter, raw_message_id, status, status_time, received_at, body)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING id`,
-      [event.id, code, event.data.provenance.adapter, event.data.provenance.rawMessageId, event.data.status, event.data.statusTime, opts.receivedAt.toISOString(), JSON.stringify(stored)],
-    );
-    // A concurrent transaction stored the same event first.
-    if (!ins.rows.length) return { eventId: event.id, result: 'duplicate', supervisionCode: code };
-    return { eventId: event.id, result: 'accepted', supervisionCode: code };
+    const inserted = await this.insertEvents(tx, toInsert, opts);
+    const touched = new Set<string>();
+    for (const { event, code, k } of toInsert) {
+      // Not inserted: a concurrent transaction stored the same event first.
+      const accepted = inserted.has(event.id);
+      results[k] = { eventId: event.id, result: accepted ? 'accepted' : 'duplicate', supervisionCode: code };
+      if (accepted) touched.add(code);
+    }
+    events.forEach((e, k) => {
+      if (results[k]) return;
+      const prior = known.get(e.id);
+      if (prior !== undefined) { results[k] = { eventId: e.id, result: 'duplicate', supervisionCode: prior }; return; }
+      // The same event twice in one batch: the second is what the first became.
+      const first = results[firstOf.get(e.id)!];
+      results[k] = first.result === 'rejected' ? first : { eventId: e.id, result: 'duplicate', supervisionCode: first.supervisionCode };
+    });
+    await this.refreshMany(tx, [...touched].sort(), new Map(toInsert.map(({ event, code }) => [event.id, { ...event, subject: code }])));
+    return results;
   }
 
-  private async refresh(tx: SqlExecutor, code: string): Promise<void> {
+  private async knownEvents(tx: SqlExecutor, events: readonly CaseEvent[]): Promise<Map<string, string>> {
+    const r = await tx.query<{ id: string; supervision_code: string }>('SELECT id, supervision_code FROM events WHERE id = ANY($1::text[])', [events.map((e) => e.id)]);
+    return new Map(r.rows.map((x) => [x.id, x.supervision_code]));
+  }
+
+  // Rows travel as one JSON document each way rather than as one row or array element per value:
+  // the embedded store spends most of its time per row returned and per array element parsed.
+
+  /**
+   * The supervision code of every (system, local id) the events name: the one on record, else the
+   * code the first of them carries, else a new one. Inserted in key order, so that two batches
+   * naming the same new cases wait for each other instead of deadlocking.
+   */
+  private async resolveRefs(tx: SqlExecutor, events: readonly CaseEvent[]): Promise<Map<string, string>> {
+    const wanted = new Map<string, { s: string; l: string; c: string }>();
+    for (const e of events) {
+      const key = refKey(e.data.system, e.data.localCaseId);
+      if (!wanted.has(key)) wanted.set(key, { s: e.data.system, l: e.data.localCaseId, c: e.data.supervisionCode || issueSupervisionCode(this.region, this.now()) });
+    }
+    if (!wanted.size) return new Map();
+    const sorted = [...wanted.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+    const refs = await this.selectRefs(tx, sorted);
+    const missing = sorted.filter((p) => !refs.has(refKey(p.s, p.l)));
+    if (missing.length) {
+      await tx.query(
+        `INSERT INTO case_refs (system, local_id, supervision_code)
+         SELECT x.s, x.l, x.c FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (s text, l text, c text)) WITH ORDINALITY AS x(s, l, c, n) ORDER BY x.n
+         ON CONFLICT DO NOTHING`, [JSON.stringify(missing)]);
+      // Whoever inserted first (this batch or a concurrent one) decided the code.
+      for (const [k, c] of await this.selectRefs(tx, missing)) refs.set(k, c);
+    }
+    return refs;
+  }
+
+  private async selectRefs(tx: SqlExecutor, pairs: readonly { s: string; l: string }[]): Promise<Map<string, string>> {
+    const r = await tx.query<{ refs: string | null }>(
+      `SELECT json_agg(json_build_array(r.system, r.local_id, r.supervision_code))::text AS refs
+       FROM case_refs r JOIN jsonb_to_recordset($1::jsonb) AS x(s text, l text) ON r.system = x.s AND r.local_id = x.l`,
+      [JSON.stringify(pairs.map(({ s, l }) => ({ s, l })))]);
+    return new Map(parseJson<[string, string, string][]>(r.rows[0]?.refs).map(([s, l, c]) => [refKey(s, l), c]));
+  }
+
+  /** Inserts in batch order (seq breaks ties of equal status times); answers the ids actually inserted. */
+  private async insertEvents(tx: SqlExecutor, rows: readonly { event: CaseEvent; code: string }[], opts: ApplyOptions): Promise<Set<string>> {
+    if (!rows.length) return new Set();
+    const bodies = '[' + rows.map((x) => JSON.stringify({ ...x.event, subject: x.code })).join(',') + ']';
+    const r = await tx.query<{ ids: string[] | string | null }>(
+      `WITH ins AS (
+         INSERT INTO events (id, supervision_code, adapter, raw_message_id, status, status_time, received_at, body)
+         SELECT e->>'id', e->>'subject', e->'data'->'provenance'->>'adapter', e->'data'->'provenance'->>'rawMessageId',
+                e->'data'->>'status', (e->'data'->>'statusTime')::timestamptz, $2::timestamptz, e
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS u(e, n) ORDER BY n
+         ON CONFLICT (id) DO NOTHING RETURNING id)
+       SELECT json_agg(id)::text AS ids FROM ins`,
+      [bodies, opts.receivedAt.toISOString()]);
+    return new Set(parseJson<string[]>(r.rows[0]?.ids));
+  }
+
+  /**
+   * Recomputes the projections of the given cases (codes sorted: locks are taken in that order).
+   * `fresh` are the events this batch just stored; of the others only what the projection reads of
+   * an earlier event is fetched (id, status, time, hall), and the whole latest event of each case:
+   * bodies are most of the bytes, and re-reading every body of every touched case made large
+   * batches slow. If projectCase ever reads more of an event that is not the latest, fetch it here.
+   */
+  private async refreshMany(tx: SqlExecutor, codes: readonly string[], fresh: ReadonlyMap<string, CaseEvent>): Promise<void> {
+    if (!codes.length) return;
     // Serialises projection updates of one case across hub nodes; released at commit.
-    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [code]);
-    const rows = await tx.query<{ body: CaseEvent; seq: string }>('SELECT body, seq FROM events WHERE supervision_code = $1', [code]);
-    const p = projectCase(code, rows.rows.map((r) => ({ event: r.body, seq: Number(r.seq) })));
+    await tx.query('SELECT count(pg_advisory_xact_lock(hashtext(c)))::int AS n FROM unnest($1::text[]) AS c', [codes]);
+    const r = await tx.query<{ events: string | null }>(
+      `SELECT json_agg(json_build_array(supervision_code, seq, id, status, body->'data'->>'statusTime', body->'data'->'department'->'hall'))::text AS events
+       FROM events WHERE supervision_code = ANY($1::text[])`, [codes]);
+    type Light = [string, string, string, CaseEvent['data']['status'], string, { code: string; name: string } | null];
+    const byCase = new Map<string, StoredEvent[]>();
+    const partial = new Set<CaseEvent>();
+    for (const [code, seq, id, status, statusTime, hall] of parseJson<Light[]>(r.rows[0]?.events)) {
+      let event = fresh.get(id);
+      if (!event) {
+        event = { id, data: { status, statusTime, department: { code: '', name: '', ...(hall ? { hall } : {}) } } } as unknown as CaseEvent;
+        partial.add(event);
+      }
+      let list = byCase.get(code);
+      if (!list) byCase.set(code, (list = []));
+      list.push({ event, seq: Number(seq) });
+    }
+    const latest = new Map<string, StoredEvent>();
+    for (const [code, list] of byCase) {
+      const timeline = orderTimeline(list);
+      const last = timeline[timeline.length - 1];
+      if (partial.has(last.event)) latest.set(last.event.id, last);
+    }
+    if (latest.size) {
+      const whole = await tx.query<{ bodies: string | null }>('SELECT json_agg(body)::text AS bodies FROM events WHERE id = ANY($1::text[])', [[...latest.keys()]]);
+      for (const body of parseJson<CaseEvent[]>(whole.rows[0]?.bodies)) latest.get(body.id)!.event = body;
+    }
+    const rows = codes.map((code) => {
+      const p = projectCase(code, byCase.get(code) ?? []);
+      return {
+        c: code, dc: p.department.code, dn: p.department.name, hc: p.department.hall?.code ?? null, hn: p.department.hall?.name ?? null,
+        ic: p.item.code, iname: p.item.name, st: p.status, stt: p.statusTime, ap: p.applicant, li: p.light, dl: p.deadline, pa: p.paused,
+        vi: p.violations, ec: p.eventCount,
+      };
+    });
     await tx.query(
       `INSERT INTO cases (supervision_code, department_code, department_name, hall_code, hall_name, item_code, item_name, status, status_time,
                           applicant, light, deadline, paused, violations, event_count, first_seen, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now(), now())
+       SELECT c, dc, dn, hc, hn, ic, iname, st, stt::timestamptz, ap, li, dl::timestamptz, pa, vi, ec, now(), now()
+       FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (c text, dc text, dn text, hc text, hn text, ic text, iname text, st text, stt text,
+                       ap jsonb, li text, dl text, pa boolean, vi jsonb, ec int)) WITH ORDINALITY
+            AS x(c, dc, dn, hc, hn, ic, iname, st, stt, ap, li, dl, pa, vi, ec, n)
+       ORDER BY n
        ON CONFLICT (supervision_code) DO UPDATE SET
          department_code = EXCLUDED.department_code, department_name = EXCLUDED.department_name, hall_code = EXCLUDED.hall_code,
          hall_name = EXCLUDED.hall_name, item_code = EXCLUDED.item_code, item_name = EXCLUDED.item_name, status = EXCLUDED.status,
          status_time = EXCLUDED.status_time, applicant = EXCLUDED.applicant, light = EXCLUDED.light, deadline = EXCLUDED.deadline,
          paused = EXCLUDED.paused, violations = EXCLUDED.violations, event_count = EXCLUDED.event_count, updated_at = now()`,
-      [code, p.department.code, p.department.name, p.department.hall?.code ?? null, p.department.hall?.name ?? null, p.item.code, p.item.name,
-        p.status, p.statusTime, JSON.stringify(p.applicant), p.light, p.deadline, p.paused, JSON.stringify(p.violations), p.eventCount],
-    );
+      [JSON.stringify(rows)]);
   }
 
   async get(code: string): Promise<CaseRow | null> {
@@ -224,4 +323,14 @@ export class CaseStore {
       'SELECT department_code, light, count(*)::text AS n FROM cases GROUP BY department_code, light');
     return r.rows.map((x) => ({ department: x.department_code, light: x.light, n: Number(x.n) }));
   }
+}
+
+function refKey(system: string, localId: string): string {
+  return `${system}\u0000${localId}`;
+}
+
+/** A json aggregate as text (one value for the drivers to pass through, parsed once here); null when there were no rows. */
+function parseJson<T extends unknown[]>(v: T | string | null | undefined): T {
+  if (v === null || v === undefined) return [] as unknown as T;
+  return typeof v === 'string' ? JSON.parse(v) : v;
 }

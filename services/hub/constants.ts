@@ -10,6 +10,11 @@ export const METRICS = {
   outbound: 'hub_outbound_total',
   queueDepth: 'hub_queue_depth',
   calendarMissing: 'hub_calendar_missing_total',
+  files: 'hub_files_total',
+  fileBytes: 'hub_file_bytes_total',
+  fileDuration: 'hub_file_duration_seconds',
+  pollErrors: 'hub_poll_errors_total',
+  pollPages: 'hub_poll_pages_total',
 } as const;
 
 export const INBOUND_RESULTS = ['accepted', 'duplicate', 'rejected', 'failed'] as const;

@@ -30,6 +30,16 @@ export class HubMetrics {
   readonly outbound = new client.Counter({
     name: METRICS.outbound, help: 'Outbound deliveries by target and result', labelNames: ['target', 'result'], registers: [this.registry],
   });
+  readonly files = new client.Counter({
+    name: METRICS.files, help: 'Files taken from drop folders, by result (processed, failed, duplicate)', labelNames: ['adapter', 'result'], registers: [this.registry],
+  });
+  readonly fileBytes = new client.Counter({
+    name: METRICS.fileBytes, help: 'Bytes of the files taken from drop folders', labelNames: ['adapter'], registers: [this.registry],
+  });
+  readonly fileDuration = new client.Histogram({
+    name: METRICS.fileDuration, help: 'A file taken from a drop folder to its receipt and archive', labelNames: ['adapter'], registers: [this.registry],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200],
+  });
   readonly queueDepth = new client.Gauge({
     name: METRICS.queueDepth, help: 'Jobs waiting in each queue', labelNames: ['queue'], registers: [this.registry],
   });

@@ -1,11 +1,10 @@
 import type { CaseEvent } from '../../contracts/types';
-import type { MappingFailure } from '../../adapters/kit/mapping/engine';
+import type { MappingFailure, MappingProfile } from '../../adapters/kit/mapping/engine';
 import type { Store } from '../store/open-store';
 import type { HubMetrics } from '../hub/metrics';
 import type { Logger } from '../hub/logger';
 import type { RawMessage } from '../store/store';
 import type { ProfileSet } from './profile-set';
-import type { ApplyResult } from '../cases/case-store';
 import type { NewDeadLetter } from '../cases/dead-letter-store';
 import type { SqlExecutor } from '../store/sql-driver';
 import type { SplitMessage } from '../../adapters/kit/transports/base';
@@ -13,6 +12,20 @@ import type { SplitMessage } from '../../adapters/kit/transports/base';
 export type RecordOutcome =
   | { index: number; result: 'accepted' | 'duplicate'; eventId: string; supervisionCode: string }
   | { index: number; result: 'rejected'; eventId?: string; field: string; reason: string; rule: string };
+
+/** A record already mapped: its canonical event, or why it was refused (dead-lettered unless a transport's own check refused it). */
+export type MappedRecord =
+  | { index: number; record: unknown; event: CaseEvent }
+  | { index: number; record: unknown; failure: MappingFailure; deadLetter: boolean };
+
+/** Where records came from: the provenance of their events and dead letters. */
+export interface RecordSource {
+  adapter: string;
+  /** The raw message, or the file, the records came in. */
+  rawMessageId: string;
+  receivedAt: Date;
+  batch?: Record<string, unknown>;
+}
 
 export interface ProcessOptions {
   /** Attributes of the batch or envelope (`$batch.X` in profiles). */
@@ -39,6 +52,11 @@ export interface ProcessOptions {
 export class Intake {
   constructor(private readonly deps: { store: Store; profiles: ProfileSet; metrics: HubMetrics; logger: Logger }) {}
 
+  /** The mapping profile in force for an adapter (a transport that maps in a worker thread loads the same file and version). */
+  profileOf(adapter: string): MappingProfile {
+    return this.deps.profiles.get(adapter);
+  }
+
   /** Stores the raw message durably. Only after this may a transport acknowledge anything. */
   async receive(adapter: string, body: Buffer, contentType: string | null, headers: Record<string, string>): Promise<RawMessage> {
     return this.deps.metrics.time('inbox', () => this.deps.store.inbox.put(adapter, body, contentType, headers));
@@ -48,59 +66,87 @@ export class Intake {
     const { store, profiles, metrics, logger } = this.deps;
     const adapter = raw.adapter;
     const profile = profiles.get(adapter);
-    const mapped: ({ event: CaseEvent } | { failure: MappingFailure; dead: boolean })[] = await metrics.time('map', async () => {
-      const out = [];
+    const source: RecordSource = { adapter, rawMessageId: raw.id, receivedAt: raw.receivedAt, batch: opts.batch };
+    const mapped: MappedRecord[] = await metrics.time('map', async () => {
+      const out: MappedRecord[] = [];
       for (let i = 0; i < records.length; i++) {
         const pre = opts.precheck?.(records[i], i);
-        if (pre) { out.push({ failure: { adapter, ...pre }, dead: false }); continue; }
+        if (pre) { out.push({ index: i, record: records[i], failure: { adapter, ...pre }, deadLetter: false }); continue; }
         const r = await profile.mapRecord(records[i], { rawMessageId: raw.id, recordIndex: i, batch: opts.batch });
         // Mapping resolves in microtasks only: let the event loop serve other requests and signals.
         if (i % 100 === 99) await new Promise((resolve) => setImmediate(resolve));
-        out.push(r.ok ? { event: r.event } : { failure: r.failure, dead: true });
+        out.push(r.ok ? { index: i, record: records[i], event: r.event } : { index: i, record: records[i], failure: r.failure, deadLetter: true });
       }
       return out;
-    });
-    const events = mapped.flatMap((m) => ('event' in m ? [m.event] : []));
-    const letters: NewDeadLetter[] = [];
-    mapped.forEach((m, i) => {
-      if ('failure' in m && m.dead) letters.push({ rawMessageId: raw.id, recordIndex: i, record: records[i], context: opts.batch ? { batch: opts.batch } : {}, failure: m.failure, receivedAt: raw.receivedAt });
     });
 
     const applied = await metrics.time('apply', () =>
       store.driver.transaction(async (tx) => {
-        const results = await store.cases.applyIn(tx, events, { receivedAt: raw.receivedAt });
-        // The case store may refuse too (a carried supervision code that contradicts the case's).
-        const extra: NewDeadLetter[] = [];
-        results.forEach((r, k) => {
-          if (r.result === 'rejected') {
-            const idx = events[k].data.provenance.record ?? 0;
-            extra.push({ rawMessageId: raw.id, recordIndex: idx, record: records[idx], context: opts.batch ? { batch: opts.batch } : {}, receivedAt: raw.receivedAt, failure: { adapter, field: r.field, value: r.value ?? null, rule: r.rule, reason: r.reason } });
-          }
-        });
-        await store.deadLetters.addIn(tx, [...letters, ...extra]);
-        const outcomes = toOutcomes(mapped, results);
+        const outcomes = await this.applyMappedIn(tx, source, mapped);
         await store.inbox.markProcessed(raw.id, records.length, outcomes.map(summarise), tx);
         if (opts.commitWith) await opts.commitWith(tx, outcomes);
         return outcomes;
       }),
     );
 
-    const seconds = (Date.now() - raw.receivedAt.getTime()) / 1000;
-    metrics.endToEnd.observe({ adapter }, seconds);
-    for (const o of applied) {
-      metrics.inboundMessages.inc({ adapter, result: o.result });
-      if (o.result === 'rejected') {
-        logger.warn({ adapter, messageId: raw.id, record: o.index, field: o.field, rule: o.rule, reason: o.reason }, 'record refused');
-      }
-    }
-    applied.forEach((o) => {
-      if (o.result === 'accepted') {
-        const e = events.find((x) => x.id === o.eventId)!;
-        metrics.events.inc({ department: e.data.department.code, status: e.data.status });
-      }
-    });
+    metrics.endToEnd.observe({ adapter }, (Date.now() - raw.receivedAt.getTime()) / 1000);
+    this.account(source, mapped, applied);
     logger.info({ adapter, messageId: raw.id, records: records.length, accepted: count(applied, 'accepted'), duplicate: count(applied, 'duplicate'), rejected: count(applied, 'rejected') }, 'message processed');
     return applied;
+  }
+
+  /**
+   * Applies records already mapped (a file-drop transport maps in a worker thread) inside the
+   * caller's transaction: their events and their dead letters. The caller commits its own progress
+   * in the same transaction, so that records and progress are durable together or not at all.
+   * Outcomes are in the order of `mapped` and carry each record's own index.
+   */
+  async applyMappedIn(tx: SqlExecutor, source: RecordSource, mapped: readonly MappedRecord[]): Promise<RecordOutcome[]> {
+    const { store } = this.deps;
+    const { adapter, rawMessageId, receivedAt, batch } = source;
+    const context = batch ? { batch } : {};
+    const events = mapped.flatMap((m) => ('event' in m ? [m.event] : []));
+    const results = await store.cases.applyIn(tx, events, { receivedAt });
+    const letters: NewDeadLetter[] = [];
+    let k = 0;
+    const outcomes = mapped.map((m): RecordOutcome => {
+      const index = m.index;
+      if ('failure' in m) {
+        if (m.deadLetter) letters.push({ rawMessageId, recordIndex: index, record: m.record, context, failure: m.failure, receivedAt });
+        return { index, result: 'rejected', field: m.failure.field, reason: m.failure.reason, rule: m.failure.rule };
+      }
+      const r = results[k++];
+      if (r.result === 'rejected') {
+        // The case store may refuse too (a carried supervision code that contradicts the case's).
+        letters.push({ rawMessageId, recordIndex: index, record: m.record, context, receivedAt, failure: { adapter, field: r.field, value: r.value ?? null, rule: r.rule, reason: r.reason } });
+        return { index, result: 'rejected', eventId: r.eventId, field: r.field, reason: r.reason, rule: r.rule };
+      }
+      return { index, result: r.result, eventId: r.eventId, supervisionCode: r.supervisionCode };
+    });
+    await store.deadLetters.addIn(tx, letters);
+    return outcomes;
+  }
+
+  /** Counts and logs committed outcomes (metrics of the public interface: one count per record). */
+  account(source: Pick<RecordSource, 'adapter' | 'rawMessageId'>, mapped: readonly MappedRecord[], outcomes: readonly RecordOutcome[]): void {
+    const { metrics, logger } = this.deps;
+    const { adapter } = source;
+    const byResult = new Map<string, number>();
+    const byStatus = new Map<string, { department: string; status: string; n: number }>();
+    outcomes.forEach((o, i) => {
+      byResult.set(o.result, (byResult.get(o.result) ?? 0) + 1);
+      if (o.result === 'rejected') {
+        logger.warn({ adapter, messageId: source.rawMessageId, record: o.index, field: o.field, rule: o.rule, reason: o.reason }, 'record refused');
+      } else if (o.result === 'accepted') {
+        const e = (mapped[i] as { event: CaseEvent }).event;
+        const key = `${e.data.department.code}\u0000${e.data.status}`;
+        const entry = byStatus.get(key) ?? { department: e.data.department.code, status: e.data.status, n: 0 };
+        entry.n++;
+        byStatus.set(key, entry);
+      }
+    });
+    for (const [result, n] of byResult) metrics.inboundMessages.inc({ adapter, result }, n);
+    for (const { department, status, n } of byStatus.values()) metrics.events.inc({ department, status }, n);
   }
 
   /** Raw messages stored before a stop and never processed: processed now, so none is lost. */
@@ -117,16 +163,6 @@ export class Intake {
       }
     }
   }
-}
-
-function toOutcomes(mapped: ({ event: CaseEvent } | { failure: MappingFailure; dead: boolean })[], results: ApplyResult[]): RecordOutcome[] {
-  let k = 0;
-  return mapped.map((m, index): RecordOutcome => {
-    if ('failure' in m) return { index, result: 'rejected', field: m.failure.field, reason: m.failure.reason, rule: m.failure.rule };
-    const r = results[k++];
-    if (r.result === 'rejected') return { index, result: 'rejected', eventId: r.eventId, field: r.field, reason: r.reason, rule: r.rule };
-    return { index, result: r.result, eventId: r.eventId, supervisionCode: r.supervisionCode };
-  });
 }
 
 function summarise(o: RecordOutcome) {

@@ -2,6 +2,7 @@ import Ajv from 'ajv';
 import { ConfigError } from '../../../services/hub/errors';
 import type { Transport, TransportClass, TransportContext } from './base';
 import { RestTransport } from './rest';
+import { SoapTransport } from './soap';
 
 const registry = new Map<string, TransportClass>();
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
@@ -37,3 +38,4 @@ export function resolve(spec: { type: string; options?: unknown }, ctx: Transpor
 }
 
 register('rest', RestTransport);
+register('soap', SoapTransport);

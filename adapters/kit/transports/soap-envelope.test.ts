@@ -1,0 +1,51 @@
+import { strict as assert } from 'node:assert';
+import { checkEnvelope, soapFault, SOAP11_ENVELOPE_NS, SOAP12_ENVELOPE_NS } from './soap-envelope';
+import { withAddress } from './soap-wsdl';
+
+const NS = 'urn:gov:sjz:veh:exchange:v1';
+const REQUEST = { uri: NS, local: 'ReportCaseStatusRequest' };
+const envelope = (body: string, ns = SOAP11_ENVELOPE_NS) =>
+  `<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="${ns}" xmlns:veh="${NS}"><s:Header/><s:Body>${body}</s:Body></s:Envelope>`;
+
+describe('soap-envelope: what the hub checks before node-soap reads a request', () => {
+  it('takes a SOAP 1.1 envelope whose Body holds the request element, whatever the prefixes', () => {
+    const r = checkEnvelope(envelope('<veh:ReportCaseStatusRequest><veh:LSH>1</veh:LSH></veh:ReportCaseStatusRequest>'), REQUEST);
+    assert.deepEqual(r, { ok: true, bodyElement: REQUEST, header: true });
+    const other = checkEnvelope(`<soapenv:Envelope xmlns:soapenv="${SOAP11_ENVELOPE_NS}"><soapenv:Body><x:ReportCaseStatusRequest xmlns:x="${NS}"/></soapenv:Body></soapenv:Envelope>`, REQUEST);
+    assert.equal(other.ok, true);
+  });
+
+  it('names why anything else is refused', () => {
+    const rule = (text: string) => { const r = checkEnvelope(text, REQUEST); return r.ok ? 'ok' : r.rule; };
+    assert.equal(rule('this is not xml'), 'not-xml');
+    assert.equal(rule('<a><b></a>'), 'not-xml');
+    assert.equal(rule('<veh:x xmlns:q="urn:q"/>'), 'not-xml');
+    assert.equal(rule('{"LSH": "1"}'), 'not-xml');
+    assert.equal(rule(`<ReportCaseStatusRequest xmlns="${NS}"/>`), 'not-soap');
+    assert.equal(rule(`<Envelope xmlns="urn:not-soap"><Body/></Envelope>`), 'not-soap');
+    assert.equal(rule(envelope('<veh:ReportCaseStatusRequest/>', SOAP12_ENVELOPE_NS)), 'soap-version');
+    assert.equal(rule(envelope('')), 'no-body');
+    assert.equal(rule(envelope('<veh:ReportCaseStatusRequest/><veh:ReportCaseStatusRequest/>')), 'no-body');
+    assert.equal(rule(envelope('<veh:QueryChangedCasesRequest/>')), 'operation');
+    assert.equal(rule(envelope('<ReportCaseStatusRequest/>')), 'operation');
+    assert.equal(rule(envelope(`<veh:ReportCaseStatusRequest>${'<x>'.repeat(100)}${'</x>'.repeat(100)}</veh:ReportCaseStatusRequest>`)), 'too-deep');
+  });
+
+  it('writes a SOAP 1.1 Fault with the text escaped', () => {
+    const xml = soapFault('soap:Client', '认证失败 <&> "x"');
+    assert.match(xml, /<soap:Fault><faultcode>soap:Client<\/faultcode><faultstring>认证失败 &lt;&amp;&gt; &quot;x&quot;<\/faultstring><\/soap:Fault>/);
+    assert.equal(checkEnvelope(xml).ok, true);
+  });
+
+  it('sets the soap:address of one port of one service in a WSDL', () => {
+    const wsdl = '<wsdl:definitions xmlns:wsdl="w" xmlns:soap="s">' +
+      '<wsdl:service name="A"><wsdl:port name="P" binding="b"><soap:address location="http://localhost:8080/a"/></wsdl:port></wsdl:service>' +
+      '<wsdl:service name="B"><wsdl:port name="P" binding="b"><soap:address location="http://localhost:9101/b"/></wsdl:port></wsdl:service></wsdl:definitions>';
+    const out = withAddress(wsdl, 'A', 'P', 'http://hub.example:80/soap/x?a=1&b=2');
+    assert.ok(out);
+    assert.match(out, /name="A"><wsdl:port name="P" binding="b"><soap:address location="http:\/\/hub\.example:80\/soap\/x\?a=1&amp;b=2"\/>/);
+    assert.match(out, /location="http:\/\/localhost:9101\/b"/);
+    assert.equal(withAddress(wsdl, 'A', 'Q', 'x'), null);
+    assert.equal(withAddress(wsdl, 'C', 'P', 'x'), null);
+  });
+});

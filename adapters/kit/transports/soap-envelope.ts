@@ -1,0 +1,78 @@
+// The SOAP 1.1 envelope as the hub checks it before node-soap sees it: node-soap answers anything
+// it cannot read with a stack trace or a SOAP 1.2-style Fault, which no SOAP 1.1 peer understands.
+
+import { SaxesParser } from 'saxes';
+
+export const SOAP11_ENVELOPE_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
+export const SOAP12_ENVELOPE_NS = 'http://www.w3.org/2003/05/soap-envelope';
+
+export type QName = { uri: string; local: string };
+
+export type EnvelopeCheck =
+  | { ok: true; bodyElement: QName; header: boolean }
+  | { ok: false; rule: 'not-xml' | 'too-deep' | 'not-soap' | 'soap-version' | 'no-body' | 'operation'; reason: string };
+
+/** Deeper nesting than any department message needs; it would only exhaust the stack of recursive readers. */
+export const MAX_ELEMENT_DEPTH = 64;
+
+class TooDeep extends Error {}
+
+/**
+ * Checks that the text is a well-formed SOAP 1.1 envelope whose Body holds exactly one element,
+ * and, when `expected` is given, that this element is the operation's request element.
+ */
+export function checkEnvelope(text: string, expected?: QName): EnvelopeCheck {
+  const parser = new SaxesParser({ xmlns: true, position: true });
+  let depth = 0;
+  let root: QName | null = null;
+  let header = false;
+  let inBody = false;
+  const bodyChildren: QName[] = [];
+  parser.on('doctype', () => { throw new Error('DOCTYPE not allowed'); });
+  parser.on('opentag', (tag) => {
+    depth++;
+    if (depth > MAX_ELEMENT_DEPTH) throw new TooDeep(`elements nested deeper than ${MAX_ELEMENT_DEPTH} levels`);
+    const name = { uri: tag.uri, local: tag.local };
+    if (depth === 1) root = name;
+    else if (depth === 2 && name.uri === root!.uri && name.local === 'Header') header = true;
+    else if (depth === 2 && name.uri === root!.uri && name.local === 'Body') inBody = true;
+    else if (depth === 3 && inBody) bodyChildren.push(name);
+  });
+  parser.on('closetag', () => {
+    if (depth === 2) inBody = false;
+    depth--;
+  });
+  try {
+    parser.write(text).close();
+  } catch (err) {
+    if (err instanceof TooDeep) return { ok: false, rule: 'too-deep', reason: `XML 嵌套层次过深 (${err.message})` };
+    return { ok: false, rule: 'not-xml', reason: `请求不是格式正确的 XML (not well-formed XML: ${(err as Error).message})` };
+  }
+  const r = root as QName | null;
+  if (!r || r.local !== 'Envelope' || (r.uri !== SOAP11_ENVELOPE_NS && r.uri !== SOAP12_ENVELOPE_NS)) {
+    return { ok: false, rule: 'not-soap', reason: `请求不是 SOAP 信封 (the root element is {${r?.uri ?? ''}}${r?.local ?? ''}, not a SOAP 1.1 Envelope)` };
+  }
+  if (r.uri === SOAP12_ENVELOPE_NS) {
+    return { ok: false, rule: 'soap-version', reason: `仅支持 SOAP 1.1 (a SOAP 1.2 envelope was sent; this endpoint speaks SOAP 1.1, namespace ${SOAP11_ENVELOPE_NS})` };
+  }
+  if (bodyChildren.length !== 1) {
+    return { ok: false, rule: 'no-body', reason: `SOAP Body 必须包含一个请求元素 (the Body holds ${bodyChildren.length} elements; exactly one is expected)` };
+  }
+  const [el] = bodyChildren;
+  if (expected && (el.uri !== expected.uri || el.local !== expected.local)) {
+    return { ok: false, rule: 'operation', reason: `不支持的操作 {${el.uri}}${el.local} (this endpoint takes {${expected.uri}}${expected.local})` };
+  }
+  return { ok: true, bodyElement: el, header };
+}
+
+/** A SOAP 1.1 Fault envelope, as node-soap writes one for a thrown `{Fault: {faultcode, faultstring}}`. */
+export function soapFault(faultcode: 'soap:Client' | 'soap:Server', faultstring: string): string {
+  return '<?xml version="1.0" encoding="utf-8"?>' +
+    `<soap:Envelope xmlns:soap="${SOAP11_ENVELOPE_NS}"><soap:Body><soap:Fault>` +
+    `<faultcode>${faultcode}</faultcode><faultstring>${escapeXml(faultstring)}</faultstring>` +
+    '</soap:Fault></soap:Body></soap:Envelope>';
+}
+
+export function escapeXml(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}

@@ -1,0 +1,318 @@
+import path from 'node:path';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as soap from 'soap';
+import { Transport, HttpRoute, TransportContext, SplitMessage } from './base';
+import type { RawMessage } from '../../../services/store/store';
+import type { RecordOutcome } from '../../../services/intake/intake';
+import { ConfigError } from '../../../services/hub/errors';
+import { readBody, flatHeaders, BodyTooLarge } from './http';
+import { readXml } from './xml-safety';
+import { checkEnvelope, soapFault } from './soap-envelope';
+import { authenticate, scopePrecheck, PushAuthOptions } from './soap-auth';
+import { readWsdlFile, withAddress, resolveOperation, createSoapServer, ResolvedOperation } from './soap-wsdl';
+import { SoapPoller, PollOptions } from './soap-poll';
+import optionsSchema from './soap.schema.json';
+
+export interface PushOptions {
+  path?: string;
+  service: string;
+  port: string;
+  operation: string;
+  requestElement: string;
+  responseElement: string;
+  soapAction?: string;
+  maxBodyBytes: number;
+  encodings: string[];
+  auth: PushAuthOptions;
+  answer: {
+    codeField: string;
+    messageField: string;
+    caseCodeField?: string;
+    codes: { accepted: number | string; duplicate: number | string; rejected: number | string; retry?: number | string };
+    messages: { accepted: string; duplicate: string; retry: string };
+  };
+}
+
+export interface SoapOptions {
+  /** The department's WSDL, relative to the adapter folder. */
+  wsdl: string;
+  push?: PushOptions;
+  poll?: PollOptions & { wsdl?: string };
+}
+
+/** What the node-soap service method needs of the HTTP request it answers. */
+interface PushContext {
+  req: IncomingMessage;
+  body: Buffer;
+  contentType: string | null;
+  /** The service method was called (node-soap read the request). */
+  invoked?: boolean;
+  messageId?: string;
+}
+
+const CHANNEL_HEADER = 'x-hub-channel';
+const SENDER_HEADER = 'x-hub-sender';
+const XML_CONTENT_TYPE = 'text/xml; charset=utf-8';
+
+/** node-soap's wording for a thrown SOAP 1.1 Fault; statusCode is the HTTP status, not written in the XML. */
+function clientFault(faultstring: string): { Fault: { faultcode: string; faultstring: string; statusCode: number } } {
+  return { Fault: { faultcode: 'soap:Client', faultstring, statusCode: 500 } };
+}
+
+/**
+ * A department that speaks SOAP 1.1, driven entirely by its adapter definition: it pushes one record
+ * per request to an operation the hub serves (node-soap's server, answered with the department's own
+ * result code, message and case code fields), and/or the hub polls an operation it serves
+ * (node-soap's client, see soap-poll.ts). The raw request is stored before anything is answered.
+ */
+export class SoapTransport extends Transport<SoapOptions> {
+  static readonly optionsSchema = optionsSchema;
+  private readonly wsdlFile: string;
+  private readonly wsdlText: string;
+  private readonly pushPath: string | null;
+  private readonly context = new AsyncLocalStorage<PushContext>();
+  private readonly ready: Promise<void>;
+  private server: soap.Server | null = null;
+  private parser: soap.WSDL | null = null;
+  private pushOperation: ResolvedOperation | null = null;
+  private answerOrder: string[] = [];
+  private poller: SoapPoller | null = null;
+  private inFlight = 0;
+
+  constructor(ctx: TransportContext, options: SoapOptions) {
+    super(ctx, options);
+    this.wsdlFile = path.resolve(ctx.adapter.dir, options.wsdl);
+    this.wsdlText = readWsdlFile(this.wsdlFile, this.adapterId);
+    this.pushPath = options.push ? options.push.path ?? `/soap/${this.adapterId}` : null;
+    this.ready = this.prepare();
+    // Awaited by start() and by every request; this only keeps an early failure from being unhandled.
+    this.ready.catch(() => undefined);
+  }
+
+  private async prepare(): Promise<void> {
+    const where = `${this.adapterId}: adapter.yaml transport.options`;
+    this.parser = await new Promise<soap.WSDL>((resolve, reject) => {
+      const w = new soap.WSDL(this.wsdlText, this.wsdlFile, {});
+      w.onReady((err) => (err ? reject(new ConfigError(`${where}: cannot read WSDL ${this.wsdlFile}: ${err.message}`)) : resolve(w)));
+    });
+    const push = this.options.push;
+    if (!push || !this.pushPath) return;
+    this.pushOperation = resolveOperation(this.parser, push, `${where}.push`, push.soapAction);
+    const output = (this.parser.describeServices() as any)[push.service][push.port][push.operation].output ?? {};
+    this.answerOrder = Object.keys(output).map((k) => k.replace(/\[\]$/, ''));
+    for (const f of [push.answer.codeField, push.answer.messageField, push.answer.caseCodeField]) {
+      if (f && !this.answerOrder.includes(f)) throw new ConfigError(`${where}.push.answer: ${push.responseElement} has no field ${f} (it has ${this.answerOrder.join(', ')})`);
+    }
+    const xml = withAddress(this.wsdlText, push.service, push.port, `http://localhost${this.pushPath}`);
+    if (!xml) throw new ConfigError(`${where}.push: the WSDL has no soap:address for ${push.service}/${push.port}`);
+    this.server = await createSoapServer({
+      path: this.pushPath, xml,
+      services: { [push.service]: { [push.port]: { [push.operation]: (args: unknown, _cb: unknown, headers: unknown) => this.report(args, headers) } } },
+    });
+  }
+
+  httpRoutes(): HttpRoute[] {
+    if (!this.pushPath) return [];
+    return [
+      { method: 'POST', path: this.pushPath, handler: (req, res) => this.handle(req, res, () => this.handlePost(req, res)) },
+      { method: 'GET', path: this.pushPath, handler: (req, res) => this.handle(req, res, () => this.handleGet(req, res)) },
+    ];
+  }
+
+  async start(): Promise<void> {
+    await this.ready;
+    const n = await this.recoverPending();
+    if (n) this.ctx.logger.info({ messages: n }, 'processed raw messages left pending by the last stop');
+    const poll = this.options.poll;
+    if (poll?.enabled) {
+      // Built here, not in the constructor: a transport built only to read samples has no store.
+      this.poller = new SoapPoller({
+        adapter: this.adapterId, wsdlFile: poll.wsdl ? path.resolve(this.ctx.adapter.dir, poll.wsdl) : this.wsdlFile,
+        options: poll, intake: this.ctx.intake, db: this.ctx.store.driver, logger: this.ctx.logger, metrics: this.ctx.metrics,
+      });
+      await this.poller.start();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.poller?.stop();
+    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  async split(raw: RawMessage): Promise<SplitMessage | null> {
+    await this.ready;
+    const o = this.options;
+    const poll = raw.headers?.[CHANNEL_HEADER] === 'poll';
+    const text = readXml(raw.body, raw.contentType, (poll ? o.poll?.encodings : o.push?.encodings) ?? undefined);
+    if (!text.ok) return null;
+    let body: any;
+    try {
+      body = this.parser!.xmlToObject(text.text)?.Body;
+    } catch {
+      return null;
+    }
+    if (poll && o.poll) {
+      const list = body?.[o.poll.responseElement]?.[o.poll.response.recordElement];
+      return list === undefined ? null : { records: Array.isArray(list) ? list : [list] };
+    }
+    const record = o.push ? body?.[o.push.requestElement] : undefined;
+    return record === undefined ? null : { records: [record] };
+  }
+
+  /**
+   * Raw messages a stop left unprocessed. A pushed request is processed (the sender's retry is then
+   * a duplicate), still kept to the sender's scope. A polled page is not: its cursor did not move,
+   * so its records are read again from the department.
+   */
+  private async recoverPending(): Promise<number> {
+    const { store, intake, logger } = this.ctx;
+    const failed = new Set<string>();
+    let n = 0;
+    for (;;) {
+      const pending = (await store.inbox.pending(this.adapterId, failed.size + 50)).filter((raw) => !failed.has(raw.id));
+      if (!pending.length) return n;
+      for (const raw of pending) {
+        try {
+          if (raw.headers?.[CHANNEL_HEADER] === 'poll') {
+            await store.inbox.markProcessed(raw.id, 0, { superseded: 'poll page stored but not applied before a stop; its records are read again from the cursor' });
+          } else {
+            const parts = await this.split(raw);
+            const sender = raw.headers?.[SENDER_HEADER];
+            if (!parts) await store.inbox.markProcessed(raw.id, 0, { refused: 'unreadable on recovery' });
+            else await intake.process(raw, parts.records, { batch: parts.batch, precheck: sender && this.options.push ? scopePrecheck(this.options.push.auth, sender) : undefined });
+          }
+          n++;
+        } catch (err) {
+          // Left in the inbox for the next start (nothing is lost); one bad message must not keep the hub down.
+          failed.add(raw.id);
+          logger.error({ messageId: raw.id, err: (err as Error).message }, 'raw message left pending by the last stop could not be processed');
+        }
+      }
+    }
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse, fn: () => Promise<void>): Promise<void> {
+    this.inFlight++;
+    try {
+      await this.ready;
+      await fn();
+    } catch (err) {
+      this.ctx.logger.error({ err: (err as Error).message, stack: (err as Error).stack }, 'SOAP request failed');
+      this.ctx.metrics.inboundMessages.inc({ adapter: this.adapterId, result: 'failed' });
+      this.send(res, 500, soapFault('soap:Server', '服务暂时不可用，请稍后重试 (the hub could not handle the request; nothing was applied, try again later)'));
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+    if (res.headersSent) return;
+    res.writeHead(status, { 'Content-Type': XML_CONTENT_TYPE, ...headers });
+    res.end(body);
+  }
+
+  /** Refuses a request before it reaches the intake: a SOAP 1.1 soap:Client Fault, logged and counted. */
+  private refuse(req: IncomingMessage, res: ServerResponse, rule: string, reason: string, extra: Record<string, unknown> = {}): void {
+    this.ctx.metrics.inboundMessages.inc({ adapter: this.adapterId, result: 'rejected' });
+    this.ctx.logger.warn({ rule, reason, remote: req.socket?.remoteAddress, ...extra }, 'SOAP request refused');
+    this.send(res, 500, soapFault('soap:Client', reason));
+  }
+
+  private async handleGet(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const query = new URL(req.url ?? '/', 'http://hub.invalid').search.slice(1).toLowerCase();
+    if (!/^(wsdl|singlewsdl)(=|&|$)/.test(query)) {
+      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end(`POST SOAP 1.1 requests here; GET ${this.pushPath}?wsdl for the service description.\n`);
+      return;
+    }
+    const push = this.options.push!;
+    this.send(res, 200, withAddress(this.wsdlText, push.service, push.port, `${this.publicBase(req)}${this.pushPath}`)!);
+  }
+
+  /** The hub's address as the caller reached it (Host header), so that ?wsdl names a reachable endpoint. */
+  private publicBase(req: IncomingMessage): string {
+    const host = String(req.headers.host ?? '');
+    const valid = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/.test(host);
+    const proto = String(req.headers['x-forwarded-proto'] ?? '').split(',')[0].trim() === 'https' ? 'https' : 'http';
+    const fallback = `${this.ctx.config.http.host}:${(req.socket?.localPort ?? this.ctx.config.http.port)}`;
+    return `${proto}://${valid ? host : fallback}`;
+  }
+
+  private async handlePost(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const o = this.options.push!;
+    const op = this.pushOperation!;
+    let body: Buffer;
+    try {
+      body = await readBody(req, o.maxBodyBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) return this.refuse(req, res, 'too-large', `请求超过 ${o.maxBodyBytes} 字节的上限 (the body is larger than ${o.maxBodyBytes} bytes)`);
+      throw err;
+    }
+    const contentType = req.headers['content-type'] ? String(req.headers['content-type']) : null;
+    const xml = readXml(body, contentType, o.encodings);
+    if (!xml.ok) return this.refuse(req, res, xml.rule, xml.reason, { bytes: body.length });
+    const envelope = checkEnvelope(xml.text, { uri: op.namespace, local: op.requestElement });
+    if (!envelope.ok) return this.refuse(req, res, envelope.rule, envelope.reason, { bytes: body.length });
+    const action = String(req.headers.soapaction ?? '').trim().replace(/^"(.*)"$/, '$1');
+    if (action && op.soapAction && action !== op.soapAction) {
+      return this.refuse(req, res, 'soap-action', `不支持的 SOAPAction ${action} (this endpoint takes "${op.soapAction}")`);
+    }
+    const ctx: PushContext = { req, body, contentType };
+    const answer = await this.context.run(ctx, () => this.server!.processRequest(xml.text, {
+      url: this.pushPath!,
+      headers: { 'content-type': XML_CONTENT_TYPE, ...(op.soapAction ? { soapaction: `"${op.soapAction}"` } : {}) },
+    }));
+    if (answer.statusCode >= 400 && !answer.body.includes('<faultcode>')) {
+      // node-soap's own failures come as SOAP 1.2 Faults or bare text, which no SOAP 1.1 peer reads.
+      const ours = ctx.invoked;
+      this.ctx.metrics.inboundMessages.inc({ adapter: this.adapterId, result: ours ? 'failed' : 'rejected' });
+      this.ctx.logger.error({ messageId: ctx.messageId ?? null, status: answer.statusCode, answer: answer.body.slice(0, 500) }, 'node-soap could not handle the request');
+      return this.send(res, 500, ours
+        ? soapFault('soap:Server', '服务暂时不可用，请稍后重试 (the hub could not answer; try again later)')
+        : soapFault('soap:Client', `请求无法按 WSDL 读取 (the request does not match the operation's schema)`));
+    }
+    this.send(res, answer.statusCode, answer.body, ctx.messageId ? { 'X-Hub-Message-Id': ctx.messageId } : {});
+  }
+
+  /** The node-soap service method of the push operation: authenticates, stores, applies, answers. */
+  private async report(args: unknown, soapHeaders: unknown): Promise<Record<string, unknown>> {
+    const ctx = this.context.getStore();
+    if (!ctx) throw new Error('push operation called outside a request');
+    ctx.invoked = true;
+    const o = this.options.push!;
+    const { intake, logger, metrics } = this.ctx;
+    const auth = authenticate(o.auth, soapHeaders, ctx.req.headers);
+    if (!auth.ok) {
+      metrics.inboundMessages.inc({ adapter: this.adapterId, result: 'rejected' });
+      logger.warn({ rule: auth.rule, user: auth.user, reason: auth.reason, remote: ctx.req.socket?.remoteAddress }, 'SOAP request refused: authentication');
+      throw clientFault(auth.reason);
+    }
+    let outcome: RecordOutcome;
+    try {
+      const raw = await intake.receive(this.adapterId, ctx.body, ctx.contentType, {
+        ...flatHeaders(ctx.req, ['content-type', 'soapaction', 'user-agent']),
+        [CHANNEL_HEADER]: 'push', [SENDER_HEADER]: auth.sender,
+      });
+      ctx.messageId = raw.id;
+      [outcome] = await intake.process(raw, [args], { precheck: scopePrecheck(o.auth, auth.sender) });
+    } catch (err) {
+      metrics.inboundMessages.inc({ adapter: this.adapterId, result: 'failed' });
+      logger.error({ messageId: ctx.messageId ?? null, sender: auth.sender, err: (err as Error).message }, ctx.messageId ? 'report stored but not applied; answered as a temporary failure' : 'cannot store report; answered as a temporary failure');
+      if (o.answer.codes.retry === undefined) throw { Fault: { faultcode: 'soap:Server', faultstring: o.answer.messages.retry, statusCode: 500 } };
+      return this.answer(o.answer.codes.retry, o.answer.messages.retry, '');
+    }
+    if (outcome.result === 'rejected') return this.answer(o.answer.codes.rejected, outcome.reason, '');
+    const code = outcome.result === 'accepted' ? o.answer.codes.accepted : o.answer.codes.duplicate;
+    return this.answer(code, outcome.result === 'accepted' ? o.answer.messages.accepted : o.answer.messages.duplicate, outcome.supervisionCode);
+  }
+
+  /** The response element's fields, in the order of its schema sequence (node-soap writes keys in object order). */
+  private answer(code: number | string, message: string, caseCode: string): Record<string, unknown> {
+    const a = this.options.push!.answer;
+    const values: Record<string, unknown> = { [a.codeField]: code, [a.messageField]: message, ...(a.caseCodeField ? { [a.caseCodeField]: caseCode } : {}) };
+    const out: Record<string, unknown> = {};
+    for (const k of this.answerOrder) if (k in values) out[k] = values[k];
+    return out;
+  }
+}
