@@ -9,6 +9,8 @@ import { mapFile, toExpected, sharedTablesFor } from './conformance';
 
 /** How a transport is scaffolded: its options and a sample message holding the given records. */
 export interface TransportScaffold {
+  /** The transport type adapter.yaml names, when it differs from the scaffold's name. */
+  transportType?: string;
   options(id: string): Record<string, unknown>;
   sample(records: Record<string, unknown>[], id: string): { file: string; content: Buffer };
   /** Further files of the folder (a WSDL), by name. */
@@ -162,6 +164,29 @@ ${recordXml(records[0], '      ', 't:')}    </t:ReportStatusRequest>
   notes: 'The department calls the SOAP 1.1 operation `ReportStatus` of `exchange.wsdl` on the hub, one status change per request, with a WS-Security UsernameToken; the answer carries `code`, `message` and `caseCode` (the supervision code). Replace the example WSDL with the department\'s own and name its service, port, operation, elements, senders and answer codes in `adapter.yaml`.',
 });
 
+registerScaffold('file', {
+  transportType: 'file-drop',
+  options: () => ({
+    inbox: 'inbox',
+    pattern: '^EXAMPLE_\\d{14}_\\d{4}\\.xml$',
+    markerSuffix: '.ok',
+    pollIntervalMs: 1000,
+    maxFileBytes: 268435456,
+    encodings: ['GB18030', 'GBK', 'UTF-8'],
+    fallbackEncoding: 'UTF-8',
+    batch: { element: 'Batch', record: 'Record', countAttribute: 'count' },
+    archive: { retentionDays: 30 },
+  }),
+  sample: (records) => ({
+    file: 'EXAMPLE_20261124093000_0001.xml',
+    content: Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>
+<Batch batchNo="20261124093000001" count="${records.length}">
+${records.map((r) => `  <Record>\n${recordXml(r, '    ')}  </Record>\n`).join('')}</Batch>
+`),
+  }),
+  notes: 'The department writes XML batch files into `<HUB_DATA_DIR>/drop/<id>/inbox/`, then an empty `<name>.ok` marker; the hub reads each file as a stream, checks its record count against the `count` attribute (a file that fails applies nothing), applies or refuses each `Record`, and archives the file outside the inbox. Add a `receipt` section to adapter.yaml when the department expects a receipt file back (see adapters/tax-bureau).',
+});
+
 /**
  * Creates a department folder that passes `hub adapter test` as generated: a definition, a
  * profile, one sample with its expected output, and a README explaining each field. The engineer
@@ -184,7 +209,7 @@ export async function scaffoldAdapter(parent: string, id: string, kind: string, 
   fs.mkdirSync(path.join(dir, 'samples'), { recursive: true });
   const definition = {
     id, name: `${dept.name} (${id})`,
-    transport: { type: kind, options: s.options(id) },
+    transport: { type: s.transportType ?? kind, options: s.options(id) },
     mapping: 'mapping.yaml', samples: 'samples',
   };
   fs.writeFileSync(path.join(dir, 'adapter.yaml'), `# Transport and credentials of ${id}; the options are checked against the ${kind} transport's schema.\n` + YAML.stringify(definition));

@@ -114,7 +114,7 @@ export class CaseStore {
       const first = results[firstOf.get(e.id)!];
       results[k] = first.result === 'rejected' ? first : { eventId: e.id, result: 'duplicate', supervisionCode: first.supervisionCode };
     });
-    await this.refreshMany(tx, [...touched].sort(), new Map(toInsert.map(({ event, code }) => [event.id, { ...event, subject: code }])));
+    await this.refreshMany(tx, [...touched].sort(), new Map(toInsert.map(({ event }) => [event.id, event])));
     return results;
   }
 
@@ -163,7 +163,8 @@ export class CaseStore {
   /** Inserts in batch order (seq breaks ties of equal status times); answers the ids actually inserted. */
   private async insertEvents(tx: SqlExecutor, rows: readonly { event: CaseEvent; code: string }[], opts: ApplyOptions): Promise<Set<string>> {
     if (!rows.length) return new Set();
-    const bodies = '[' + rows.map((x) => JSON.stringify({ ...x.event, subject: x.code })).join(',') + ']';
+    // The stored body carries the code as its subject; spliced in rather than copying each event.
+    const bodies = '[' + rows.map((x) => (x.event.subject === undefined ? `{"subject":${JSON.stringify(x.code)},${JSON.stringify(x.event).slice(1)}` : JSON.stringify({ ...x.event, subject: x.code }))).join(',') + ']';
     const r = await tx.query<{ ids: string[] | string | null }>(
       `WITH ins AS (
          INSERT INTO events (id, supervision_code, adapter, raw_message_id, status, status_time, received_at, body)

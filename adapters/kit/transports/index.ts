@@ -2,6 +2,7 @@ import Ajv from 'ajv';
 import { ConfigError } from '../../../services/hub/errors';
 import type { Transport, TransportClass, TransportContext } from './base';
 import { RestTransport } from './rest';
+import { FileDropTransport } from './file-drop';
 import { SoapTransport } from './soap';
 
 const registry = new Map<string, TransportClass>();
@@ -39,3 +40,4 @@ export function resolve(spec: { type: string; options?: unknown }, ctx: Transpor
 
 register('rest', RestTransport);
 register('soap', SoapTransport);
+register('file-drop', FileDropTransport);

@@ -1,0 +1,52 @@
+import type { MappingProfile } from '../mapping/engine';
+import type { MappedRecord } from '../../../services/intake/intake';
+import { readBatchFile, BatchFileFormat } from '../xml/batch-file';
+
+/** Consecutive records of a file, mapped, applied in one transaction with the file's progress. */
+export interface MappedChunk {
+  /** Index of the chunk's first record in the file. */
+  first: number;
+  items: MappedRecord[];
+}
+
+export interface RecordJob {
+  file: string;
+  format: BatchFileFormat;
+  /** The file's id: provenance of its events and dead letters. */
+  rawMessageId: string;
+  /** The batch attributes the checking pass read (`$batch.X` in profiles). */
+  batch: Record<string, string>;
+  /** Records already applied (a resumed file). */
+  skip: number;
+  chunkRecords: number;
+}
+
+/**
+ * Reads a checked file's records after `skip` and maps each through the profile, handing them on
+ * in chunks. `deliver` is awaited before more of the file is read, so memory holds a chunk or two
+ * whatever the file's size.
+ */
+export async function mapFileRecords(job: RecordJob, profile: MappingProfile, deliver: (chunk: MappedChunk) => Promise<void>): Promise<number> {
+  let items: MappedRecord[] = [];
+  let first = job.skip;
+  let total = 0;
+  const flush = async () => {
+    const chunk = { first, items };
+    first += items.length;
+    total += items.length;
+    items = [];
+    await deliver(chunk);
+  };
+  await readBatchFile(job.file, job.format, {
+    skip: job.skip,
+    onRecords: async (records) => {
+      for (const { index, record } of records) {
+        const r = await profile.mapRecord(record, { rawMessageId: job.rawMessageId, recordIndex: index, batch: job.batch });
+        items.push(r.ok ? { index, record, event: r.event } : { index, record, failure: r.failure, deadLetter: true });
+        if (items.length >= job.chunkRecords) await flush();
+      }
+    },
+  });
+  if (items.length) await flush();
+  return total;
+}

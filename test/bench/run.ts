@@ -1,0 +1,118 @@
+// `make bench`: a month-end tax-bureau file (200 MB of GB18030, the simulator's records) dropped
+// into a running embedded hub (`hub start` in its own process, as `make run` starts it). Reports
+// records per second from marker to receipt, and the hub process's peak resident memory above
+// what it used before the file arrived. Not a mocha test: it takes minutes and a quiet machine.
+//
+// BENCH_MB (default 200) or BENCH_RECORDS size the file; BENCH_STORE=postgres://… runs the hub on
+// a PostgreSQL store instead of the embedded one; BENCH_DIR keeps the generated file between runs.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { writeLargeBatchFile } from '../../infra/simulators/tax-bureau';
+import { DEMO_CONFIG } from '../../services/hub/paths';
+import { spawnHub, HubProcess } from '../support/hub';
+
+const GOALS = { recordsPerSecond: 20_000, rssIncreaseMb: 200 };
+// The simulator's records average ~325 bytes in GB18030.
+const BYTES_PER_RECORD = 325;
+
+const mb = (bytes: number) => bytes / 1048576;
+
+function rssBytes(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+}
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+async function main(): Promise<number> {
+  const targetMb = Number(process.env.BENCH_MB ?? 200);
+  const records = Number(process.env.BENCH_RECORDS ?? Math.round((targetMb * 1048576) / BYTES_PER_RECORD));
+  const benchDir = process.env.BENCH_DIR ?? path.join(os.tmpdir(), 'hub-bench');
+  fs.mkdirSync(benchDir, { recursive: true });
+
+  const source = path.join(benchDir, `month-end-${records}.xml`);
+  if (!fs.existsSync(source)) {
+    process.stdout.write(`generating ${records} records of GB18030 into ${source} …\n`);
+    const started = Date.now();
+    await writeLargeBatchFile(`${source}.part`, { records, encoding: 'GB18030', seed: 'bench' });
+    fs.renameSync(`${source}.part`, source);
+    process.stdout.write(`  generated in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  }
+  const bytes = fs.statSync(source).size;
+
+  const dataDir = fs.mkdtempSync(path.join(benchDir, 'hub-'));
+  const config = YAML.parse(fs.readFileSync(DEMO_CONFIG, 'utf8'));
+  // The tax bureau alone: the other departments' pollers and webhooks would only add noise.
+  config.adapters = config.adapters
+    .filter((a: { id: string }) => a.id === 'tax-bureau')
+    .map((a: { dir?: string; id: string }) => ({ ...a, dir: path.resolve(path.dirname(DEMO_CONFIG), a.dir ?? a.id), overrides: { transport: { options: { pollIntervalMs: 100, ...(process.env.BENCH_CHUNK ? { chunkRecords: Number(process.env.BENCH_CHUNK) } : {}) } } } }));
+  fs.writeFileSync(path.join(dataDir, 'hub.yaml'), YAML.stringify(config));
+  const env: Record<string, string> = { HUB_DATA_DIR: dataDir, HUB_CONFIG: path.join(dataDir, 'hub.yaml'), HUB_LOG_LEVEL: 'info' };
+  if (process.env.BENCH_STORE) env.HUB_STORE = process.env.BENCH_STORE;
+
+  let hub: HubProcess | null = null;
+  try {
+    hub = await spawnHub(env);
+    const pid = hub.proc.pid!;
+    await sleep(2000);
+    const baseline = rssBytes(pid);
+    const inbox = path.join(dataDir, 'drop', 'tax-bureau', 'inbox');
+    const name = 'SWSX_11301000000_20261130235959_0001.xml';
+    // Same file system: the file appears whole; the marker says it is complete.
+    fs.copyFileSync(source, path.join(inbox, `.${name}.copy`));
+    fs.renameSync(path.join(inbox, `.${name}.copy`), path.join(inbox, name));
+
+    const receipt = path.join(dataDir, 'drop', 'tax-bureau', 'receipts', name.replace(/\.xml$/, '.receipt.xml'));
+    let peak = baseline;
+    let healthWorst = 0;
+    const started = Date.now();
+    fs.writeFileSync(path.join(inbox, `${name}.ok`), '');
+    const sampler = setInterval(() => { peak = Math.max(peak, rssBytes(pid)); }, 20);
+    // The hub keeps answering while it works: the slowest /health/live answer is reported too.
+    const prober = setInterval(() => {
+      const t = Date.now();
+      fetch(`${hub!.url}/health/live`).then(() => { healthWorst = Math.max(healthWorst, Date.now() - t); }, () => undefined);
+    }, 500);
+    while (!fs.existsSync(`${receipt}.ok`)) {
+      if (hub.proc.exitCode !== null) throw new Error(`the hub exited:\n${hub.output().slice(-4000)}`);
+      await sleep(50);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    clearInterval(sampler);
+    clearInterval(prober);
+
+    const head = fs.readFileSync(receipt, 'utf8').slice(0, 400);
+    const cgs = Number(/CGS="(\d+)"/.exec(head)?.[1]);
+    const sbs = Number(/SBS="(\d+)"/.exec(head)?.[1]);
+    const log = hub.output();
+    const checked = /"msg":"file checked; applying"/.test(log);
+    const applied = /"seconds":([\d.]+),"msg":"file applied"/.exec(log);
+    const rate = records / seconds;
+    const rssIncrease = mb(peak - baseline);
+    const lines = [
+      '',
+      `tax-bureau file drop, ${process.env.BENCH_STORE ? 'PostgreSQL' : 'embedded (PGlite)'} store, ${os.cpus().length} cores`,
+      `  file            ${mb(bytes).toFixed(1)} MB GB18030, ${records} records (receipt: CGS=${cgs} SBS=${sbs})`,
+      `  marker→receipt  ${seconds.toFixed(1)} s${applied ? ` (applying pass ${Number(applied[1]).toFixed(1)} s, checking pass and receipt the rest)` : ''}`,
+      `  throughput      ${Math.round(rate)} records/s   (goal ≥ ${GOALS.recordsPerSecond}: ${rate >= GOALS.recordsPerSecond ? 'met' : 'NOT met'})`,
+      `  peak RSS        +${rssIncrease.toFixed(0)} MB over ${mb(baseline).toFixed(0)} MB before the file   (goal < ${GOALS.rssIncreaseMb} MB: ${rssIncrease < GOALS.rssIncreaseMb ? 'met' : 'NOT met'})`,
+      `  /health/live    slowest answer ${healthWorst} ms while the file was processed`,
+      '',
+    ];
+    process.stdout.write(lines.join('\n'));
+    if (!checked || cgs + sbs !== records) {
+      process.stderr.write(`the receipt does not account for every record:\n${head}\n`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    await hub?.stop('SIGTERM');
+    if (!process.env.BENCH_KEEP) fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().then((code) => { process.exitCode = code; }, (err) => { console.error(err); process.exitCode = 1; });

@@ -1,0 +1,527 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { XMLParser } from 'fast-xml-parser';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { buildBatchXml, dropBatch, TaxRecordStream, TaxBureauDropSimulator, withBadTaxpayerId, writeLargeBatchFile, TaxRecord } from '../infra/simulators/tax-bureau';
+import { ADAPTERS_DIR, DEMO_CONFIG } from '../services/hub/paths';
+import { loadConfig } from '../services/hub/config';
+import { createLogger } from '../services/hub/logger';
+import { startHub, RunningHub } from '../services/hub/hub';
+import { openStore } from '../services/store/open-store';
+import { createTestDatabase } from './support/servers';
+import { STORES, StoreKind, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, spawnHub, testDataDir, HubProcess } from './support/hub';
+
+// The bureau's sample, as handed over (adapters/tax-bureau/samples keeps the copy).
+const SAMPLE_NAME = 'SWSX_11301000000_20261124093000_0001.xml';
+const SAMPLE = path.join(ADAPTERS_DIR, 'tax-bureau', 'samples', SAMPLE_NAME);
+
+const receiptParser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', parseTagValue: false, parseAttributeValue: false, isArray: (name) => name === 'JG' });
+
+interface Receipt {
+  text: string;
+  root: Record<string, string> & { JG?: Record<string, string>[]; CW?: string };
+}
+
+/** A hub configuration: the demo one, with the tax bureau's options changed (a quicker poll in tests). */
+function writeConfig(dir: string, taxOptions: Record<string, unknown>): string {
+  const config = YAML.parse(fs.readFileSync(DEMO_CONFIG, 'utf8'));
+  for (const a of config.adapters) {
+    a.dir = path.resolve(path.dirname(DEMO_CONFIG), a.dir ?? a.id);
+    if (a.id === 'tax-bureau') a.overrides = { transport: { options: taxOptions } };
+  }
+  // The vehicle office's poller would only report that its simulator is not running.
+  config.adapters = config.adapters.filter((a: { id: string }) => a.id !== 'vehicle-office');
+  const file = path.join(dir, 'hub.yaml');
+  fs.writeFileSync(file, YAML.stringify(config));
+  return file;
+}
+
+function folders(dataDir: string) {
+  const root = path.join(dataDir, 'drop', 'tax-bureau');
+  return { root, inbox: path.join(root, 'inbox'), receipts: path.join(root, 'receipts'), archive: path.join(root, 'archive') };
+}
+
+async function waitFor<T>(what: string, check: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+function receiptFile(dataDir: string, name: string): string {
+  return path.join(folders(dataDir).receipts, name.replace(/\.xml$/, '.receipt.xml'));
+}
+
+function readReceipt(file: string): Receipt {
+  const text = fs.readFileSync(file, 'utf8');
+  return { text, root: receiptParser.parse(text).SWSXReceipt };
+}
+
+async function receiptOf(dataDir: string, name: string, timeoutMs = 30_000): Promise<Receipt> {
+  const file = receiptFile(dataDir, name);
+  await waitFor(`the receipt of ${name}`, () => fs.existsSync(file + '.ok'), timeoutMs);
+  return readReceipt(file);
+}
+
+function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isFile()).map((f) => path.basename(f));
+}
+
+/** Where a file the hub took is archived (any outcome). */
+function archivedCopy(archive: string, name: string): string | null {
+  if (!fs.existsSync(archive)) return null;
+  const hit = (fs.readdirSync(archive, { recursive: true }) as string[]).find((f) => f.endsWith(`--${name}`));
+  return hit ? path.join(archive, hit) : null;
+}
+
+let seq = 100;
+/** A file name the bureau would use, unique in this test run. */
+function fileName(): string {
+  seq++;
+  // Another office code than the simulator's, so that names never collide with the files it drops.
+  return `SWSX_11301000001_20261125${String(100000 + (seq % 900000)).padStart(6, '0')}_${String(seq % 10000).padStart(4, '0')}.xml`;
+}
+
+function records(n: number, seed: string): TaxRecord[] {
+  return new TaxRecordStream({ seed, poolSize: 50 }).nextRecords(n);
+}
+
+function batchOf(recs: TaxRecord[], opts: { jls?: number; encoding?: 'GB18030' | 'UTF-8' } = {}): Buffer {
+  return buildBatchXml(recs, { pch: `20261125${String(Date.now()).slice(-9)}`, scsj: Date.now(), encoding: opts.encoding ?? 'GB18030', jls: opts.jls });
+}
+
+async function metricsText(url: string): Promise<string> {
+  return (await fetch(`${url}/metrics`)).text();
+}
+
+function metricValue(text: string, name: string, labels: string): number {
+  const m = new RegExp(`^${name}\\{${labels.replace(/[{}]/g, '')}\\} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+for (const store of STORES) {
+  describe(`tax bureau file drop → cases and receipts (${store} store)`, function () {
+    this.timeout(180_000);
+    let t: TestHub;
+    let dirs: ReturnType<typeof folders>;
+    const db = () => t.hub.context.store.driver;
+    const eventCount = async () => Number((await db().query<{ n: string }>('SELECT count(*)::text AS n FROM events')).rows[0].n);
+    const lookup = (localId: string) => getJson(`${t.url}/api/v1/cases/lookup?system=tax-bureau&localId=${localId}`, SUPERVISOR);
+    const caseOf = async (localId: string) => {
+      const l = await lookup(localId);
+      assert.equal(l.status, 200, `${localId}: ${JSON.stringify(l.body)}`);
+      return (await getJson(`${t.url}/api/v1/cases/${l.body.supervisionCode}`, SUPERVISOR)).body;
+    };
+    const fileRow = async (name: string) => (await db().query<any>('SELECT * FROM file_drops WHERE name = $1 ORDER BY claimed_at', [name])).rows;
+
+    before(async () => {
+      const configDir = testDataDir('tax-config');
+      t = await startTestHub(store, { HUB_CONFIG: writeConfig(configDir, { pollIntervalMs: 200 }) });
+      dirs = folders(t.dataDir);
+    });
+    after(async () => { await t?.stop(); });
+
+    it('applies the sample: records 1–3 applied, record 4 refused naming the credit code check; receipt CGS="3" SBS="1" with its .ok', async () => {
+      await dropBatch(dirs.inbox, fs.readFileSync(SAMPLE), { name: SAMPLE_NAME });
+      const receipt = await receiptOf(t.dataDir, SAMPLE_NAME);
+      const r = receipt.root;
+      assert.match(receipt.text, /^<\?xml version="1\.0" encoding="UTF-8"\?>/);
+      assert.equal(r.xmlns, 'urn:gov:chinatax:swsx:v2');
+      assert.equal(r.PCH, '20261124093000001');
+      assert.match(r.CLSJ, /^\d{14}$/);
+      assert.equal(r.CGS, '3');
+      assert.equal(r.SBS, '1');
+      assert.equal(r.CW, undefined);
+      assert.deepEqual(r.JG!.map((j) => [j.SWSXBH, j.ZT]), [
+        ['SX13010020261124000017', '1'], ['SX13010020261124000017', '1'], ['SX13010020261124000018', '1'], ['SX13010020261124000019', '0'],
+      ]);
+      assert.match(r.JG![3].YY, /^纳税人识别号校验位错误/);
+      assert.equal(r.JG![3].JGM, undefined);
+
+      const accepted = await caseOf('SX13010020261124000017');
+      assert.equal(accepted.status, 'ACCEPTED');
+      assert.deepEqual(accepted.item, { code: '130100-SW-0001', name: '增值税一般纳税人登记' });
+      assert.deepEqual(accepted.department, { code: '11130100MB0194826G', name: '国家税务总局石家庄市税务局' });
+      assert.equal(accepted.applicant.kind, 'ORGANISATION');
+      assert.equal(accepted.applicant.idType, 'USCC');
+      assert.deepEqual(accepted.timeline.map((e: any) => [e.status, e.sourceCode]), [['SUBMITTED', '01'], ['ACCEPTED', '02']]);
+      assert.equal(r.JG![0].JGM, accepted.supervisionCode);
+      assert.equal(r.JG![1].JGM, accepted.supervisionCode);
+      const stored = await t.hub.context.store.cases.get(accepted.supervisionCode);
+      assert.equal(stored!.projection.applicant.idNumber, '91130100MA0CK3L52K');
+
+      const completed = await caseOf('SX13010020261124000018');
+      assert.equal(completed.status, 'COMPLETED');
+      assert.equal(r.JG![2].JGM, completed.supervisionCode);
+      assert.deepEqual(completed.violations.map((v: any) => v.code), ['NO_ACCEPTANCE']);
+      // RED once the supervision rules compute lights; applied either way.
+      if (completed.light !== null) assert.equal(completed.light, 'RED');
+
+      assert.equal((await lookup('SX13010020261124000019')).status, 404);
+      const dl = await getJson(`${t.url}/api/v1/dead-letters?adapter=tax-bureau`, OPERATOR);
+      const letter = dl.body.items.find((d: any) => d.field === 'NSRSBH');
+      assert.ok(letter, JSON.stringify(dl.body));
+      assert.match(letter.reason, /纳税人识别号校验位错误/);
+      assert.equal(letter.rawMessageId, (await fileRow(SAMPLE_NAME))[0].id);
+
+      // The inbox is left empty; the file is archived as processed.
+      await waitFor('the file archived', async () => (await fileRow(SAMPLE_NAME))[0]?.state === 'archived');
+      assert.deepEqual(fs.readdirSync(dirs.inbox), []);
+      assert.ok(filesUnder(path.join(dirs.archive, 'processed')).some((f) => f.endsWith(`--${SAMPLE_NAME}`)));
+      assert.ok(fs.existsSync(receiptFile(t.dataDir, SAMPLE_NAME) + '.ok'));
+
+      const m = await metricsText(t.url);
+      assert.equal(metricValue(m, 'hub_inbound_messages_total', 'adapter="tax-bureau",result="accepted"'), 3);
+      assert.equal(metricValue(m, 'hub_inbound_messages_total', 'adapter="tax-bureau",result="rejected"'), 1);
+      assert.equal(metricValue(m, 'hub_files_total', 'adapter="tax-bureau",result="processed"'), 1);
+      assert.equal(metricValue(m, 'hub_file_bytes_total', 'adapter="tax-bureau"'), fs.statSync(SAMPLE).size);
+      assert.match(m, /hub_file_duration_seconds_count\{adapter="tax-bureau"\} 1/);
+    });
+
+    it('leaves a file without its marker alone for as long as the marker is absent, and takes it within seconds of the marker', async () => {
+      const name = fileName();
+      const recs = records(3, `${store}-late-marker`);
+      const file = await dropBatch(dirs.inbox, batchOf(recs), { name, omitMarker: true });
+      // Ten polls without the marker: the file is neither read, moved nor claimed.
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.ok(fs.existsSync(file));
+      assert.deepEqual(await fileRow(name), []);
+      assert.equal(fs.existsSync(receiptFile(t.dataDir, name)), false);
+      assert.equal((await lookup(recs[0].SWSXBH)).status, 404);
+
+      const markedAt = Date.now();
+      fs.writeFileSync(file + '.ok', '');
+      const receipt = await receiptOf(t.dataDir, name, 10_000);
+      assert.ok(Date.now() - markedAt < 5000, `receipt ${Date.now() - markedAt} ms after the marker`);
+      assert.equal(receipt.root.CGS, '3');
+      assert.equal((await caseOf(recs[0].SWSXBH)).references[0].localId, recs[0].SWSXBH);
+      await waitFor('the inbox emptied', () => !fs.existsSync(file) && !fs.existsSync(file + '.ok'));
+    });
+
+    it('refuses a truncated file, a JLS off by one and a billion-laughs DOCTYPE as a whole: nothing applied, a <CW> receipt, archived as failed; the hub keeps serving', async () => {
+      const before = await eventCount();
+      const truncatedRecs = records(20, `${store}-truncated`);
+      const whole = batchOf(truncatedRecs);
+      // Cut inside a record, as an export interrupted mid-write leaves it.
+      const truncated = whole.subarray(0, whole.lastIndexOf('</NSRMC>', Math.floor(whole.length * 0.7)));
+      const offRecs = records(4, `${store}-jls`);
+      const offByOne = batchOf(offRecs, { jls: 5 });
+      const laughs = Buffer.from(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE SWSXBatch [\n  <!ENTITY lol "lol">\n' +
+        Array.from({ length: 9 }, (_, i) => `  <!ENTITY lol${i + 1} "${`&lol${i || ''};`.repeat(10)}">\n`).join('') +
+        ']>\n<SWSXBatch xmlns="urn:gov:chinatax:swsx:v2" PCH="20261125999999001" SWJGDM="11301000000" SCSJ="20261125100000" JLS="1">\n' +
+        `  <JL><SWSXBH>SX13010020261125999999</SWSXBH><SXDM>SW-0001</SXDM><SXMC>&lol9;</SXMC><NSRSBH>91130100MA0CK3L52K</NSRSBH><NSRMC>石家庄恒泰商贸有限公司</NSRMC><BLZT>01</BLZT><ZTSJ>20261125090000</ZTSJ><JBRY></JBRY><JGM></JGM><LXDH></LXDH></JL>\n` +
+        '</SWSXBatch>\n');
+      const cases: [string, Buffer, RegExp, string][] = [
+        [fileName(), truncated, /不是格式正确的 XML/, '(read)'],
+        [fileName(), offByOne, /记录数与 JLS 不符/, '(read)'],
+        [fileName(), laughs, /DOCTYPE/, ''],
+      ];
+      for (const [name, bytes] of cases) await dropBatch(dirs.inbox, bytes, { name });
+      for (const [name, bytes, reason, pch] of cases) {
+        const r = (await receiptOf(t.dataDir, name)).root;
+        assert.equal(r.CGS, '0', name);
+        assert.equal(r.SBS, '0', name);
+        assert.equal(r.JG, undefined, name);
+        assert.match(String(r.CW), reason, name);
+        const declared = /PCH="(\d+)"/.exec(bytes.toString('latin1'))![1];
+        assert.equal(r.PCH, pch === '(read)' ? declared : '', name);
+      }
+      assert.equal(await eventCount(), before);
+      for (const rec of [...truncatedRecs.slice(0, 5), ...offRecs]) assert.equal((await lookup(rec.SWSXBH)).status, 404);
+      assert.equal((await lookup('SX13010020261125999999')).status, 404);
+      await waitFor('the refused files archived', async () => {
+        const failed = filesUnder(path.join(dirs.archive, 'failed'));
+        return cases.every(([name]) => failed.some((f) => f.endsWith(`--${name}`)));
+      });
+      for (const [name] of cases) assert.equal(fs.existsSync(path.join(dirs.inbox, name)), false);
+
+      // Still serving: health, the API, and the next good file.
+      assert.equal((await getJson(`${t.url}/health/live`)).status, 200);
+      assert.equal((await getJson(`${t.url}/health/ready`)).status, 200);
+      const good = fileName();
+      const goodRecs = records(2, `${store}-after-bad`);
+      await dropBatch(dirs.inbox, batchOf(goodRecs, { encoding: 'UTF-8' }), { name: good });
+      assert.equal((await receiptOf(t.dataDir, good)).root.CGS, '2');
+      await waitFor('the refused files counted', async () => metricValue(await metricsText(t.url), 'hub_files_total', 'adapter="tax-bureau",result="failed"') === 3);
+    });
+
+    it('answers every file the bureau\'s simulator drops (GB18030 and UTF-8, late markers, re-sends, bad records) and keeps the inbox clean', async () => {
+      const before = new Set(fs.readdirSync(dirs.receipts));
+      const dropped: string[] = [];
+      const logs = new Writable({
+        write(chunk, _enc, done) {
+          for (const line of String(chunk).split('\n').filter(Boolean)) {
+            const entry = JSON.parse(line);
+            if (entry.msg === 'batch file dropped') dropped.push(entry.file);
+          }
+          done();
+        },
+      });
+      const simulator = new TaxBureauDropSimulator({
+        inboxDir: dirs.inbox, intervalMs: 150, seed: `${store}-simulator`, logger: pino({ level: 'debug' }, logs),
+        resendChance: 0.25, badRecordChance: 0.3, lateMarkerChance: 0.3, lateMarkerMs: [300, 1500],
+      });
+      simulator.start();
+      await new Promise((r) => setTimeout(r, 4000));
+      await simulator.stop();
+      assert.ok(dropped.length >= 5, `${dropped.length} files dropped`);
+      for (const name of dropped) {
+        const r = (await receiptOf(t.dataDir, name)).root;
+        assert.equal(r.CW, undefined, name);
+        const archived = await waitFor(`${name} archived`, () => archivedCopy(dirs.archive, name));
+        const jls = Number(/JLS="(\d+)"/.exec(fs.readFileSync(archived).subarray(0, 300).toString('latin1'))![1]);
+        assert.equal(r.JG!.length, jls, name);
+        assert.equal(Number(r.CGS) + Number(r.SBS), jls, name);
+      }
+      const fresh = fs.readdirSync(dirs.receipts).filter((f) => !before.has(f));
+      assert.equal(fresh.length, dropped.length * 2, 'one receipt and one marker per file');
+      await waitFor('the inbox emptied', () => fs.readdirSync(dirs.inbox).length === 0);
+    });
+
+    it('applies the same content dropped twice under two names once, and answers both with identical receipts', async () => {
+      const recs = records(6, `${store}-resend`);
+      recs[2] = withBadTaxpayerId(recs[2]);
+      const bytes = batchOf(recs);
+      const [first, second] = [fileName(), fileName()];
+      const before = await eventCount();
+      const copiesBefore = metricValue(await metricsText(t.url), 'hub_files_total', 'adapter="tax-bureau",result="duplicate"');
+      await Promise.all([dropBatch(dirs.inbox, bytes, { name: first }), dropBatch(dirs.inbox, bytes, { name: second })]);
+      const a = await receiptOf(t.dataDir, first);
+      const b = await receiptOf(t.dataDir, second);
+      assert.equal(a.root.CGS, '5');
+      assert.equal(a.root.SBS, '1');
+      assert.equal(b.text, a.text);
+      assert.equal(await eventCount(), before + 5);
+      const rows = [...(await fileRow(first)), ...(await fileRow(second))];
+      assert.equal(rows.filter((r) => r.duplicate_of === null).length, 1);
+      assert.equal(rows.filter((r) => r.duplicate_of !== null).length, 1);
+
+      // Sent again later under the first name: the same receipt once more, still nothing applied.
+      fs.rmSync(receiptFile(t.dataDir, first) + '.ok');
+      fs.rmSync(receiptFile(t.dataDir, first));
+      await dropBatch(dirs.inbox, bytes, { name: first });
+      const again = await receiptOf(t.dataDir, first);
+      assert.equal(again.text, a.text);
+      assert.equal(await eventCount(), before + 5);
+      await waitFor('the copies archived', () => filesUnder(path.join(dirs.archive, 'duplicate')).filter((f) => f.endsWith(`--${first}`) || f.endsWith(`--${second}`)).length === 2);
+      await waitFor('both copies counted', async () => metricValue(await metricsText(t.url), 'hub_files_total', 'adapter="tax-bureau",result="duplicate"') === copiesBefore + 2);
+    });
+  });
+}
+
+for (const store of STORES) {
+  describe(`tax bureau file drop: a hub killed while it applies a large file (${store} store)`, function () {
+    this.timeout(600_000);
+    let hub: HubProcess | null = null;
+    let dropDb: (() => Promise<void>) | null = null;
+    after(async () => { await hub?.stop('SIGKILL'); await dropDb?.(); });
+
+    it('applies every record of a 50,000-record file exactly once after a SIGKILL mid-apply and a restart, with one receipt', async () => {
+      const dataDir = testDataDir(`tax-kill-${store}`);
+      const db = store === 'postgres' ? await createTestDatabase() : null;
+      dropDb = db ? () => db.drop() : null;
+      // Small chunks: many commits, so that the kill falls between two of them.
+      const env: Record<string, string> = { HUB_DATA_DIR: dataDir, HUB_CONFIG: writeConfig(dataDir, { pollIntervalMs: 200, chunkRecords: 1000 }), ...(db ? { HUB_STORE: db.url } : {}) };
+      const source = path.join(dataDir, 'month-end.xml');
+      await writeLargeBatchFile(source, { records: 50_000, encoding: 'GB18030', seed: `kill-${store}` });
+      const name = fileName();
+      const { inbox, receipts } = folders(dataDir);
+
+      hub = await spawnHub(env);
+      fs.copyFileSync(source, path.join(inbox, name));
+      fs.writeFileSync(path.join(inbox, `${name}.ok`), '');
+      const url = hub.url;
+      await waitFor('the first chunks applied', async () => metricValue(await metricsText(url), 'hub_inbound_messages_total', 'adapter="tax-bureau",result="accepted"') >= 2000, 180_000, 50);
+      assert.equal(fs.existsSync(receiptFile(dataDir, name)), false, 'killed before the receipt');
+      await hub.stop('SIGKILL');
+
+      hub = await spawnHub(env);
+      const receipt = await receiptOf(dataDir, name, 480_000);
+      assert.equal(receipt.root.CGS, '50000');
+      assert.equal(receipt.root.SBS, '0');
+      assert.equal(receipt.root.JG!.length, 50_000);
+      assert.ok(receipt.root.JG!.every((j) => j.ZT === '1' && /^\d{14}[0-9A-Z]{10}$/.test(j.JGM)));
+      await waitFor('the file archived', () => filesUnder(path.join(folders(dataDir).archive, 'processed')).some((f) => f.endsWith(`--${name}`)));
+      // The second run resumed after the last chunk the first one committed.
+      assert.match(hub.output(), /"resumedAt":[1-9]\d*/);
+      await hub.stop('SIGTERM');
+      hub = null;
+
+      const s = await openStore({ store: db ? db.url : 'embedded', dataDir, region: '130100' });
+      try {
+        const rows = (await s.driver.query<any>('SELECT id, state, records, records_done, accepted, duplicates, rejected FROM file_drops WHERE name = $1', [name])).rows;
+        assert.equal(rows.length, 1);
+        assert.deepEqual({ ...rows[0], id: undefined }, { id: undefined, state: 'archived', records: 50_000, records_done: 50_000, accepted: 50_000, duplicates: 0, rejected: 0 });
+        const events = await s.driver.query<{ n: string; d: string }>('SELECT count(*)::text AS n, count(DISTINCT body->\'data\'->\'provenance\'->>\'record\')::text AS d FROM events WHERE raw_message_id = $1', [rows[0].id]);
+        assert.deepEqual(events.rows[0], { n: '50000', d: '50000' });
+      } finally {
+        await s.close();
+      }
+      assert.deepEqual(fs.readdirSync(receipts).sort(), [path.basename(receiptFile(dataDir, name)), `${path.basename(receiptFile(dataDir, name))}.ok`]);
+    });
+  });
+}
+
+describe('tax bureau file drop: the hub\'s memory does not grow with the file', function () {
+  this.timeout(600_000);
+  let hub: HubProcess | null = null;
+  let dropDb: (() => Promise<void>) | null = null;
+  after(async () => { await hub?.stop('SIGKILL'); await dropDb?.(); });
+
+  /** Peak resident memory of the process above `base` while `run` runs (sampled every 20 ms). */
+  async function peakAbove(pid: number, run: () => Promise<void>): Promise<number> {
+    const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+    const base = rss();
+    let peak = base;
+    const timer = setInterval(() => { peak = Math.max(peak, rss()); }, 20);
+    try {
+      await run();
+    } finally {
+      clearInterval(timer);
+    }
+    return Math.max(0, peak - base);
+  }
+
+  it('a file four times larger raises the hub process\'s peak memory no more than a small one (PostgreSQL store: the hub\'s own memory only)', async () => {
+    const dataDir = testDataDir('tax-memory');
+    const db = await createTestDatabase();
+    dropDb = () => db.drop();
+    hub = await spawnHub({ HUB_DATA_DIR: dataDir, HUB_STORE: db.url, HUB_CONFIG: writeConfig(dataDir, { pollIntervalMs: 100 }) });
+    const { inbox } = folders(dataDir);
+    const url = hub.url;
+    const run = async (records: number, seed: string) => {
+      const file = path.join(dataDir, `${seed}.xml`);
+      const { bytes } = await writeLargeBatchFile(file, { records, encoding: 'GB18030', seed });
+      const name = fileName();
+      // The hub keeps answering HTTP while it works on the file.
+      let slowest = 0;
+      const probe = setInterval(() => {
+        const t0 = Date.now();
+        fetch(`${url}/health/live`).then(() => { slowest = Math.max(slowest, Date.now() - t0); }, () => { slowest = Infinity; });
+      }, 200);
+      const grew = await peakAbove(hub!.proc.pid!, async () => {
+        fs.renameSync(file, path.join(inbox, name));
+        fs.writeFileSync(path.join(inbox, `${name}.ok`), '');
+        const r = await receiptOf(dataDir, name, 480_000);
+        assert.equal(r.root.CGS, String(records));
+      }).finally(() => clearInterval(probe));
+      return { bytes, grew, slowest };
+    };
+    await run(2000, 'memory-warm-up');
+    const small = await run(15_000, 'memory-small');
+    const large = await run(60_000, 'memory-large');
+    const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+    const report = `small file ${mb(small.bytes)}: +${mb(small.grew)}; large file ${mb(large.bytes)}: +${mb(large.grew)}; slowest /health/live ${large.slowest} ms`;
+    // Memory proportional to the file would grow by ~4×; chunks, buffers and the worker are the same size for both.
+    assert.ok(large.grew < small.grew * 1.5 + 40 * 1048576, report);
+    assert.ok(large.slowest < 3000, report);
+    console.log(`      ${report}`);
+  });
+});
+
+describe('tax bureau file drop: two hub nodes sharing one PostgreSQL store and one drop folder', function () {
+  this.timeout(180_000);
+  const hubs: RunningHub[] = [];
+  let dropDb: (() => Promise<void>) | null = null;
+  after(async () => {
+    for (const h of hubs) await h.stop();
+    await dropDb?.();
+  });
+
+  it('never lets both take the same file: each file is applied once and answered once', async () => {
+    const dataDir = testDataDir('tax-two-nodes');
+    const db = await createTestDatabase();
+    dropDb = () => db.drop();
+    const env = { HUB_HTTP_PORT: '0', HUB_DATA_DIR: dataDir, HUB_STORE: db.url, HUB_LOG_LEVEL: 'silent', HUB_CONFIG: writeConfig(dataDir, { pollIntervalMs: 50 }) };
+    for (let i = 0; i < 2; i++) {
+      const config = loadConfig(env);
+      hubs.push(await startHub(config, createLogger(config.logLevel)));
+    }
+    const { inbox } = folders(dataDir);
+    const names = Array.from({ length: 16 }, () => fileName());
+    const per = 40;
+    await Promise.all(names.map((name, i) => dropBatch(inbox, batchOf(records(per, `two-nodes-${i}`)), { name })));
+    for (const name of names) assert.equal((await receiptOf(dataDir, name)).root.CGS, String(per));
+    const driver = hubs[0].context.store.driver;
+    const rows = (await driver.query<any>('SELECT name, owner, duplicates, accepted FROM file_drops')).rows;
+    assert.deepEqual(rows.map((r) => r.name).sort(), [...names].sort());
+    assert.ok(rows.every((r) => r.duplicates === 0 && r.accepted === per));
+    const events = await driver.query<{ n: string }>('SELECT count(*)::text AS n FROM events');
+    assert.equal(Number(events.rows[0].n), names.length * per);
+    // Both nodes took part (the claim, not luck, kept them apart).
+    assert.equal(new Set(rows.map((r) => r.owner)).size, 2);
+  });
+});
+
+describe('tax bureau file drop: archive retention (embedded store)', function () {
+  this.timeout(120_000);
+  let t: TestHub;
+  after(async () => { await t?.stop(); });
+
+  it('deletes archived files and their per-record results after the retention period; the same content later is taken as new and applies nothing twice', async () => {
+    t = await startTestHub('embedded', { HUB_CONFIG: writeConfig(testDataDir('tax-retention-config'), { pollIntervalMs: 100, archive: { retentionDays: 0 } }) });
+    const { inbox, archive } = folders(t.dataDir);
+    const bytes = batchOf(records(5, 'retention'));
+    const name = fileName();
+    await dropBatch(inbox, bytes, { name });
+    const first = await receiptOf(t.dataDir, name);
+    const db = t.hub.context.store.driver;
+    // The sweep runs a few seconds after start, then hourly.
+    await waitFor('the archived copy deleted', async () => (await db.query<any>('SELECT purged_at FROM file_drops WHERE name = $1', [name])).rows[0]?.purged_at, 30_000, 200);
+    assert.equal(archivedCopy(archive, name), null);
+    assert.equal((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM file_drop_results')).rows[0].n, '0');
+
+    const events = Number((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM events')).rows[0].n);
+    fs.rmSync(receiptFile(t.dataDir, name) + '.ok');
+    await dropBatch(inbox, bytes, { name });
+    const again = await receiptOf(t.dataDir, name);
+    assert.equal(Number((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM events')).rows[0].n), events);
+    // Its records are duplicates by event id: applied (ZT=1) to the same cases.
+    assert.deepEqual(again.root.JG, first.root.JG);
+  });
+});
+
+describe('file drop without markers or receipts: another department is a folder, not new TypeScript', function () {
+  this.timeout(120_000);
+  let t: TestHub;
+  after(async () => { await t?.stop(); });
+
+  it('takes a file once it has not changed for minFileAgeSeconds, applies it, and writes no receipt when none is described', async () => {
+    const dir = testDataDir('file-drop-no-marker');
+    // The tax bureau's folder with another definition: no .ok markers, no receipts, UTF-8 only.
+    const folder = path.join(dir, 'tax-bureau');
+    fs.mkdirSync(folder);
+    fs.copyFileSync(path.join(ADAPTERS_DIR, 'tax-bureau', 'mapping.yaml'), path.join(folder, 'mapping.yaml'));
+    const def = YAML.parse(fs.readFileSync(path.join(ADAPTERS_DIR, 'tax-bureau', 'adapter.yaml'), 'utf8'));
+    const o = def.transport.options;
+    delete o.markerSuffix;
+    delete o.receipt;
+    Object.assign(o, { minFileAgeSeconds: 1, pollIntervalMs: 100, encodings: ['UTF-8'], pattern: '^batch-\\d+\\.xml$' });
+    fs.writeFileSync(path.join(folder, 'adapter.yaml'), YAML.stringify(def));
+    const config = YAML.parse(fs.readFileSync(DEMO_CONFIG, 'utf8'));
+    config.adapters = [{ id: 'tax-bureau', dir: folder }];
+    fs.writeFileSync(path.join(dir, 'hub.yaml'), YAML.stringify(config));
+    t = await startTestHub('embedded', { HUB_CONFIG: path.join(dir, 'hub.yaml') });
+    const { inbox, receipts } = folders(t.dataDir);
+
+    const recs = records(3, 'no-marker');
+    const file = path.join(inbox, 'batch-1.xml');
+    const written = Date.now();
+    fs.writeFileSync(file, batchOf(recs, { encoding: 'UTF-8' }));
+    fs.writeFileSync(path.join(inbox, 'notes.txt'), 'not a batch file: left alone');
+    const db = t.hub.context.store.driver;
+    const row = await waitFor('the file applied', async () => (await db.query<any>("SELECT state, claimed_at FROM file_drops WHERE name = 'batch-1.xml' AND state = 'archived'")).rows[0], 30_000);
+    assert.ok(new Date(row.claimed_at).getTime() - written >= 900, 'taken only once a second old');
+    assert.equal((await getJson(`${t.url}/api/v1/cases/lookup?system=tax-bureau&localId=${recs[0].SWSXBH}`, SUPERVISOR)).status, 200);
+    assert.deepEqual(fs.readdirSync(inbox), ['notes.txt']);
+    assert.deepEqual(fs.existsSync(receipts) ? fs.readdirSync(receipts) : [], []);
+  });
+});
