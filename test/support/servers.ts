@@ -27,16 +27,9 @@ async function canConnect(url: string): Promise<string | null> {
  */
 export async function requirePostgres(): Promise<void> {
   if (ensured) return;
-  let why = await canConnect(POSTGRES_ADMIN_URL);
-  if (why) {
-    try {
-      execFileSync('bash', [path.join(ROOT, 'scripts', 'ensure-services.sh')], { stdio: 'pipe', timeout: 300_000 });
-    } catch (err) {
-      throw new Error(`PostgreSQL is needed at ${POSTGRES_ADMIN_URL} and could not be started: ${(err as { stderr?: Buffer }).stderr?.toString() || (err as Error).message}`);
-    }
-    why = await canConnect(POSTGRES_ADMIN_URL);
-    if (why) throw new Error(`PostgreSQL is needed at ${POSTGRES_ADMIN_URL} and is not reachable: ${why}`);
-  }
+  await requirePort(5432, 'PostgreSQL');
+  const why = await canConnect(POSTGRES_ADMIN_URL);
+  if (why) throw new Error(`PostgreSQL is needed at ${POSTGRES_ADMIN_URL} and is not reachable: ${why}`);
   ensured = true;
 }
 
