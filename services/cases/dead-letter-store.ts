@@ -35,18 +35,27 @@ const COLUMNS = `id, adapter, raw_message_id, record_index, record, context, rea
 export class DeadLetterStore {
   constructor(private readonly db: SqlDriver) {}
 
-  /** Adds dead letters inside the caller's transaction; a record already dead-lettered keeps its entry. */
+  /**
+   * Adds dead letters inside the caller's transaction, in one statement however many there are
+   * (a file may refuse thousands of records); a record already dead-lettered keeps its entry and
+   * takes the newest reason.
+   */
   async addIn(tx: SqlExecutor, letters: readonly NewDeadLetter[]): Promise<void> {
-    for (const d of letters) {
-      await tx.query(
-        `INSERT INTO dead_letters (id, adapter, raw_message_id, record_index, record, context, reason, rule, field, value, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-         ON CONFLICT (raw_message_id, record_index) DO UPDATE SET reason = EXCLUDED.reason, rule = EXCLUDED.rule,
-           field = EXCLUDED.field, value = EXCLUDED.value`,
-        [randomUUID(), d.failure.adapter, d.rawMessageId, d.recordIndex, JSON.stringify(d.record), JSON.stringify(d.context ?? {}),
-          d.failure.reason, d.failure.rule, d.failure.field, d.failure.value, d.receivedAt.toISOString()],
-      );
-    }
+    if (!letters.length) return;
+    const rows = letters.map((d) => ({
+      id: randomUUID(), a: d.failure.adapter, m: d.rawMessageId, i: d.recordIndex, rec: d.record ?? null, ctx: d.context ?? {},
+      r: d.failure.reason, ru: d.failure.rule, f: d.failure.field, v: d.failure.value, t: d.receivedAt.toISOString(),
+    }));
+    await tx.query(
+      `INSERT INTO dead_letters (id, adapter, raw_message_id, record_index, record, context, reason, rule, field, value, received_at)
+       SELECT x.id, x.a, x.m, x.i, coalesce(x.rec, 'null'::jsonb), x.ctx, x.r, x.ru, x.f, x.v, x.t::timestamptz
+       FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (id text, a text, m text, i int, rec jsonb, ctx jsonb, r text, ru text, f text, v text, t text))
+            WITH ORDINALITY AS x(id, a, m, i, rec, ctx, r, ru, f, v, t, n)
+       ORDER BY x.n
+       ON CONFLICT (raw_message_id, record_index) DO UPDATE SET reason = EXCLUDED.reason, rule = EXCLUDED.rule,
+         field = EXCLUDED.field, value = EXCLUDED.value`,
+      [JSON.stringify(rows)],
+    );
   }
 
   async get(id: string): Promise<DeadLetter | null> {
