@@ -7,7 +7,7 @@ import type { RawMessage } from '../store/store';
 import type { ProfileSet } from './profile-set';
 import type { NewDeadLetter } from '../cases/dead-letter-store';
 import type { SqlExecutor } from '../store/sql-driver';
-import type { SplitMessage } from '../../adapters/kit/transports/base';
+import type { RecoveryPlan } from '../../adapters/kit/transports/base';
 
 export type RecordOutcome =
   | { index: number; result: 'accepted' | 'duplicate'; eventId: string; supervisionCode: string }
@@ -149,17 +149,28 @@ export class Intake {
     for (const { department, status, n } of byStatus.values()) metrics.events.inc({ department, status }, n);
   }
 
-  /** Raw messages stored before a stop and never processed: processed now, so none is lost. */
-  async recover(adapter: string, split: (raw: RawMessage) => SplitMessage | null | Promise<SplitMessage | null>): Promise<number> {
+  /**
+   * Raw messages stored before a stop and never processed: handled now as the transport's plan says,
+   * so none is lost. One that fails stays in the inbox for the next start and does not stop the others.
+   */
+  async recover(adapter: string, plan: (raw: RawMessage) => Promise<RecoveryPlan>): Promise<number> {
+    const { store, logger } = this.deps;
+    const failed = new Set<string>();
     let n = 0;
     for (;;) {
-      const pending = await this.deps.store.inbox.pending(adapter, 50);
+      const pending = (await store.inbox.pending(adapter, failed.size + 50)).filter((raw) => !failed.has(raw.id));
       if (!pending.length) return n;
       for (const raw of pending) {
-        const parts = await split(raw);
-        if (parts) await this.process(raw, parts.records, { batch: parts.batch });
-        else await this.deps.store.inbox.markProcessed(raw.id, 0, { refused: 'unreadable on recovery' });
-        n++;
+        try {
+          const p = await plan(raw);
+          if (!p) await store.inbox.markProcessed(raw.id, 0, { refused: 'unreadable on recovery' });
+          else if ('close' in p) await store.inbox.markProcessed(raw.id, 0, p.close);
+          else await this.process(raw, p.records, { batch: p.batch, precheck: p.precheck });
+          n++;
+        } catch (err) {
+          failed.add(raw.id);
+          logger.error({ adapter, messageId: raw.id, err: (err as Error).message }, 'raw message left pending by the last stop could not be processed');
+        }
       }
     }
   }

@@ -20,8 +20,6 @@ export interface RestOptions {
  */
 export class RestTransport extends Transport<RestOptions> {
   static readonly optionsSchema = optionsSchema;
-  /** Requests being handled; a stop waits for them. */
-  private inFlight = 0;
 
   httpRoutes(): HttpRoute[] {
     return [{ method: 'POST', path: this.options.path ?? `/api/v1/inbound/${this.adapterId}`, handler: (req, res) => this.handle(req, res) }];
@@ -43,16 +41,15 @@ export class RestTransport extends Transport<RestOptions> {
     sendProblem(res, status, type, title, detail, { adapter: this.adapterId }, headers);
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    this.inFlight++;
-    try {
-      await this.handleRequest(req, res);
-    } catch (err) {
-      this.ctx.logger.error({ adapter: this.adapterId, err: (err as Error).message }, 'request failed');
-      this.refuse(res, 503, 'unavailable', 'The hub cannot take this request in right now', 'try again later', { 'Retry-After': '5' });
-    } finally {
-      this.inFlight--;
-    }
+  private handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    return this.inFlightRequest(async () => {
+      try {
+        await this.handleRequest(req, res);
+      } catch (err) {
+        this.ctx.logger.error({ adapter: this.adapterId, err: (err as Error).message }, 'request failed');
+        this.refuse(res, 503, 'unavailable', 'The hub cannot take this request in right now', 'try again later', { 'Retry-After': '5' });
+      }
+    });
   }
 
   private async handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -116,9 +113,5 @@ export class RestTransport extends Transport<RestOptions> {
     const given = Buffer.from(sig);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { type: 'bad-signature', detail: 'signature does not match the body' };
     return null;
-  }
-
-  async stop(): Promise<void> {
-    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as soap from 'soap';
-import { Transport, HttpRoute, TransportContext, SplitMessage } from './base';
+import { Transport, HttpRoute, TransportContext, SplitMessage, RecoveryPlan } from './base';
 import type { RawMessage } from '../../../services/store/store';
 import type { RecordOutcome } from '../../../services/intake/intake';
 import { ConfigError } from '../../../services/hub/errors';
@@ -78,7 +78,6 @@ export class SoapTransport extends Transport<SoapOptions> {
   private pushOperation: ResolvedOperation | null = null;
   private answerOrder: string[] = [];
   private poller: SoapPoller | null = null;
-  private inFlight = 0;
 
   constructor(ctx: TransportContext, options: SoapOptions) {
     super(ctx, options);
@@ -122,8 +121,7 @@ export class SoapTransport extends Transport<SoapOptions> {
 
   async start(): Promise<void> {
     await this.ready;
-    const n = await this.recoverPending();
-    if (n) this.ctx.logger.info({ messages: n }, 'processed raw messages left pending by the last stop');
+    await super.start();
     const poll = this.options.poll;
     if (poll?.enabled) {
       // Built here, not in the constructor: a transport built only to read samples has no store.
@@ -137,7 +135,7 @@ export class SoapTransport extends Transport<SoapOptions> {
 
   async stop(): Promise<void> {
     await this.poller?.stop();
-    while (this.inFlight > 0) await new Promise((r) => setTimeout(r, 20));
+    await super.stop();
   }
 
   async split(raw: RawMessage): Promise<SplitMessage | null> {
@@ -165,45 +163,26 @@ export class SoapTransport extends Transport<SoapOptions> {
    * a duplicate), still kept to the sender's scope. A polled page is not: its cursor did not move,
    * so its records are read again from the department.
    */
-  private async recoverPending(): Promise<number> {
-    const { store, intake, logger } = this.ctx;
-    const failed = new Set<string>();
-    let n = 0;
-    for (;;) {
-      const pending = (await store.inbox.pending(this.adapterId, failed.size + 50)).filter((raw) => !failed.has(raw.id));
-      if (!pending.length) return n;
-      for (const raw of pending) {
-        try {
-          if (raw.headers?.[CHANNEL_HEADER] === 'poll') {
-            await store.inbox.markProcessed(raw.id, 0, { superseded: 'poll page stored but not applied before a stop; its records are read again from the cursor' });
-          } else {
-            const parts = await this.split(raw);
-            const sender = raw.headers?.[SENDER_HEADER];
-            if (!parts) await store.inbox.markProcessed(raw.id, 0, { refused: 'unreadable on recovery' });
-            else await intake.process(raw, parts.records, { batch: parts.batch, precheck: sender && this.options.push ? scopePrecheck(this.options.push.auth, sender) : undefined });
-          }
-          n++;
-        } catch (err) {
-          // Left in the inbox for the next start (nothing is lost); one bad message must not keep the hub down.
-          failed.add(raw.id);
-          logger.error({ messageId: raw.id, err: (err as Error).message }, 'raw message left pending by the last stop could not be processed');
-        }
-      }
+  protected async recoveryPlan(raw: RawMessage): Promise<RecoveryPlan> {
+    if (raw.headers?.[CHANNEL_HEADER] === 'poll') {
+      return { close: { superseded: 'poll page stored but not applied before a stop; its records are read again from the cursor' } };
     }
+    const parts = await this.split(raw);
+    const sender = raw.headers?.[SENDER_HEADER];
+    return parts && { ...parts, precheck: sender && this.options.push ? scopePrecheck(this.options.push.auth, sender) : undefined };
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse, fn: () => Promise<void>): Promise<void> {
-    this.inFlight++;
-    try {
-      await this.ready;
-      await fn();
-    } catch (err) {
-      this.ctx.logger.error({ err: (err as Error).message, stack: (err as Error).stack }, 'SOAP request failed');
-      this.ctx.metrics.inboundMessages.inc({ adapter: this.adapterId, result: 'failed' });
-      this.send(res, 500, soapFault('soap:Server', '服务暂时不可用，请稍后重试 (the hub could not handle the request; nothing was applied, try again later)'));
-    } finally {
-      this.inFlight--;
-    }
+  private handle(req: IncomingMessage, res: ServerResponse, fn: () => Promise<void>): Promise<void> {
+    return this.inFlightRequest(async () => {
+      try {
+        await this.ready;
+        await fn();
+      } catch (err) {
+        this.ctx.logger.error({ err: (err as Error).message, stack: (err as Error).stack }, 'SOAP request failed');
+        this.ctx.metrics.inboundMessages.inc({ adapter: this.adapterId, result: 'failed' });
+        this.send(res, 500, soapFault('soap:Server', '服务暂时不可用，请稍后重试 (the hub could not handle the request; nothing was applied, try again later)'));
+      }
+    });
   }
 
   private send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
