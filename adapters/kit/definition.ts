@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import Ajv from 'ajv';
+import { compileCheck } from '../../services/hub/schema-check';
 import { ConfigError } from '../../services/hub/errors';
 import { validateOptions } from './transports';
 
@@ -31,7 +31,7 @@ const schema = {
     samples: { type: 'string', default: 'samples' },
   },
 };
-const validate = new Ajv({ allErrors: true, useDefaults: true }).compile(schema) as unknown as ((d: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };
+const check = compileCheck(schema, { useDefaults: true });
 
 function merge(base: any, over: any): any {
   if (!over || typeof over !== 'object' || Array.isArray(over)) return over ?? base;
@@ -50,8 +50,9 @@ export function loadAdapterDefinition(dir: string, overrides?: Record<string, un
     throw new ConfigError(`cannot read adapter definition ${file}: ${(err as Error).message}`);
   }
   raw = merge(raw, overrides);
-  if (!validate(raw)) {
-    throw new ConfigError(`${file}: not an adapter definition: ${(validate.errors || []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ')}`);
+  const why = check(raw);
+  if (why) {
+    throw new ConfigError(`${file}: not an adapter definition: ${why}`);
   }
   if (path.basename(dir) !== raw.id) throw new ConfigError(`${file}: id ${raw.id} differs from the folder name ${path.basename(dir)}`);
   raw.transport.options = raw.transport.options ?? {};

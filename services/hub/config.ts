@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import Ajv from 'ajv';
+import { compileCheck } from './schema-check';
 import { ConfigError } from './errors';
 import { DEMO_CONFIG, CONTRACTS_DIR } from './paths';
 import type { Role } from './constants';
@@ -83,7 +83,7 @@ const schema = {
   },
 };
 
-const validate = new Ajv({ allErrors: true }).compile(schema) as unknown as ((data: unknown) => boolean) & { errors?: { instancePath: string; message?: string }[] | null };
+const check = compileCheck(schema);
 
 /**
  * Reads the YAML configuration (HUB_CONFIG, or the demo configuration), then applies the HUB_*
@@ -97,8 +97,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, file = env.HUB_
   } catch (err) {
     throw new ConfigError(`cannot read configuration ${file}: ${(err as Error).message}`, { file });
   }
-  if (!validate(raw)) {
-    const why = (validate.errors || []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
+  const why = check(raw);
+  if (why) {
     throw new ConfigError(`invalid configuration ${file}: ${why}`, { file });
   }
   const base = path.dirname(path.resolve(file));

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import YAML from 'yaml';
-import Ajv, { ValidateFunction } from 'ajv';
+import { compileCheck } from '../../../services/hub/schema-check';
 import jsonata from 'jsonata';
 import type { CaseEvent, CanonicalStatus, Applicant } from '../../../contracts/types';
 import { getNormaliser, Normaliser, NormaliserOptions } from '../normalisers';
@@ -63,7 +63,7 @@ const ID_NORMALISERS: Record<Applicant['idType'], Normaliser> = {
   },
 };
 
-const validateProfile = new Ajv({ allErrors: true }).compile(profileSchema) as unknown as ((data: unknown) => boolean) & Pick<ValidateFunction, 'errors'>;
+const checkProfile = compileCheck(profileSchema);
 
 class Refused extends Error {
   constructor(readonly failure: Omit<MappingFailure, 'adapter'>) { super(failure.reason); }
@@ -121,8 +121,8 @@ export class MappingProfile {
     } catch (err) {
       throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message}`);
     }
-    if (!validateProfile(raw)) {
-      const why = (validateProfile.errors || []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
+    const why = checkProfile(raw);
+    if (why) {
       throw new ConfigError(`${file}: not a mapping profile: ${why}`);
     }
     this.adapter = raw.adapter;

@@ -1,4 +1,4 @@
-import Ajv from 'ajv';
+import { compileCheck } from '../../../services/hub/schema-check';
 import { ConfigError } from '../../../services/hub/errors';
 import type { Transport, TransportClass, TransportContext } from './base';
 import { RestTransport } from './rest';
@@ -6,7 +6,6 @@ import { FileDropTransport } from './file-drop';
 import { SoapTransport } from './soap';
 
 const registry = new Map<string, TransportClass>();
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
 
 /** Adds a transport type; adapter definitions name it in `transport.type`. */
 export function register(type: string, cls: TransportClass): void {
@@ -25,9 +24,8 @@ export function optionsSchema(type: string): object {
 
 /** Checks a definition's transport options against the transport's schema, filling in defaults. */
 export function validateOptions(type: string, options: unknown, where: string): void {
-  const validate = ajv.compile(optionsSchema(type));
-  if (!validate(options)) {
-    const why = (validate.errors || []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
+  const why = compileCheck(optionsSchema(type), { useDefaults: true })(options);
+  if (why) {
     throw new ConfigError(`${where}: invalid ${type} transport options: ${why}`);
   }
 }
