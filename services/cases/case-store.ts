@@ -71,56 +71,62 @@ export class CaseStore {
    * Set-based: a handful of statements per batch whatever its size, because a file chunk holds
    * thousands of events and one round trip per event made large batches slow. The results are
    * those of applying the events one by one in order.
+   *
+   * The cases' locks are taken before the known events are read: two transactions carrying the same
+   * event wait for each other, so the second sees the first's rows and the events can be appended
+   * without conflict handling (COPY on the embedded store).
    */
   async applyIn(tx: SqlExecutor, events: readonly CaseEvent[], opts: ApplyOptions): Promise<ApplyResult[]> {
     if (events.length === 0) return [];
-    const known = await this.knownEvents(tx, events);
     const firstOf = new Map<string, number>();
-    const news: number[] = [];
+    const unique: CaseEvent[] = [];
     events.forEach((e, k) => {
-      if (!known.has(e.id) && !firstOf.has(e.id)) { firstOf.set(e.id, k); news.push(k); }
+      if (!firstOf.has(e.id)) { firstOf.set(e.id, k); unique.push(e); }
     });
-    const refs = await this.resolveRefs(tx, news.map((k) => events[k]));
+    const refs = await this.resolveRefs(tx, unique);
+    const codeOf = (e: CaseEvent) => refs.get(refKey(e.data.system, e.data.localCaseId))!;
+    await this.lockCases(tx, [...new Set(unique.map(codeOf))].sort());
+    const known = await this.knownEvents(tx, unique);
 
     const results: ApplyResult[] = new Array(events.length);
-    const toInsert: { event: CaseEvent; code: string; k: number }[] = [];
-    for (const k of news) {
-      const event = events[k];
-      const { system, localCaseId, supervisionCode: carried } = event.data;
-      const code = refs.get(refKey(system, localCaseId))!;
+    const toInsert: { event: CaseEvent; code: string }[] = [];
+    for (const event of unique) {
+      const k = firstOf.get(event.id)!;
+      const prior = known.get(event.id);
+      if (prior !== undefined) { results[k] = { eventId: event.id, result: 'duplicate', supervisionCode: prior }; continue; }
+      const code = codeOf(event);
+      const carried = event.data.supervisionCode;
       if (carried && code !== carried) {
         // One case never gets two codes: the message contradicts what the hub already knows.
         results[k] = {
           eventId: event.id, result: 'rejected', field: 'supervisionCode', rule: 'conflict', value: carried,
-          reason: `统一服务监管码与该业务已有的监管码 ${code} 不一致 (case ${localCaseId} of ${system} already has ${code})`,
+          reason: `统一服务监管码与该业务已有的监管码 ${code} 不一致 (case ${event.data.localCaseId} of ${event.data.system} already has ${code})`,
         };
         continue;
       }
-      toInsert.push({ event, code, k });
-    }
-    const inserted = await this.insertEvents(tx, toInsert, opts);
-    const touched = new Set<string>();
-    for (const { event, code, k } of toInsert) {
-      // Not inserted: a concurrent transaction stored the same event first.
-      const accepted = inserted.has(event.id);
-      results[k] = { eventId: event.id, result: accepted ? 'accepted' : 'duplicate', supervisionCode: code };
-      if (accepted) touched.add(code);
+      results[k] = { eventId: event.id, result: 'accepted', supervisionCode: code };
+      toInsert.push({ event, code });
     }
     events.forEach((e, k) => {
       if (results[k]) return;
-      const prior = known.get(e.id);
-      if (prior !== undefined) { results[k] = { eventId: e.id, result: 'duplicate', supervisionCode: prior }; return; }
       // The same event twice in one batch: the second is what the first became.
       const first = results[firstOf.get(e.id)!];
       results[k] = first.result === 'rejected' ? first : { eventId: e.id, result: 'duplicate', supervisionCode: first.supervisionCode };
     });
-    await this.refreshMany(tx, [...touched].sort(), new Map(toInsert.map(({ event }) => [event.id, event])));
+    const stored = await this.insertEvents(tx, toInsert, opts);
+    await this.refreshMany(tx, stored);
     return results;
   }
 
+  /** Serialises the work on these cases across hub nodes (codes sorted: locks are taken in that order); released at commit. */
+  private async lockCases(tx: SqlExecutor, codes: readonly string[]): Promise<void> {
+    if (codes.length) await tx.query('SELECT count(pg_advisory_xact_lock(hashtext(c)))::int AS n FROM unnest($1::text[]) AS c', [codes]);
+  }
+
   private async knownEvents(tx: SqlExecutor, events: readonly CaseEvent[]): Promise<Map<string, string>> {
-    const r = await tx.query<{ id: string; supervision_code: string }>('SELECT id, supervision_code FROM events WHERE id = ANY($1::text[])', [events.map((e) => e.id)]);
-    return new Map(r.rows.map((x) => [x.id, x.supervision_code]));
+    const r = await tx.query<{ known: string | null }>(
+      'SELECT json_agg(json_build_array(id, supervision_code))::text AS known FROM events WHERE id = ANY($1::text[])', [events.map((e) => e.id)]);
+    return new Map(parseJson<[string, string][]>(r.rows[0]?.known));
   }
 
   // Rows travel as one JSON document each way rather than as one row or array element per value:
@@ -160,81 +166,79 @@ export class CaseStore {
     return new Map(parseJson<[string, string, string][]>(r.rows[0]?.refs).map(([s, l, c]) => [refKey(s, l), c]));
   }
 
-  /** Inserts in batch order (seq breaks ties of equal status times); answers the ids actually inserted. */
-  private async insertEvents(tx: SqlExecutor, rows: readonly { event: CaseEvent; code: string }[], opts: ApplyOptions): Promise<Set<string>> {
-    if (!rows.length) return new Set();
-    // The stored body carries the code as its subject; spliced in rather than copying each event.
-    const bodies = '[' + rows.map((x) => (x.event.subject === undefined ? `{"subject":${JSON.stringify(x.code)},${JSON.stringify(x.event).slice(1)}` : JSON.stringify({ ...x.event, subject: x.code }))).join(',') + ']';
-    const r = await tx.query<{ ids: string[] | string | null }>(
-      `WITH ins AS (
-         INSERT INTO events (id, supervision_code, adapter, raw_message_id, status, status_time, received_at, body)
-         SELECT e->>'id', e->>'subject', e->'data'->'provenance'->>'adapter', e->'data'->'provenance'->>'rawMessageId',
-                e->'data'->>'status', (e->'data'->>'statusTime')::timestamptz, $2::timestamptz, e
-         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS u(e, n) ORDER BY n
-         ON CONFLICT (id) DO NOTHING RETURNING id)
-       SELECT json_agg(id)::text AS ids FROM ins`,
-      [bodies, opts.receivedAt.toISOString()]);
-    return new Set(parseJson<string[]>(r.rows[0]?.ids));
+  /**
+   * Appends the events in batch order: their seq values (which break ties of equal status times)
+   * are taken from the sequence first, so the projection knows them without reading the rows back.
+   */
+  private async insertEvents(tx: SqlExecutor, rows: readonly { event: CaseEvent; code: string }[], opts: ApplyOptions): Promise<StoredEvent[]> {
+    if (!rows.length) return [];
+    const r = await tx.query<{ seqs: string }>("SELECT array_to_string(array_agg(nextval('events_seq_seq')), ',') AS seqs FROM generate_series(1, $1::int)", [rows.length]);
+    const seqs = r.rows[0].seqs.split(',').map(Number).sort((a, b) => a - b);
+    const receivedAt = opts.receivedAt.toISOString();
+    const stored: StoredEvent[] = [];
+    await tx.insertRows('events', ['id', 'seq', 'supervision_code', 'adapter', 'raw_message_id', 'status', 'status_time', 'received_at', 'body'], rows.map(({ event, code }, i) => {
+      // The stored body carries the code as its subject.
+      const body = event.subject === code ? event : { ...event, subject: code };
+      const p = event.data.provenance;
+      stored.push({ event: body, seq: seqs[i] });
+      return [event.id, seqs[i], code, p.adapter, p.rawMessageId, event.data.status, event.data.statusTime, receivedAt, body];
+    }));
+    return stored;
   }
 
   /**
-   * Recomputes the projections of the given cases (codes sorted: locks are taken in that order).
-   * `fresh` are the events this batch just stored; of the others only what the projection reads of
-   * an earlier event is fetched (id, status, time, hall), and the whole latest event of each case:
-   * bodies are most of the bytes, and re-reading every body of every touched case made large
-   * batches slow. If projectCase ever reads more of an event that is not the latest, fetch it here.
+   * Recomputes the projections of the cases these new events belong to. What the projection reads
+   * of earlier events (id, seq, status, status time, hall) is kept in the case row's timeline, and
+   * of the latest event the rest is in the row itself: one row read per case, never its events.
+   * If projectCase ever reads more of an event that is not the latest, keep it in the timeline.
    */
-  private async refreshMany(tx: SqlExecutor, codes: readonly string[], fresh: ReadonlyMap<string, CaseEvent>): Promise<void> {
-    if (!codes.length) return;
-    // Serialises projection updates of one case across hub nodes; released at commit.
-    await tx.query('SELECT count(pg_advisory_xact_lock(hashtext(c)))::int AS n FROM unnest($1::text[]) AS c', [codes]);
-    const r = await tx.query<{ events: string | null }>(
-      `SELECT json_agg(json_build_array(supervision_code, seq, id, status, body->'data'->>'statusTime', body->'data'->'department'->'hall'))::text AS events
-       FROM events WHERE supervision_code = ANY($1::text[])`, [codes]);
-    type Light = [string, string, string, CaseEvent['data']['status'], string, { code: string; name: string } | null];
+  private async refreshMany(tx: SqlExecutor, fresh: readonly StoredEvent[]): Promise<void> {
+    if (!fresh.length) return;
     const byCase = new Map<string, StoredEvent[]>();
-    const partial = new Set<CaseEvent>();
-    for (const [code, seq, id, status, statusTime, hall] of parseJson<Light[]>(r.rows[0]?.events)) {
-      let event = fresh.get(id);
-      if (!event) {
-        event = { id, data: { status, statusTime, department: { code: '', name: '', ...(hall ? { hall } : {}) } } } as unknown as CaseEvent;
-        partial.add(event);
-      }
+    for (const s of fresh) {
+      const code = s.event.subject!;
       let list = byCase.get(code);
       if (!list) byCase.set(code, (list = []));
-      list.push({ event, seq: Number(seq) });
+      list.push(s);
     }
-    const latest = new Map<string, StoredEvent>();
-    for (const [code, list] of byCase) {
-      const timeline = orderTimeline(list);
-      const last = timeline[timeline.length - 1];
-      if (partial.has(last.event)) latest.set(last.event.id, last);
-    }
-    if (latest.size) {
-      const whole = await tx.query<{ bodies: string | null }>('SELECT json_agg(body)::text AS bodies FROM events WHERE id = ANY($1::text[])', [[...latest.keys()]]);
-      for (const body of parseJson<CaseEvent[]>(whole.rows[0]?.bodies)) latest.get(body.id)!.event = body;
-    }
+    const codes = [...byCase.keys()].sort();
+    const r = await tx.query<{ cases: string | null }>(
+      `SELECT json_agg(json_build_array(supervision_code, timeline, department_code, department_name, item_code, item_name, applicant))::text AS cases
+       FROM cases WHERE supervision_code = ANY($1::text[])`, [codes]);
+    type Row = [string, TimelineEntry[], string, string, string, string, CaseEvent['data']['applicant']];
+    const prior = new Map(parseJson<Row[]>(r.rows[0]?.cases).map((row) => [row[0], row]));
     const rows = codes.map((code) => {
-      const p = projectCase(code, byCase.get(code) ?? []);
+      const row = prior.get(code);
+      const mine = byCase.get(code)!;
+      const earlier: StoredEvent[] = (row?.[1] ?? []).map(([id, seq, status, statusTime, hall]) => ({
+        seq,
+        event: { id, data: { status, statusTime, department: { code: row![2], name: row![3], ...(hall ? { hall } : {}) }, item: { code: row![4], name: row![5] }, applicant: row![6] } } as unknown as CaseEvent,
+      }));
+      // An earlier event that is still the latest by status time was the latest before too: the row's
+      // department, item and applicant are its own.
+      const all = [...earlier, ...mine];
+      const p = projectCase(code, all);
+      const timeline: TimelineEntry[] = orderTimeline(all).map(({ event: e, seq }) => [e.id, seq, e.data.status, e.data.statusTime, e.data.department.hall ?? null]);
       return {
         c: code, dc: p.department.code, dn: p.department.name, hc: p.department.hall?.code ?? null, hn: p.department.hall?.name ?? null,
         ic: p.item.code, iname: p.item.name, st: p.status, stt: p.statusTime, ap: p.applicant, li: p.light, dl: p.deadline, pa: p.paused,
-        vi: p.violations, ec: p.eventCount,
+        vi: p.violations, ec: p.eventCount, tl: timeline,
       };
     });
     await tx.query(
       `INSERT INTO cases (supervision_code, department_code, department_name, hall_code, hall_name, item_code, item_name, status, status_time,
-                          applicant, light, deadline, paused, violations, event_count, first_seen, updated_at)
-       SELECT c, dc, dn, hc, hn, ic, iname, st, stt::timestamptz, ap, li, dl::timestamptz, pa, vi, ec, now(), now()
+                          applicant, light, deadline, paused, violations, event_count, timeline, first_seen, updated_at)
+       SELECT c, dc, dn, hc, hn, ic, iname, st, stt::timestamptz, ap, li, dl::timestamptz, pa, vi, ec, tl, now(), now()
        FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (c text, dc text, dn text, hc text, hn text, ic text, iname text, st text, stt text,
-                       ap jsonb, li text, dl text, pa boolean, vi jsonb, ec int)) WITH ORDINALITY
-            AS x(c, dc, dn, hc, hn, ic, iname, st, stt, ap, li, dl, pa, vi, ec, n)
+                       ap jsonb, li text, dl text, pa boolean, vi jsonb, ec int, tl jsonb)) WITH ORDINALITY
+            AS x(c, dc, dn, hc, hn, ic, iname, st, stt, ap, li, dl, pa, vi, ec, tl, n)
        ORDER BY n
        ON CONFLICT (supervision_code) DO UPDATE SET
          department_code = EXCLUDED.department_code, department_name = EXCLUDED.department_name, hall_code = EXCLUDED.hall_code,
          hall_name = EXCLUDED.hall_name, item_code = EXCLUDED.item_code, item_name = EXCLUDED.item_name, status = EXCLUDED.status,
          status_time = EXCLUDED.status_time, applicant = EXCLUDED.applicant, light = EXCLUDED.light, deadline = EXCLUDED.deadline,
-         paused = EXCLUDED.paused, violations = EXCLUDED.violations, event_count = EXCLUDED.event_count, updated_at = now()`,
+         paused = EXCLUDED.paused, violations = EXCLUDED.violations, event_count = EXCLUDED.event_count, timeline = EXCLUDED.timeline,
+         updated_at = now()`,
       [JSON.stringify(rows)]);
   }
 
@@ -325,6 +329,9 @@ export class CaseStore {
     return r.rows.map((x) => ({ department: x.department_code, light: x.light, n: Number(x.n) }));
   }
 }
+
+/** One event of a case as its row's timeline keeps it: id, seq, status, status time as sent, hall. */
+type TimelineEntry = [string, number, CaseEvent['data']['status'], string, { code: string; name: string } | null];
 
 function refKey(system: string, localId: string): string {
   return `${system}\u0000${localId}`;

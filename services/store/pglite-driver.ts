@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
-import { SqlDriver, SqlExecutor, withTransactionRetry } from './sql-driver';
+import { PGlite, Transaction } from '@electric-sql/pglite';
+import { SqlDriver, SqlExecutor, withTransactionRetry, copyText, checkIdentifiers } from './sql-driver';
 
 /** The embedded store: a real PostgreSQL compiled to WebAssembly, its files under the data folder. */
 export class PgliteDriver implements SqlDriver {
@@ -20,10 +20,17 @@ export class PgliteDriver implements SqlDriver {
     return { rows: res.rows };
   }
 
+  insertRows(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void> {
+    return copyInto(this.db, table, columns, rows);
+  }
+
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     return withTransactionRetry(() =>
       this.db.transaction(async (tx) =>
-        fn({ query: async <R>(sql: string, params: unknown[] = []) => ({ rows: (await tx.query<R>(sql, params as any[])).rows }) }),
+        fn({
+          query: async <R>(sql: string, params: unknown[] = []) => ({ rows: (await tx.query<R>(sql, params as any[])).rows }),
+          insertRows: (table, columns, rows) => copyInto(tx, table, columns, rows),
+        }),
       ),
     );
   }
@@ -35,4 +42,10 @@ export class PgliteDriver implements SqlDriver {
   async close(): Promise<void> {
     if (!this.db.closed) await this.db.close();
   }
+}
+
+async function copyInto(db: Pick<Transaction, 'query'>, table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void> {
+  if (!rows.length) return;
+  checkIdentifiers(table, columns);
+  await db.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([copyText(rows)]) });
 }

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { SqlDriver, SqlExecutor, withTransactionRetry } from './sql-driver';
+import { SqlDriver, SqlExecutor, withTransactionRetry, checkIdentifiers } from './sql-driver';
 
 // timestamptz and int8 come back as text, as PGlite's are read through the same SQL (casts in the
 // queries decide the JavaScript types, not the driver).
@@ -29,12 +29,19 @@ export class PostgresDriver implements SqlDriver {
     return { rows: res.rows as T[] };
   }
 
+  insertRows(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void> {
+    return insertJson((sql, params) => this.pool.query(sql, params), table, columns, rows);
+  }
+
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     return withTransactionRetry(async () => {
       const client = await this.pool.connect();
       try {
         await client.query('BEGIN');
-        const result = await fn({ query: async <R>(sql: string, params: unknown[] = []) => ({ rows: (await client.query(sql, params as any[])).rows as R[] }) });
+        const result = await fn({
+          query: async <R>(sql: string, params: unknown[] = []) => ({ rows: (await client.query(sql, params as any[])).rows as R[] }),
+          insertRows: (table, columns, rows) => insertJson((sql, params) => client.query(sql, params), table, columns, rows),
+        });
         await client.query('COMMIT');
         return result;
       } catch (err) {
@@ -53,4 +60,16 @@ export class PostgresDriver implements SqlDriver {
   async close(): Promise<void> {
     if (!this.pool.ended && !this.pool.ending) await this.pool.end();
   }
+}
+
+/**
+ * One statement whatever the number of rows: the rows as one JSON document, typed by the table's own
+ * row type (a server parses JSON fast; COPY would need a streaming client for little gain here).
+ */
+async function insertJson(run: (sql: string, params: unknown[]) => Promise<unknown>, table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void> {
+  if (!rows.length) return;
+  checkIdentifiers(table, columns);
+  const objects = rows.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i] instanceof Date ? (row[i] as Date).toISOString() : row[i] ?? null])));
+  const list = columns.join(', ');
+  await run(`INSERT INTO ${table} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${table}, $1::json)`, [JSON.stringify(objects)]);
 }
