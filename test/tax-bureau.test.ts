@@ -205,6 +205,23 @@ for (const store of STORES) {
       await waitFor('the inbox emptied', () => !fs.existsSync(file) && !fs.existsSync(file + '.ok'));
     });
 
+    it('moves a marker whose file has been gone for a day out of the inbox, and leaves a recent one alone', async () => {
+      const old = `${fileName()}.ok`;
+      const recent = `${fileName()}.ok`;
+      fs.writeFileSync(path.join(dirs.inbox, old), '');
+      fs.writeFileSync(path.join(dirs.inbox, recent), '');
+      const dayAgo = new Date(Date.now() - 25 * 3600_000);
+      fs.utimesSync(path.join(dirs.inbox, old), dayAgo, dayAgo);
+      await waitFor('the old marker moved', () => !fs.existsSync(path.join(dirs.inbox, old)), 10_000);
+      const orphaned = path.join(dirs.archive, 'orphaned');
+      const kept = fs.readdirSync(orphaned).flatMap((day) => fs.readdirSync(path.join(orphaned, day)));
+      assert.ok(kept.some((f) => f.endsWith(`--${old}`)), `archived: ${kept.join(', ')}`);
+      assert.ok(fs.existsSync(path.join(dirs.inbox, recent)), 'a marker younger than a day stays');
+      const m = await (await fetch(`${t.url}/metrics`)).text();
+      assert.match(m, /hub_files_total\{adapter="tax-bureau",result="orphaned-marker"\} 1/);
+      fs.rmSync(path.join(dirs.inbox, recent));
+    });
+
     it('refuses a truncated file, a JLS off by one and a billion-laughs DOCTYPE as a whole: nothing applied, a <CW> receipt, archived as failed; the hub keeps serving', async () => {
       const before = await eventCount();
       const truncatedRecs = records(20, `${store}-truncated`);

@@ -31,7 +31,7 @@ export class HubMetrics {
     name: METRICS.outbound, help: 'Outbound deliveries by target and result', labelNames: ['target', 'result'], registers: [this.registry],
   });
   readonly files = new client.Counter({
-    name: METRICS.files, help: 'Files taken from drop folders, by result (processed, failed, duplicate)', labelNames: ['adapter', 'result'], registers: [this.registry],
+    name: METRICS.files, help: 'Files taken from drop folders, by result (processed, failed, duplicate; orphaned-marker: a marker whose file never came)', labelNames: ['adapter', 'result'], registers: [this.registry],
   });
   readonly fileBytes = new client.Counter({
     name: METRICS.fileBytes, help: 'Bytes of the files taken from drop folders', labelNames: ['adapter'], registers: [this.registry],

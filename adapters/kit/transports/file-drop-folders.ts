@@ -27,7 +27,7 @@ export class DropFolders {
     return path.join(this.processing, `${id}--${name}`);
   }
 
-  archivePath(outcome: 'processed' | 'failed' | 'duplicate', day: string, processingPath: string): string {
+  archivePath(outcome: 'processed' | 'failed' | 'duplicate' | 'orphaned', day: string, processingPath: string): string {
     return path.join(this.archive, outcome, day, path.basename(processingPath));
   }
 }

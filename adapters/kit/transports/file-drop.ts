@@ -21,6 +21,7 @@ export interface FileDropOptions {
   pattern: string;
   markerSuffix?: string;
   minFileAgeSeconds: number;
+  orphanMarkerHours: number;
   pollIntervalMs: number;
   maxFileBytes: number;
   encodings: string[];
@@ -140,7 +141,9 @@ export class FileDropTransport extends Transport<FileDropOptions> {
         }
       }
     }
-    for (const name of await this.readyFiles()) {
+    const names = (await fs.promises.readdir(this.folders.inbox)).sort();
+    await this.clearOrphanMarkers(names);
+    for (const name of await this.readyFiles(names)) {
       if (signal.aborted) return;
       const row = await this.claim(name);
       if (row) await this.carryOn(row, signal);
@@ -160,9 +163,8 @@ export class FileDropTransport extends Transport<FileDropOptions> {
   }
 
   /** Complete files in the inbox, in name order (the departments' names carry time and sequence). */
-  private async readyFiles(): Promise<string[]> {
+  private async readyFiles(names: readonly string[]): Promise<string[]> {
     const { markerSuffix, minFileAgeSeconds } = this.options;
-    const names = (await fs.promises.readdir(this.folders.inbox)).sort();
     const present = new Set(names);
     const out: string[] = [];
     for (const name of names) {
@@ -175,6 +177,33 @@ export class FileDropTransport extends Transport<FileDropOptions> {
       out.push(name);
     }
     return out;
+  }
+
+  /**
+   * Markers whose file has been gone for orphanMarkerHours: moved to the archive, so that the inbox
+   * does not fill up with them, and so that a later file of the same name is not taken as complete
+   * before its own marker is written.
+   */
+  private async clearOrphanMarkers(names: readonly string[]): Promise<void> {
+    const suffix = this.options.markerSuffix;
+    if (!suffix) return;
+    const present = new Set(names);
+    for (const marker of names) {
+      if (!marker.endsWith(suffix)) continue;
+      const name = marker.slice(0, -suffix.length);
+      if (!this.pattern.test(name) || present.has(name)) continue;
+      const source = path.join(this.folders.inbox, marker);
+      const st = await fs.promises.stat(source).catch(() => null);
+      if (!st || Date.now() - st.mtimeMs < this.options.orphanMarkerHours * 3600_000) continue;
+      const target = this.folders.archivePath('orphaned', beijingYmd(new Date()), `${randomUUID()}--${marker}`);
+      await fs.promises.mkdir(path.dirname(target), { recursive: true });
+      // The file may have arrived since the folder was read: then the marker is its own, and stays.
+      if (exists(path.join(this.folders.inbox, name))) continue;
+      if (await renameIfPresent(source, target)) {
+        this.ctx.metrics.files.inc({ adapter: this.adapterId, result: 'orphaned-marker' });
+        this.ctx.logger.warn({ marker, archive: target, ageHours: Math.round((Date.now() - st.mtimeMs) / 360_000) / 10 }, 'marker without its file moved out of the inbox');
+      }
+    }
   }
 
   /**
