@@ -28,8 +28,14 @@ export class PgliteDriver implements SqlDriver {
     return withTransactionRetry(() =>
       this.db.transaction(async (tx) =>
         fn({
-          query: async <R>(sql: string, params: unknown[] = []) => ({ rows: (await tx.query<R>(sql, params as any[])).rows }),
-          insertRows: (table, columns, rows) => copyInto(tx, table, columns, rows),
+          query: async <R>(sql: string, params: unknown[] = []) => {
+            await turn();
+            return { rows: (await tx.query<R>(sql, params as any[])).rows };
+          },
+          insertRows: async (table, columns, rows) => {
+            await turn();
+            await copyInto(tx, table, columns, rows);
+          },
         }),
       ),
     );
@@ -48,4 +54,14 @@ async function copyInto(db: Pick<Transaction, 'query'>, table: string, columns: 
   if (!rows.length) return;
   checkIdentifiers(table, columns);
   await db.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([copyText(rows)]) });
+}
+
+/**
+ * PGlite runs each statement on this thread and resolves in a microtask, so a transaction of many
+ * statements would otherwise hold the event loop from its first statement to its commit (a file
+ * chunk: most of a second), and health checks and HTTP requests would wait that long. Between
+ * statements, whatever else waits goes first.
+ */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
