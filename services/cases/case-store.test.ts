@@ -25,11 +25,14 @@ for (const kind of STORES) {
   describe(`case store: batches applied as sets (${kind} store)`, function () {
     this.timeout(300_000);
     let store: Store;
+    let reopen: () => Promise<Store>;
     let dropDb: (() => Promise<void>) | null = null;
     before(async () => {
       const db = kind === 'postgres' ? await createTestDatabase() : null;
       dropDb = db ? () => db.drop() : null;
-      store = await openStore({ store: db ? db.url : 'embedded', dataDir: testDataDir('case-store'), region: '130100' });
+      const dataDir = testDataDir('case-store');
+      reopen = () => openStore({ store: db ? db.url : 'embedded', dataDir, region: '130100' });
+      store = await reopen();
     });
     after(async () => { await store?.close(); await dropDb?.(); });
 
@@ -102,21 +105,44 @@ for (const kind of STORES) {
           }
           const codes = new Set<string>();
           for (const e of events) codes.add((await store.cases.lookup('tax-bureau', e.data.localCaseId))!);
-          for (const code of codes) {
-            const whole = (await store.cases.get(code))!.projection;
-            const r = await store.driver.query<any>(
-              `SELECT department_code, hall_code, hall_name, item_code, status, to_char(status_time AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS"+08:00"') AS t,
-                      applicant, paused, violations, event_count FROM cases WHERE supervision_code = $1`, [code]);
-            const row = r.rows[0];
-            assert.deepEqual({
-              department: row.department_code, hall: row.hall_code ? { code: row.hall_code, name: row.hall_name } : undefined, item: row.item_code,
-              status: row.status, time: row.t, applicant: row.applicant, paused: row.paused, violations: row.violations, events: row.event_count,
-            }, {
-              department: whole.department.code, hall: whole.department.hall, item: whole.item.code, status: whole.status, time: whole.statusTime,
-              applicant: whole.applicant, paused: whole.paused, violations: whole.violations, events: whole.eventCount,
-            });
-          }
+          for (const code of codes) await assertRowIsProjection(store, code);
         }), { numRuns: 40 });
     });
+
+    it('fills the timelines of cases stored before they were kept in the case row, and goes on from them', async () => {
+      const first = [
+        event('m1', 'SX-M', 'SUBMITTED', '2026-11-24T09:00:00+08:00'),
+        event('m2', 'SX-M', 'SUPPLEMENT_REQUESTED', '2026-11-24T11:00:00+08:00'),
+      ];
+      first[0].data.department.hall = { code: 'HALL-M', name: '大厅M' };
+      await store.cases.apply(first, { receivedAt: new Date() });
+      // The store as it was before migration 004: no timeline column, a unique seq.
+      await store.driver.exec(`ALTER TABLE cases DROP COLUMN timeline; ALTER TABLE events ADD CONSTRAINT events_seq_key UNIQUE (seq);
+        DELETE FROM hub_migrations WHERE id LIKE '004-%'`);
+      await store.close();
+      store = await reopen();
+      const code = (await store.cases.lookup('tax-bureau', 'SX-M'))!;
+      const late = event('m0', 'SX-M', 'ACCEPTED', '2026-11-24T10:00:00+08:00');
+      await store.cases.apply([late], { receivedAt: new Date() });
+      await assertRowIsProjection(store, code);
+      const row = (await store.driver.query<{ event_count: number; paused: boolean; hall_code: string }>('SELECT event_count, paused, hall_code FROM cases WHERE supervision_code = $1', [code])).rows[0];
+      assert.deepEqual(row, { event_count: 3, paused: true, hall_code: 'HALL-M' });
+    });
+  });
+}
+
+/** The case row as the store keeps it while applying equals the projection of every event of the case. */
+async function assertRowIsProjection(store: Store, code: string): Promise<void> {
+  const whole = (await store.cases.get(code))!.projection;
+  const r = await store.driver.query<any>(
+    `SELECT department_code, hall_code, hall_name, item_code, status, to_char(status_time AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS"+08:00"') AS t,
+            applicant, paused, violations, event_count FROM cases WHERE supervision_code = $1`, [code]);
+  const row = r.rows[0];
+  assert.deepEqual({
+    department: row.department_code, hall: row.hall_code ? { code: row.hall_code, name: row.hall_name } : undefined, item: row.item_code,
+    status: row.status, time: row.t, applicant: row.applicant, paused: row.paused, violations: row.violations, events: row.event_count,
+  }, {
+    department: whole.department.code, hall: whole.department.hall, item: whole.item.code, status: whole.status, time: whole.statusTime,
+    applicant: whole.applicant, paused: whole.paused, violations: whole.violations, events: whole.eventCount,
   });
 }
