@@ -608,6 +608,58 @@ async function assertExactlyOnce(db: { query<T>(sql: string, p?: unknown[]): Pro
   assert.ok(dead.length > 0, 'the data carried some bad ID numbers');
 }
 
+describe('vehicle office polling in a cluster: one node at a time (postgres store)', function () {
+  this.timeout(180_000);
+  let svc: VehicleQueryService | null = null;
+  const hubs: VehicleHub[] = [];
+  after(async () => {
+    for (const h of hubs.reverse()) await h.stop({ keep: true }).catch(() => undefined);
+    await hubs[0]?.drop();
+    await svc?.close();
+  });
+
+  it('has one of two nodes sharing the store poll; when it stops, the other takes over from the cursor; every change applied once', async () => {
+    const changes = changesWithBoundaryTies(400, 'lease');
+    svc = await startVehicleQueryService({ port: 0, records: changes.slice(0, 200) });
+    const options = { poll: { ...pollOptions(svc.url).poll, leaseSeconds: 2 } };
+    const a = await startVehicleHub('postgres', options);
+    hubs.push(a);
+    const b = await startVehicleHub('postgres', options, { ...a, dataDir: testDataDir('veh-lease-b') });
+    hubs.push(b);
+    const pages = async (h: VehicleHub) => metric(await fetch(`${h.url}/metrics`).then((r) => r.text()), 'hub_poll_pages_total', '{adapter="vehicle-office"}');
+    const appliedAll = async (n: number) => {
+      const until = Date.now() + 60_000;
+      for (;;) {
+        const c = await counts(a);
+        if (c.events + c.deadLetters >= n) return;
+        assert.ok(Date.now() < until, `only ${c.events + c.deadLetters} of ${n} applied`);
+        await sleep(200);
+      }
+    };
+    await appliedAll(200);
+    await sleep(1500); // several more poll intervals on both nodes
+    const [pa, pb] = [await pages(a), await pages(b)];
+    assert.ok((pa > 0) !== (pb > 0), `exactly one node reads the feed (pages read: ${pa} and ${pb})`);
+    const [holder, other] = pa > 0 ? [a, b] : [b, a];
+    assert.ok(other.logs.some((l) => l.includes('"msg":"another node polls the feed"')));
+
+    // The holder stops (it releases the lease): the other node goes on from the stored cursor.
+    await holder.stop({ keep: true });
+    hubs.splice(hubs.indexOf(holder), 1);
+    svc.addRecords(changes.slice(200));
+    const until = Date.now() + 30_000;
+    for (;;) {
+      const c = await counts(other);
+      if (c.events + c.deadLetters >= changes.length) break;
+      assert.ok(Date.now() < until, `the remaining node applied only ${c.events + c.deadLetters} of ${changes.length}`);
+      await sleep(200);
+    }
+    assert.ok(await pages(other) > 0);
+    assert.ok(other.logs.some((l) => l.includes('"msg":"this node polls the feed"')));
+    await assertExactlyOnce(other.hub.context.store.driver, changes);
+  });
+});
+
 for (const store of STORES) {
   describe(`vehicle office polling: QueryChangedCases against the simulator (${store} store)`, function () {
     this.timeout(180_000);

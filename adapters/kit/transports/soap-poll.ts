@@ -13,6 +13,7 @@ import { METRICS } from '../../../services/hub/constants';
 import { ConfigError } from '../../../services/hub/errors';
 import { normaliseLocalTime, LocalTimeFormat } from '../normalisers/local-time';
 import { IntervalJob } from '../jobs/interval-job';
+import { JobLease } from '../jobs/job-lease';
 import { readPath, textOf, AuthScheme } from './soap-auth';
 import { HttpExchange, SoapHttpClient, resolveOperation, ResolvedOperation } from './soap-wsdl';
 
@@ -30,11 +31,19 @@ export interface PollOptions {
   record: { keyField: string; timeField: string };
   pageSize: number;
   intervalSeconds: number;
+  leaseSeconds?: number;
   initialStartTime: string;
   timeoutSeconds: number;
   maxBodyBytes: number;
   maxBackoffSeconds: number;
   encodings: string[];
+}
+
+/** This node no longer holds the poll's lease: its walk ends, another node goes on from the cursor. */
+class LeaseLost extends Error {
+  constructor(lease: string) {
+    super(`lease ${lease} is held by another node`);
+  }
 }
 
 /**
@@ -205,6 +214,7 @@ export class SoapPoller {
   private readonly initial: CursorState;
   private readonly errors: client.Counter<'adapter'>;
   private readonly pagesRead: client.Counter<'adapter'>;
+  private readonly lease: JobLease;
 
   constructor(private readonly deps: { adapter: string; wsdlFile: string; options: PollOptions; intake: Intake; db: SqlDriver; logger: Logger; metrics: HubMetrics }) {
     const o = deps.options;
@@ -212,6 +222,7 @@ export class SoapPoller {
     if (!initial) throw new ConfigError(`${deps.adapter}: poll.initialStartTime ${JSON.stringify(o.initialStartTime)} is not a time`, { adapter: deps.adapter, field: 'poll.initialStartTime' });
     this.initial = { position: initial, keys: [] };
     this.cursors = new PollCursorStore(deps.db);
+    this.lease = new JobLease(deps.db, `poll:${deps.adapter}`, o.leaseSeconds ?? Math.max(30, 3 * o.intervalSeconds));
     this.http = new SoapHttpClient({ timeoutMs: o.timeoutSeconds * 1000, maxBodyBytes: o.maxBodyBytes, encodings: o.encodings });
     this.errors = getCounter(deps.metrics.registry, METRICS.pollErrors, 'Failed polls of a department feed (each is retried with backoff)');
     this.pagesRead = getCounter(deps.metrics.registry, METRICS.pollPages, 'Pages read from department feeds');
@@ -251,15 +262,32 @@ export class SoapPoller {
     this.deps.logger.info({ url: o.url, operation: o.operation, intervalSeconds: o.intervalSeconds }, 'polling started');
   }
 
-  stop(): Promise<void> {
-    return this.job.stop();
+  async stop(): Promise<void> {
+    await this.job.stop();
+    await this.lease.release().catch((err) => this.deps.logger.warn({ err: (err as Error).message }, 'poll lease not released; another node takes over when it runs out'));
+  }
+
+  /** Whether this node is the one that polls (the lease is taken or renewed); logs when that changes. */
+  private async polling(): Promise<boolean> {
+    const { held, changed } = await this.lease.hold();
+    if (changed) this.deps.logger.info({ lease: this.lease.name, owner: this.lease.owner }, held ? 'this node polls the feed' : 'another node polls the feed');
+    return held;
   }
 
   /** One poll: walks the feed, again from the cursor when records appeared behind the page being read. */
   async run(signal: AbortSignal): Promise<void> {
+    try {
+      await this.walk(signal);
+    } catch (err) {
+      if (!(err instanceof LeaseLost)) throw err;
+    }
+  }
+
+  private async walk(signal: AbortSignal): Promise<void> {
     const { adapter } = this.deps;
     this.http.signal = signal;
     for (let walk = 1; walk <= 5 && !signal.aborted; walk++) {
+      if (!(await this.polling())) return;
       const state = (await this.cursors.load(adapter)) ?? this.initial;
       const r = await walkFeed(state, {
         fetch: (position, page) => this.fetch(position, page),
@@ -278,6 +306,8 @@ export class SoapPoller {
 
   private async fetch(position: string, page: number): Promise<SoapPage> {
     const o = this.deps.options;
+    // A node that lost the lease mid-walk (it stalled) stops: what it applied is kept, and the cursor only moves forward.
+    if (!(await this.polling())) throw new LeaseLost(this.lease.name);
     const values: Record<string, unknown> = { [o.request.startTimeField]: feedTime(position, o.request.timeFormat), [o.request.pageField]: page };
     const request: Record<string, unknown> = {};
     for (const k of this.requestOrder) if (k in values) request[k] = values[k];
