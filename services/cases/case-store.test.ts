@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { CaseEvent } from '../../contracts/types';
-import { openStore, Store } from '../store/open-store';
+import type { Store } from '../store/open-store';
 import { eventId } from '../../adapters/kit/mapping/event-id';
 import { issueSupervisionCode } from './supervision-code';
-import { STORES, testDataDir } from '../../test/support/hub';
-import { createTestDatabase } from '../../test/support/servers';
+import { STORES } from '../../test/support/hub';
+import { useStore } from '../../test/support/store';
 
 function event(key: string, localCaseId: string, status: CaseEvent['data']['status'], time: string, supervisionCode: string | null = null): CaseEvent {
   return {
@@ -24,17 +24,7 @@ const STATUSES: CaseEvent['data']['status'][] = ['SUBMITTED', 'ACCEPTED', 'UNDER
 for (const kind of STORES) {
   describe(`case store: batches applied as sets (${kind} store)`, function () {
     this.timeout(300_000);
-    let store: Store;
-    let reopen: () => Promise<Store>;
-    let dropDb: (() => Promise<void>) | null = null;
-    before(async () => {
-      const db = kind === 'postgres' ? await createTestDatabase() : null;
-      dropDb = db ? () => db.drop() : null;
-      const dataDir = testDataDir('case-store');
-      reopen = () => openStore({ store: db ? db.url : 'embedded', dataDir, region: '130100' });
-      store = await reopen();
-    });
-    after(async () => { await store?.close(); await dropDb?.(); });
+    const t = useStore(kind, 'case-store');
 
     it('accepts, finds or issues codes, refuses a contradicting code, answers repeats as duplicates, and projects each case once', async () => {
       const carried = issueSupervisionCode('130100', new Date());
@@ -47,7 +37,7 @@ for (const kind of STORES) {
         event('b2', 'SX-B', 'SUBMITTED', '2026-11-24T08:00:00+08:00'), // late: ordered by status time
         event('a3', 'SX-A', 'ACCEPTED', '2026-11-24T09:30:00+08:00'),
       ];
-      const first = await store.cases.apply(batch, { receivedAt: new Date() });
+      const first = await t.store.cases.apply(batch, { receivedAt: new Date() });
       assert.deepEqual(first.map((r) => r.result), ['accepted', 'rejected', 'duplicate', 'accepted', 'accepted', 'accepted']);
       const codeA = (first[0] as { supervisionCode: string }).supervisionCode;
       assert.notEqual(codeA, other);
@@ -57,22 +47,22 @@ for (const kind of STORES) {
       assert.equal((first[4] as { supervisionCode: string }).supervisionCode, carried);
       assert.equal((first[5] as { supervisionCode: string }).supervisionCode, codeA);
 
-      const a = await store.cases.get(codeA);
+      const a = await t.store.cases.get(codeA);
       assert.equal(a!.projection.status, 'ACCEPTED');
       assert.equal(a!.projection.eventCount, 2);
-      const b = await store.cases.get(carried);
+      const b = await t.store.cases.get(carried);
       assert.deepEqual(b!.timeline.map((e) => e.event.data.status), ['SUBMITTED', 'COMPLETED']);
       assert.equal(b!.projection.status, 'COMPLETED');
       assert.deepEqual(b!.projection.violations.map((v) => v.code), ['NO_ACCEPTANCE']);
 
-      const again = await store.cases.apply(batch, { receivedAt: new Date() });
+      const again = await t.store.cases.apply(batch, { receivedAt: new Date() });
       assert.deepEqual(again.map((r) => r.result), ['duplicate', 'rejected', 'duplicate', 'duplicate', 'duplicate', 'duplicate']);
-      assert.equal(await store.cases.countEvents(), 4);
+      assert.equal(await t.store.cases.countEvents(), 4);
 
       // An event arriving later, out of order, in a batch of its own: the projection reads the earlier events back.
-      const late = await store.cases.apply([event('a0', 'SX-A', 'SUBMITTED', '2026-11-24T08:30:00+08:00')], { receivedAt: new Date() });
+      const late = await t.store.cases.apply([event('a0', 'SX-A', 'SUBMITTED', '2026-11-24T08:30:00+08:00')], { receivedAt: new Date() });
       assert.equal(late[0].result, 'accepted');
-      const a2 = await store.cases.get(codeA);
+      const a2 = await t.store.cases.get(codeA);
       assert.equal(a2!.projection.status, 'ACCEPTED');
       assert.equal(a2!.projection.eventCount, 3);
       assert.deepEqual(a2!.projection.applicant, batch[0].data.applicant);
@@ -100,12 +90,12 @@ for (const kind of STORES) {
           let at = 0;
           for (const n of [...cuts, events.length]) {
             if (at >= events.length) break;
-            await store.cases.apply(events.slice(at, at + n), { receivedAt: new Date() });
+            await t.store.cases.apply(events.slice(at, at + n), { receivedAt: new Date() });
             at += n;
           }
           const codes = new Set<string>();
-          for (const e of events) codes.add((await store.cases.lookup('tax-bureau', e.data.localCaseId))!);
-          for (const code of codes) await assertRowIsProjection(store, code);
+          for (const e of events) codes.add((await t.store.cases.lookup('tax-bureau', e.data.localCaseId))!);
+          for (const code of codes) await assertRowIsProjection(t.store, code);
         }), { numRuns: 40 });
     });
 
@@ -115,17 +105,17 @@ for (const kind of STORES) {
         event('m2', 'SX-M', 'SUPPLEMENT_REQUESTED', '2026-11-24T11:00:00+08:00'),
       ];
       first[0].data.department.hall = { code: 'HALL-M', name: '大厅M' };
-      await store.cases.apply(first, { receivedAt: new Date() });
+      await t.store.cases.apply(first, { receivedAt: new Date() });
       // The store as it was before migration 004: no timeline column, a unique seq.
-      await store.driver.exec(`ALTER TABLE cases DROP COLUMN timeline; ALTER TABLE events ADD CONSTRAINT events_seq_key UNIQUE (seq);
+      await t.store.driver.exec(`ALTER TABLE cases DROP COLUMN timeline; ALTER TABLE events ADD CONSTRAINT events_seq_key UNIQUE (seq);
         DELETE FROM hub_migrations WHERE id LIKE '004-%'`);
-      await store.close();
-      store = await reopen();
-      const code = (await store.cases.lookup('tax-bureau', 'SX-M'))!;
+      await t.store.close();
+      await t.reopen();
+      const code = (await t.store.cases.lookup('tax-bureau', 'SX-M'))!;
       const late = event('m0', 'SX-M', 'ACCEPTED', '2026-11-24T10:00:00+08:00');
-      await store.cases.apply([late], { receivedAt: new Date() });
-      await assertRowIsProjection(store, code);
-      const row = (await store.driver.query<{ event_count: number; paused: boolean; hall_code: string }>('SELECT event_count, paused, hall_code FROM cases WHERE supervision_code = $1', [code])).rows[0];
+      await t.store.cases.apply([late], { receivedAt: new Date() });
+      await assertRowIsProjection(t.store, code);
+      const row = (await t.store.driver.query<{ event_count: number; paused: boolean; hall_code: string }>('SELECT event_count, paused, hall_code FROM cases WHERE supervision_code = $1', [code])).rows[0];
       assert.deepEqual(row, { event_count: 3, paused: true, hall_code: 'HALL-M' });
     });
   });

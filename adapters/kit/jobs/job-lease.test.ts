@@ -1,24 +1,16 @@
 import assert from 'node:assert/strict';
 import { JobLease } from './job-lease';
-import { openStore, Store } from '../../../services/store/open-store';
-import { STORES, testDataDir } from '../../../test/support/hub';
-import { createTestDatabase } from '../../../test/support/servers';
+import { STORES } from '../../../test/support/hub';
+import { useStore } from '../../../test/support/store';
 
 for (const kind of STORES) {
   describe(`job lease: one holder at a time (${kind} store)`, function () {
     this.timeout(60_000);
-    let store: Store;
-    let dropDb: (() => Promise<void>) | null = null;
-    before(async () => {
-      const db = kind === 'postgres' ? await createTestDatabase() : null;
-      dropDb = db ? () => db.drop() : null;
-      store = await openStore({ store: db ? db.url : 'embedded', dataDir: testDataDir('job-lease'), region: '130100' });
-    });
-    after(async () => { await store?.close(); await dropDb?.(); });
+    const t = useStore(kind, 'job-lease');
 
     it('is held by the first node that asks and renewed by it; another takes it only once the holder stops renewing or releases it', async () => {
-      const a = new JobLease(store.driver, 'poll:probe', 1);
-      const b = new JobLease(store.driver, 'poll:probe', 1);
+      const a = new JobLease(t.store.driver, 'poll:probe', 1);
+      const b = new JobLease(t.store.driver, 'poll:probe', 1);
       assert.deepEqual(await a.hold(), { held: true, changed: true });
       assert.deepEqual(await b.hold(), { held: false, changed: true });
       await new Promise((r) => setTimeout(r, 600));
@@ -32,7 +24,7 @@ for (const kind of STORES) {
       // A release hands it over at once.
       await b.release();
       assert.equal((await a.hold()).held, true);
-      assert.equal((await new JobLease(store.driver, 'poll:other', 1).hold()).held, true, 'leases of other jobs are independent');
+      assert.equal((await new JobLease(t.store.driver, 'poll:other', 1).hold()).held, true, 'leases of other jobs are independent');
     });
   });
 }
