@@ -1,7 +1,7 @@
 import type { CaseEvent } from '../../contracts/types';
 import type { SqlDriver, SqlExecutor } from '../store/sql-driver';
 import { issueSupervisionCode } from './supervision-code';
-import { projectCase, orderTimeline, StoredEvent, CaseProjection } from './projection';
+import { projectCase, projectOrdered, orderTimeline, StoredEvent, CaseProjection } from './projection';
 
 export type ApplyResult =
   | { eventId: string; result: 'accepted' | 'duplicate'; supervisionCode: string }
@@ -216,9 +216,9 @@ export class CaseStore {
       }));
       // An earlier event that is still the latest by status time was the latest before too: the row's
       // department, item and applicant are its own.
-      const all = [...earlier, ...mine];
-      const p = projectCase(code, all);
-      const timeline: TimelineEntry[] = orderTimeline(all).map(({ event: e, seq }) => [e.id, seq, e.data.status, e.data.statusTime, e.data.department.hall ?? null]);
+      const ordered = orderTimeline([...earlier, ...mine]);
+      const p = projectOrdered(code, ordered);
+      const timeline: TimelineEntry[] = ordered.map(({ event: e, seq }) => [e.id, seq, e.data.status, e.data.statusTime, e.data.department.hall ?? null]);
       return {
         c: code, dc: p.department.code, dn: p.department.name, hc: p.department.hall?.code ?? null, hn: p.department.hall?.name ?? null,
         ic: p.item.code, iname: p.item.name, st: p.status, stt: p.statusTime, ap: p.applicant, li: p.light, dl: p.deadline, pa: p.paused,

@@ -24,13 +24,21 @@ const PAUSE: Partial<Record<CanonicalStatus, CanonicalStatus>> = { SUPPLEMENT_RE
 
 /** Orders a timeline by status time; events with the same time keep the order they arrived in. */
 export function orderTimeline(events: readonly StoredEvent[]): StoredEvent[] {
-  return [...events].sort((a, b) => Date.parse(a.event.data.statusTime) - Date.parse(b.event.data.statusTime) || a.seq - b.seq);
+  // Each time parsed once, not in every comparison: cases are projected by the thousand per batch.
+  return events
+    .map((e) => ({ e, t: Date.parse(e.event.data.statusTime) }))
+    .sort((a, b) => a.t - b.t || a.e.seq - b.e.seq)
+    .map(({ e }) => e);
 }
 
 /** The case as the whole timeline describes it: the latest status by status time wins. */
 export function projectCase(supervisionCode: string, events: readonly StoredEvent[]): CaseProjection {
   if (events.length === 0) throw new Error(`case ${supervisionCode} has no events`);
-  const timeline = orderTimeline(events);
+  return projectOrdered(supervisionCode, orderTimeline(events));
+}
+
+/** As projectCase, for a timeline already in orderTimeline's order. */
+export function projectOrdered(supervisionCode: string, timeline: readonly StoredEvent[]): CaseProjection {
   const last = timeline[timeline.length - 1].event;
   // The hall and the applicant as the most recent report gives them; a report without a hall
   // does not erase one an earlier report named.
