@@ -1,6 +1,6 @@
 import { loadConfig } from '../services/hub/config';
 import { createLogger } from '../services/hub/logger';
-import { startHub } from '../services/hub/hub';
+import { startHub, RunningHub } from '../services/hub/hub';
 import { mapCommand, adapterTestCommand, adapterNewCommand } from './adapter-commands';
 import { replayCommand } from './replay-command';
 
@@ -20,12 +20,22 @@ Environment: HUB_CONFIG, HUB_HTTP_HOST, HUB_HTTP_PORT, HUB_DATA_DIR, HUB_STORE, 
 async function start(args: string[]): Promise<number> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const hub = await startHub(config, logger);
-  let simulators: { stop(): Promise<void> } | null = null;
-  if (args.includes('--with-simulators') && hub.url) {
-    // Loaded only when asked for: a production node never carries the demo counterparts.
-    const { startSimulators } = await import('../infra/simulators');
-    simulators = await startSimulators({ hubUrl: hub.url, dataDir: config.dataDir, logger: logger.child({ component: 'simulators' }) } as any);
+  const withSimulators = args.includes('--with-simulators');
+  // Loaded only when asked for: a production node never carries the demo counterparts.
+  const sims = withSimulators ? await import('../infra/simulators') : null;
+  const simLogger = logger.child({ component: 'simulators' });
+  // The servers the hub calls come first, so that its first poll finds them.
+  const servers = sims ? await sims.startDepartmentServers({ logger: simLogger }) : null;
+  let simulators: { stop(): Promise<void> } | null = servers;
+  let hub: RunningHub;
+  try {
+    hub = await startHub(config, logger);
+  } catch (err) {
+    await servers?.stop().catch(() => undefined);
+    throw err;
+  }
+  if (sims && servers && hub.url) {
+    simulators = await sims.startSimulators({ hubUrl: hub.url, dataDir: config.dataDir, logger: simLogger, servers });
   }
   logger.info({ url: hub.url, store: config.store === 'embedded' ? `embedded (PGlite in ${config.dataDir}/store)` : 'postgres', adapters: [...hub.context.adapters.keys()] }, 'hub started');
   if (hub.url) {

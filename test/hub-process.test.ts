@@ -50,6 +50,22 @@ describe('the hub as `make run` starts it (embedded, own process)', function () 
     assert.ok(fs.existsSync(path.join(dataDir, 'store')));
   });
 
+  it('with the simulators, as `make run` starts it: the first poll finds the query service, and cases come from all three departments', async () => {
+    hub = await spawnHub({ HUB_DATA_DIR: testDataDir('run-simulators') }, ['--with-simulators']);
+    const until = Date.now() + 60_000;
+    const departments = async () => {
+      const r = await getJson(`${hub!.url}/api/v1/stats/departments`, SUPERVISOR);
+      return new Set<string>(r.body.departments.filter((d: { received: number }) => d.received > 0).map((d: { code: string }) => d.code));
+    };
+    while ((await departments()).size < 3) {
+      assert.ok(Date.now() < until, `cases from only ${[...(await departments())].join(', ')} within 60 s:\n${hub.output().slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const log = hub.output().split('\n');
+    assert.ok(log.some((l) => l.includes('"msg":"poll page applied"')), 'the vehicle office feed was polled');
+    assert.deepEqual(log.filter((l) => l.includes('poll failed')), [], 'no poll failed');
+  });
+
   it('lets a request in flight finish on SIGTERM, and keeps every case across a restart', async () => {
     const dataDir = testDataDir('sigterm');
     hub = await spawnHub({ HUB_DATA_DIR: dataDir });

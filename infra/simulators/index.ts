@@ -26,7 +26,33 @@ export type SimulatorsOptions = {
 
 export type Simulators = { stop(): Promise<void>; queryService?: VehicleQueryService };
 
-export async function startSimulators(options: SimulatorsOptions): Promise<Simulators> {
+/** The departments' own servers, which the hub calls (the vehicle office's query service). */
+export type DepartmentServers = { stop(): Promise<void>; queryService?: VehicleQueryService };
+
+/**
+ * Starts the servers the hub calls. Started before the hub, so that its first poll finds them; a
+ * server that cannot start is logged and left out (the hub's poller reports the gap).
+ */
+export async function startDepartmentServers(options: Pick<SimulatorsOptions, 'queryPort' | 'logger' | 'seed' | 'pace'>): Promise<DepartmentServers> {
+  const logger = options.logger ?? pino();
+  const pace = options.pace ?? 1;
+  const seed = options.seed ?? Date.now();
+  try {
+    const queryService = await startVehicleQueryService({ port: options.queryPort ?? 9101 });
+    const feed = startChangeFeed(queryService, 5000 * pace, logger, `${seed}-veh-query`);
+    logger.info({ simulator: 'vehicle-office-query', url: queryService.url, records: queryService.records().length }, 'vehicle office query service listening');
+    return { queryService, stop: async () => { await feed.stop(); await queryService.close(); } };
+  } catch (err) {
+    logger.error({ err, simulator: 'vehicle-office-query', port: options.queryPort ?? 9101 }, 'vehicle office query service could not start');
+    return { stop: async () => undefined };
+  }
+}
+
+/**
+ * Starts every simulator: the departments' servers (unless already started and passed in) and the
+ * departments that send to the hub (webhooks, SOAP pushes, file drops).
+ */
+export async function startSimulators(options: SimulatorsOptions & { servers?: DepartmentServers }): Promise<Simulators> {
   const logger = options.logger ?? pino();
   const hub = options.hubUrl.replace(/\/+$/, '');
   const pace = options.pace ?? 1;
@@ -41,19 +67,8 @@ export async function startSimulators(options: SimulatorsOptions): Promise<Simul
   });
   const vehiclePush = new VehicleOfficePushSimulator({ url: `${hub}/soap/vehicle-office`, intervalMs: 2000 * pace, logger, seed: `${seed}-veh` });
   const tax = new TaxBureauDropSimulator({ inboxDir, intervalMs: 15_000 * pace, logger, seed: `${seed}-swsx` });
-  const stoppers: (() => Promise<void>)[] = [];
-
-  let queryService: VehicleQueryService | undefined;
-  try {
-    queryService = await startVehicleQueryService({ port: options.queryPort ?? 9101 });
-    const feed = startChangeFeed(queryService, 5000 * pace, logger, `${seed}-veh-query`);
-    const service = queryService;
-    stoppers.push(() => feed.stop(), () => service.close());
-    logger.info({ simulator: 'vehicle-office-query', url: queryService.url, records: queryService.records().length }, 'vehicle office query service listening');
-  } catch (err) {
-    // The other simulators are still worth running; the hub's poller will report the gap.
-    logger.error({ err, simulator: 'vehicle-office-query', port: options.queryPort ?? 9101 }, 'vehicle office query service could not start');
-  }
+  const servers = options.servers ?? (await startDepartmentServers({ ...options, logger, seed, pace }));
+  const stoppers: (() => Promise<void>)[] = [() => servers.stop()];
 
   for (const s of [market, vehiclePush, tax]) {
     s.start();
@@ -62,7 +77,7 @@ export async function startSimulators(options: SimulatorsOptions): Promise<Simul
   logger.info({ hub, inboxDir }, 'department simulators started');
 
   return {
-    queryService,
+    queryService: servers.queryService,
     stop: async () => {
       await Promise.all(stoppers.map((stop) => stop()));
       logger.info('department simulators stopped');
