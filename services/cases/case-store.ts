@@ -1,6 +1,7 @@
 import type { CaseEvent } from '../../contracts/types';
 import type { SqlDriver, SqlExecutor } from '../store/sql-driver';
 import { issueSupervisionCode } from './supervision-code';
+import { compactBody, expandBody } from './event-body';
 import { projectCase, projectOrdered, orderTimeline, StoredEvent, CaseProjection } from './projection';
 
 export type ApplyResult =
@@ -177,10 +178,11 @@ export class CaseStore {
     const receivedAt = opts.receivedAt.toISOString();
     const stored: StoredEvent[] = [];
     await tx.insertRows('events', ['id', 'seq', 'supervision_code', 'adapter', 'raw_message_id', 'status', 'status_time', 'received_at', 'body'], rows.map(({ event, code }, i) => {
-      // The stored body carries the code as its subject.
-      const body = event.subject === code ? event : { ...event, subject: code };
+      // The event as stored carries the code as its subject.
+      const whole = event.subject === code ? event : { ...event, subject: code };
       const p = event.data.provenance;
-      stored.push({ event: body, seq: seqs[i] });
+      stored.push({ event: whole, seq: seqs[i] });
+      const body = compactBody(whole, { id: event.id, adapter: p.adapter, rawMessageId: p.rawMessageId, supervisionCode: code });
       return [event.id, seqs[i], code, p.adapter, p.rawMessageId, event.data.status, event.data.statusTime, receivedAt, body];
     }));
     return stored;
@@ -243,9 +245,12 @@ export class CaseStore {
   }
 
   async get(code: string): Promise<CaseRow | null> {
-    const events = await this.db.query<{ body: CaseEvent; seq: string }>('SELECT body, seq FROM events WHERE supervision_code = $1', [code]);
+    const events = await this.db.query<{ id: string; adapter: string; raw_message_id: string; body: Record<string, unknown>; seq: string }>(
+      'SELECT id, adapter, raw_message_id, body, seq FROM events WHERE supervision_code = $1', [code]);
     if (!events.rows.length) return null;
-    const timeline = orderTimeline(events.rows.map((r) => ({ event: r.body, seq: Number(r.seq) })));
+    const timeline = orderTimeline(events.rows.map((r) => ({
+      event: expandBody(r.body, { id: r.id, adapter: r.adapter, rawMessageId: r.raw_message_id, supervisionCode: code }), seq: Number(r.seq),
+    })));
     const refs = await this.db.query<{ system: string; local_id: string }>('SELECT system, local_id FROM case_refs WHERE supervision_code = $1 ORDER BY created_at, system, local_id', [code]);
     return { projection: projectCase(code, timeline), references: refs.rows.map((r) => ({ system: r.system, localId: r.local_id })), timeline };
   }

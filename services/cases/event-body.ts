@@ -1,0 +1,52 @@
+import type { CaseEvent } from '../../contracts/types';
+import { EVENT_TYPE, SOURCE_PREFIX } from '../hub/constants';
+
+/** What an event row holds in columns besides its body. */
+export interface EventColumns {
+  id: string;
+  adapter: string;
+  rawMessageId: string;
+  supervisionCode: string;
+}
+
+const ENVELOPE = { specversion: '1.0', type: EVENT_TYPE, datacontenttype: 'application/json' } as const;
+
+/**
+ * The body an event row stores: the event without what its columns and the envelope's constants
+ * give back (id, subject, source, the CloudEvents constants, the provenance's adapter and raw
+ * message, `time` when it is the status time). A month-end file stores hundreds of thousands of
+ * events, and the embedded store's insert cost grows with the bytes of each row. A field is left
+ * out only when it equals what expandBody puts back, so expandBody(compactBody(e)) is e.
+ */
+export function compactBody(event: CaseEvent, cols: EventColumns): Record<string, unknown> {
+  const { id, subject, source, specversion, type, datacontenttype, time, data, ...rest } = event;
+  const out: Record<string, unknown> = { ...rest };
+  if (id !== cols.id) out.id = id;
+  if (subject !== cols.supervisionCode) out.subject = subject;
+  if (source !== SOURCE_PREFIX + cols.adapter) out.source = source;
+  if (specversion !== ENVELOPE.specversion) out.specversion = specversion;
+  if (type !== ENVELOPE.type) out.type = type;
+  if (datacontenttype !== ENVELOPE.datacontenttype) out.datacontenttype = datacontenttype;
+  if (time !== data.statusTime) out.time = time;
+  const { adapter, rawMessageId, ...provenance } = data.provenance;
+  if (adapter !== cols.adapter) (provenance as Record<string, unknown>).adapter = adapter;
+  if (rawMessageId !== cols.rawMessageId) (provenance as Record<string, unknown>).rawMessageId = rawMessageId;
+  out.data = { ...data, provenance };
+  return out;
+}
+
+/** The event a row stores (a compact body, or a whole one stored before bodies were compacted). */
+export function expandBody(body: Record<string, any>, cols: EventColumns): CaseEvent {
+  const data = body.data;
+  return {
+    specversion: ENVELOPE.specversion,
+    id: cols.id,
+    source: SOURCE_PREFIX + cols.adapter,
+    type: ENVELOPE.type,
+    time: data.statusTime,
+    datacontenttype: ENVELOPE.datacontenttype,
+    subject: cols.supervisionCode,
+    ...body,
+    data: { ...data, provenance: { adapter: cols.adapter, rawMessageId: cols.rawMessageId, ...data.provenance } },
+  } as CaseEvent;
+}
