@@ -66,11 +66,19 @@ export function checkEnvelope(text: string, expected?: QName): EnvelopeCheck {
 }
 
 /** A SOAP 1.1 Fault envelope, as node-soap writes one for a thrown `{Fault: {faultcode, faultstring}}`. */
-export function soapFault(faultcode: 'soap:Client' | 'soap:Server', faultstring: string): string {
+export function soapFault(faultcode: 'soap:Client' | 'soap:Server' | 'soap:VersionMismatch', faultstring: string): string {
   return '<?xml version="1.0" encoding="utf-8"?>' +
     `<soap:Envelope xmlns:soap="${SOAP11_ENVELOPE_NS}"><soap:Body><soap:Fault>` +
     `<faultcode>${faultcode}</faultcode><faultstring>${escapeXml(faultstring)}</faultstring>` +
     '</soap:Fault></soap:Body></soap:Envelope>';
+}
+
+/**
+ * The Fault code for a refusal: VersionMismatch for an envelope of another SOAP version (SOAP 1.1
+ * section 4.4.1: the envelope's namespace is not the one this node speaks), Client otherwise.
+ */
+export function refusalFaultCode(rule: string): 'soap:Client' | 'soap:VersionMismatch' {
+  return rule === 'soap-version' ? 'soap:VersionMismatch' : 'soap:Client';
 }
 
 export function escapeXml(s: string): string {

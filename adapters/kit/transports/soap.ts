@@ -8,7 +8,7 @@ import type { RecordOutcome } from '../../../services/intake/intake';
 import { ConfigError } from '../../../services/hub/errors';
 import { readBody, flatHeaders, BodyTooLarge } from './http';
 import { readXml } from './xml-safety';
-import { checkEnvelope, soapFault } from './soap-envelope';
+import { checkEnvelope, soapFault, refusalFaultCode } from './soap-envelope';
 import { authenticate, scopePrecheck, PushAuthOptions } from './soap-auth';
 import { readWsdlFile, withAddress, resolveOperation, createSoapServer, ResolvedOperation } from './soap-wsdl';
 import { SoapPoller, PollOptions } from './soap-poll';
@@ -191,11 +191,11 @@ export class SoapTransport extends Transport<SoapOptions> {
     res.end(body);
   }
 
-  /** Refuses a request before it reaches the intake: a SOAP 1.1 soap:Client Fault, logged and counted. */
+  /** Refuses a request before it reaches the intake: a SOAP 1.1 soap:Client (or VersionMismatch) Fault, logged and counted. */
   private refuse(req: IncomingMessage, res: ServerResponse, rule: string, reason: string, extra: Record<string, unknown> = {}): void {
     this.ctx.metrics.inboundMessages.inc({ adapter: this.adapterId, result: 'rejected' });
     this.ctx.logger.warn({ rule, reason, remote: req.socket?.remoteAddress, ...extra }, 'SOAP request refused');
-    this.send(res, 500, soapFault('soap:Client', reason));
+    this.send(res, 500, soapFault(refusalFaultCode(rule), reason));
   }
 
   private async handleGet(req: IncomingMessage, res: ServerResponse): Promise<void> {
