@@ -267,7 +267,7 @@ for (const store of STORES) {
       assert.equal((await send(endpoint, foreign, HALL_2)).fhdm, 1);
     });
 
-    it('3. refuses not-XML, not-SOAP, SOAP 1.2, a DOCTYPE with entities (billion laughs), mislabelled GBK and a 2 MB body with a soap:Client Fault (SOAP 1.2: VersionMismatch); nothing applied; the hub stays responsive', async () => {
+    it('3. refuses not-XML, not-SOAP, SOAP 1.2, a DOCTYPE with entities (billion laughs), mislabelled GBK, a 2 MB body and elements the schema does not allow with a soap:Client Fault (SOAP 1.2: VersionMismatch); nothing applied; the hub stays responsive', async () => {
       const before = await counts(h);
       const laughs = '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">' +
         Array.from({ length: 8 }, (_, i) => `<!ENTITY lol${i + 2} "${`&lol${i + 1};`.repeat(10)}">`).join('') + ']>' +
@@ -285,6 +285,9 @@ for (const store of STORES) {
         ['wrong SOAPAction', envelope(report()), { SOAPAction: '"urn:gov:sjz:veh:exchange:v1#QueryChangedCases"' }, /SOAPAction/],
         ['nested 100 deep', Buffer.from(envelope(report()).toString('utf8').replace('<veh:BZ></veh:BZ>', `<veh:BZ>${'<x>'.repeat(100)}${'</x>'.repeat(100)}</veh:BZ>`)), {}, /嵌套/],
         ['2 MB', Buffer.concat([envelope(report()), Buffer.alloc(2 * 1024 * 1024, 0x20)]), {}, /1048576/],
+        // Well-formed, signed, but not what the WSDL's schema allows.
+        ['ZT sent twice', Buffer.from(envelope(report()).toString('utf8').replace(/(<veh:ZT>[^<]*<\/veh:ZT>)/, '$1$1')), {}, /ZT 重复 2 次/],
+        ['an element the schema lacks', Buffer.from(envelope(report()).toString('utf8').replace('<veh:BZ>', '<veh:CLPP>解放</veh:CLPP><veh:BZ>')), {}, /未知元素 CLPP/],
       ];
       for (const [what, body, headers, reason] of cases) {
         const a = await post(endpoint, body, headers);
@@ -313,7 +316,7 @@ for (const store of STORES) {
       assert.ok(metric(m, 'hub_inbound_messages_total', '{adapter="vehicle-office",result="rejected"}') >= cases.length + 1);
       const refusals = h.logs.filter((l) => l.includes('"msg":"SOAP request refused"'));
       assert.ok(refusals.length >= cases.length + 1);
-      for (const rule of ['not-xml', 'not-soap', 'soap-version', 'operation', 'doctype', 'encoding', 'charset', 'soap-action', 'too-deep', 'too-large']) {
+      for (const rule of ['not-xml', 'not-soap', 'soap-version', 'operation', 'doctype', 'encoding', 'charset', 'soap-action', 'too-deep', 'too-large', 'schema']) {
         assert.ok(refusals.some((l) => l.includes(`"rule":"${rule}"`)), `a log line for ${rule}`);
       }
     });

@@ -9,6 +9,7 @@ import { ConfigError } from '../../../services/hub/errors';
 import { readBody, flatHeaders, BodyTooLarge } from './http';
 import { readXml } from './xml-safety';
 import { checkEnvelope, soapFault, refusalFaultCode } from './soap-envelope';
+import { checkShape, DescribedShape } from './soap-shape';
 import { authenticate, scopePrecheck, PushAuthOptions } from './soap-auth';
 import { readWsdlFile, withAddress, resolveOperation, createSoapServer, ResolvedOperation } from './soap-wsdl';
 import { SoapPoller, PollOptions } from './soap-poll';
@@ -77,6 +78,8 @@ export class SoapTransport extends Transport<SoapOptions> {
   private parser: soap.WSDL | null = null;
   private pushOperation: ResolvedOperation | null = null;
   private answerOrder: string[] = [];
+  /** The push operation's input as node-soap describes it: what a request may contain. */
+  private inputShape: DescribedShape = {};
   private poller: SoapPoller | null = null;
 
   constructor(ctx: TransportContext, options: SoapOptions) {
@@ -98,7 +101,9 @@ export class SoapTransport extends Transport<SoapOptions> {
     const push = this.options.push;
     if (!push || !this.pushPath) return;
     this.pushOperation = resolveOperation(this.parser, push, `${where}.push`, push.soapAction);
-    const output = (this.parser.describeServices() as any)[push.service][push.port][push.operation].output ?? {};
+    const described = (this.parser.describeServices() as any)[push.service][push.port][push.operation];
+    this.inputShape = described.input ?? {};
+    const output = described.output ?? {};
     this.answerOrder = Object.keys(output).map((k) => k.replace(/\[\]$/, ''));
     for (const f of [push.answer.codeField, push.answer.messageField, push.answer.caseCodeField]) {
       if (f && !this.answerOrder.includes(f)) throw new ConfigError(`${where}.push.answer: ${push.responseElement} has no field ${f} (it has ${this.answerOrder.join(', ')})`);
@@ -266,6 +271,12 @@ export class SoapTransport extends Transport<SoapOptions> {
       metrics.inboundMessages.inc({ adapter: this.adapterId, result: 'rejected' });
       logger.warn({ rule: auth.rule, user: auth.user, reason: auth.reason, remote: ctx.req.socket?.remoteAddress }, 'SOAP request refused: authentication');
       throw clientFault(auth.reason);
+    }
+    const shape = checkShape(args, this.inputShape);
+    if (!shape.ok) {
+      metrics.inboundMessages.inc({ adapter: this.adapterId, result: 'rejected' });
+      logger.warn({ rule: 'schema', element: shape.element, reason: shape.reason, sender: auth.sender, remote: ctx.req.socket?.remoteAddress }, 'SOAP request refused');
+      throw clientFault(shape.reason);
     }
     let outcome: RecordOutcome;
     try {
