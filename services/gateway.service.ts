@@ -84,6 +84,7 @@ export function gatewayService(hub: HubContext): ServiceSchema {
             'GET stats/departments': 'cases.stats',
             'GET dead-letters': 'dead-letters.list',
             'POST dead-letters/:id/replay': 'dead-letters.replay',
+            'GET files': 'files.list',
             'GET mapping/profiles': 'mapping.profiles',
             'POST mapping/reload': 'mapping.reload',
           },

@@ -29,7 +29,7 @@ describe('cluster mode: two nodes over NATS sharing PostgreSQL', function () {
       HUB_HTTP_PORT: '0', HUB_DATA_DIR: testDataDir('cluster'), HUB_STORE: db.url, HUB_TRANSPORTER: 'nats://127.0.0.1:4222',
       HUB_NAMESPACE: namespace, HUB_SERVICES: services, HUB_LOG_LEVEL: 'silent',
     });
-    const casesNode = await startHub(loadConfig(env('cases,dead-letters,mapping')), createLogger('silent'));
+    const casesNode = await startHub(loadConfig(env('cases,dead-letters,files,mapping')), createLogger('silent'));
     nodes.push(casesNode);
     const gatewayNode = await startHub(loadConfig(env('gateway')), createLogger('silent'));
     nodes.push(gatewayNode);

@@ -268,6 +268,31 @@ for (const store of STORES) {
       await dropBatch(dirs.inbox, batchOf(goodRecs, { encoding: 'UTF-8' }), { name: good });
       assert.equal((await receiptOf(t.dataDir, good)).root.CGS, '2');
       await waitFor('the refused files counted', async () => metricValue(await metricsText(t.url), 'hub_files_total', 'adapter="tax-bureau",result="failed"') === 3);
+
+      // An operator finds each refused file, with the reason its receipt gave, one page at a time.
+      const seen: any[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: { status: number; body: any } = await getJson(`${t.url}/api/v1/files?adapter=tax-bureau&outcome=failed&limit=2${cursor ? `&cursor=${cursor}` : ''}`, OPERATOR);
+        assert.equal(page.status, 200);
+        seen.push(...page.body.items);
+        cursor = page.body.nextCursor;
+      } while (cursor);
+      for (const [name, , reason] of cases) {
+        const f = seen.find((x) => x.name === name);
+        assert.ok(f, `${name} listed`);
+        assert.equal(f.outcome, 'failed');
+        assert.equal(f.state, 'archived');
+        assert.match(f.error, reason);
+        assert.equal(f.accepted + f.rejected, 0);
+      }
+      assert.equal(seen.length, 3, 'failed files only');
+      const all = await getJson(`${t.url}/api/v1/files?adapter=tax-bureau&limit=500`, OPERATOR);
+      const goodRow = all.body.items.find((x: any) => x.name === good);
+      assert.deepEqual([goodRow.outcome, goodRow.records, goodRow.accepted, goodRow.error], ['processed', 2, 2, null]);
+      assert.equal((await getJson(`${t.url}/api/v1/files`)).status, 401);
+      assert.equal((await getJson(`${t.url}/api/v1/files`, SUPERVISOR)).status, 403);
+      assert.equal((await getJson(`${t.url}/api/v1/files?cursor=not-a-cursor`, OPERATOR)).status, 400);
     });
 
     it('answers every file the bureau\'s simulator drops (GB18030 and UTF-8, late markers, re-sends, bad records) and keeps the inbox clean', async () => {

@@ -14,6 +14,7 @@ import { resolve as resolveTransport } from '../../adapters/kit/transports';
 import { gatewayService } from '../gateway.service';
 import { casesService } from '../cases.service';
 import { deadLettersService } from '../dead-letters.service';
+import { filesService } from '../files.service';
 import { mappingService, profilesService } from '../mapping.service';
 
 export interface RunningHub {
@@ -28,6 +29,7 @@ const SERVICES = {
   gateway: gatewayService,
   cases: casesService,
   'dead-letters': deadLettersService,
+  files: filesService,
   mapping: mappingService,
 } as const;
 

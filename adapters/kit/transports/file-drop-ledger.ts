@@ -3,10 +3,11 @@ import { randomUUID } from 'node:crypto';
 import type { SqlDriver, SqlExecutor } from '../../../services/store/sql-driver';
 import { RetryableError } from '../../../services/hub/errors';
 import type { StoredResults } from './file-drop-receipt';
+import type { FileProgress } from '../../../services/intake/file-drops';
 
 export type FileState = 'claimed' | 'applying' | 'applied' | 'failed' | 'duplicate' | 'receipted' | 'archived';
 
-export interface FileRow {
+export interface FileRow extends FileProgress {
   id: string;
   adapter: string;
   name: string;
@@ -19,14 +20,6 @@ export interface FileRow {
   path: string;
   sha256: string | null;
   size: number | null;
-  batch: Record<string, string> | null;
-  records: number | null;
-  recordsDone: number;
-  accepted: number;
-  duplicates: number;
-  rejected: number;
-  error: string | null;
-  duplicateOf: string | null;
   finishedAt: Date | null;
 }
 

@@ -1,0 +1,70 @@
+import type { SqlExecutor } from '../store/sql-driver';
+
+/** How far a dropped file got and what it gave: kept in the store's file_drops row. */
+export interface FileProgress {
+  /** Attributes of the batch element (the department's batch number…), once the file was read. */
+  batch: Record<string, string> | null;
+  records: number | null;
+  recordsDone: number;
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  /** Why the whole file was refused; nothing of it was applied. */
+  error: string | null;
+  /** The earlier file with the same bytes, whose receipt this one got. */
+  duplicateOf: string | null;
+}
+
+/** What became of a file a department dropped: the operator's view of it. */
+export interface FileDropView extends FileProgress {
+  id: string;
+  adapter: string;
+  name: string;
+  outcome: 'in-progress' | 'processed' | 'failed' | 'duplicate';
+  /** claimed → applying → applied | failed | duplicate → receipted → archived */
+  state: string;
+  bytes: number | null;
+  claimedAt: string;
+  finishedAt: string | null;
+  receiptedAt: string | null;
+  archivedAt: string | null;
+}
+
+export type FileOutcome = FileDropView['outcome'];
+
+export interface FileDropFilter {
+  adapter?: string;
+  outcome?: FileOutcome;
+  limit: number;
+  /** The last row's (claimed at, id) from the previous page. */
+  cursor?: { claimedAt: string; id: string } | null;
+}
+
+const OUTCOME = `CASE WHEN duplicate_of IS NOT NULL THEN 'duplicate' WHEN error IS NOT NULL THEN 'failed'
+  WHEN state IN ('applied', 'receipted', 'archived') THEN 'processed' ELSE 'in-progress' END`;
+const TIME = (c: string) => `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/** Files taken from drop folders, newest first. */
+export async function listFileDrops(db: SqlExecutor, f: FileDropFilter): Promise<{ rows: FileDropView[]; more: boolean }> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, ...v: unknown[]) => {
+    where.push(sql.replace(/\?/g, () => `$${params.push(v.shift())}`));
+  };
+  if (f.adapter) add('adapter = ?', f.adapter);
+  if (f.outcome) add(`${OUTCOME} = ?`, f.outcome);
+  if (f.cursor) add('(claimed_at, id) < (?::timestamptz, ?)', f.cursor.claimedAt, f.cursor.id);
+  params.push(f.limit + 1);
+  const r = await db.query<any>(
+    `SELECT id, adapter, name, ${OUTCOME} AS outcome, state, size::text AS size, batch, records, records_done, accepted, duplicates, rejected, error,
+            duplicate_of, ${TIME('claimed_at')} AS claimed_at, ${TIME('finished_at')} AS finished_at, ${TIME('receipted_at')} AS receipted_at,
+            ${TIME('archived_at')} AS archived_at
+     FROM file_drops ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+     ORDER BY claimed_at DESC, id DESC LIMIT $${params.length}`, params);
+  const rows = r.rows.slice(0, f.limit).map((x): FileDropView => ({
+    id: x.id, adapter: x.adapter, name: x.name, outcome: x.outcome, state: x.state, bytes: x.size === null ? null : Number(x.size), batch: x.batch,
+    records: x.records, recordsDone: x.records_done, accepted: x.accepted, duplicates: x.duplicates, rejected: x.rejected, error: x.error,
+    duplicateOf: x.duplicate_of, claimedAt: x.claimed_at, finishedAt: x.finished_at, receiptedAt: x.receipted_at, archivedAt: x.archived_at,
+  }));
+  return { rows, more: r.rows.length > f.limit };
+}
