@@ -328,6 +328,18 @@ for (const store of STORES) {
       await waitFor('the inbox emptied', () => fs.readdirSync(dirs.inbox).length === 0);
     });
 
+    it('refuses a bad record that appears twice in a file twice in its receipt, keeping one dead letter for it', async () => {
+      const recs = records(3, `${store}-bad-twice`);
+      const bad = withBadTaxpayerId(recs[1]);
+      const name = fileName();
+      await dropBatch(dirs.inbox, batchOf([recs[0], bad, recs[2], bad]), { name });
+      const r = (await receiptOf(t.dataDir, name)).root;
+      assert.deepEqual([r.CGS, r.SBS], ['2', '2']);
+      assert.deepEqual(r.JG!.map((j) => j.ZT), ['1', '0', '1', '0']);
+      const letters = await getJson(`${t.url}/api/v1/dead-letters?adapter=tax-bureau&limit=500`, OPERATOR);
+      assert.equal(letters.body.items.filter((d: { value: string | null }) => d.value === bad.NSRSBH).length, 1);
+    });
+
     it('applies the same content dropped twice under two names once, and answers both with identical receipts', async () => {
       const recs = records(6, `${store}-resend`);
       recs[2] = withBadTaxpayerId(recs[2]);

@@ -112,6 +112,14 @@ const envelope = (r: VehicleReport, hall = HALL_1, creds: { username: string; pa
 const send = (url: string, r: VehicleReport, hall = HALL_1, creds?: { username: string; password: string }) =>
   post(url, envelope(r, hall, creds), { 'Content-Type': `text/xml; charset=${hall.encoding === 'gbk' ? 'GBK' : 'utf-8'}` });
 
+async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    assert.ok(Date.now() < until, `timed out waiting until ${what}`);
+    await sleep(100);
+  }
+}
+
 async function counts(h: VehicleHub) {
   const r = await h.hub.context.store.driver.query<{ e: string; c: string; d: string; i: string }>(
     `SELECT (SELECT count(*) FROM events WHERE adapter = $1)::text AS e, (SELECT count(*) FROM cases)::text AS c,
@@ -707,6 +715,24 @@ for (const store of STORES) {
       // Each page with new records was stored raw before its records were applied.
       const pages = await h.hub.context.store.driver.query<{ n: string }>("SELECT count(*)::text AS n FROM inbox WHERE adapter = $1 AND headers->>'x-hub-channel' = 'poll' AND state = 'processed'", [ADAPTER]);
       assert.ok(Number(pages.rows[0].n) >= 10);
+    });
+
+    it('keeps one dead letter for a record both pushed and polled while its ID number is invalid, refusing it both times', async () => {
+      const bad = report({ SQR: { XM: '王建国', SFZMMC: 'A', SFZMHM: '130102198503120413', LXDH: '138 3311 0425' } });
+      svc = await startVehicleQueryService({ port: 0, records: [] });
+      h = await startVehicleHub(store, pollOptions(svc.url));
+      const pushed = await send(`${h.url}/soap/vehicle-office`, bad);
+      assert.equal(pushed.fhdm, -1);
+      assert.match(pushed.fhxx ?? '', /校验位/);
+      // The office's feed then lists the same report: the poll refuses it too.
+      svc.addRecords([bad]);
+      await waitUntil('the poll read the report', () => h!.logs.some((l) => l.includes('"msg":"poll page applied"')));
+      const m = await fetch(`${h.url}/metrics`).then((r) => r.text());
+      assert.equal(metric(m, 'hub_inbound_messages_total', '{adapter="vehicle-office",result="rejected"}'), 2, 'refused when pushed and when polled');
+      const letters = await getJson(`${h.url}/api/v1/dead-letters?adapter=${ADAPTER}`, OPERATOR);
+      assert.equal(letters.body.items.length, 1, 'one dead letter for the one record');
+      assert.equal(letters.body.items[0].field, 'SQR.SFZMHM');
+      assert.equal((await counts(h)).events, 0);
     });
 
     it('keeps the furthest cursor in the store, merging the keys read at the same time', async () => {

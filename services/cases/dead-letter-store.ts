@@ -42,15 +42,28 @@ export class DeadLetterStore {
    */
   async addIn(tx: SqlExecutor, letters: readonly NewDeadLetter[]): Promise<void> {
     if (!letters.length) return;
-    const rows = letters.map((d) => ({
+    // The same record twice in one batch: its first refusal is the entry.
+    const seen = new Set<string>();
+    const rows = letters.filter((d) => {
+      const e = d.failure.eventId;
+      if (!e) return true;
+      const key = `${d.failure.adapter}\u0000${e}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    }).map((d) => ({
       id: randomUUID(), a: d.failure.adapter, m: d.rawMessageId, i: d.recordIndex, rec: d.record ?? null, ctx: d.context ?? {},
-      r: d.failure.reason, ru: d.failure.rule, f: d.failure.field, v: d.failure.value, t: d.receivedAt.toISOString(),
+      r: d.failure.reason, ru: d.failure.rule, f: d.failure.field, v: d.failure.value, t: d.receivedAt.toISOString(), e: d.failure.eventId ?? null,
     }));
+    // A record already dead-lettered by another message (pushed, then polled) keeps its one open entry.
     await tx.query(
-      `INSERT INTO dead_letters (id, adapter, raw_message_id, record_index, record, context, reason, rule, field, value, received_at)
-       SELECT x.id, x.a, x.m, x.i, coalesce(x.rec, 'null'::jsonb), x.ctx, x.r, x.ru, x.f, x.v, x.t::timestamptz
-       FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (id text, a text, m text, i int, rec jsonb, ctx jsonb, r text, ru text, f text, v text, t text))
-            WITH ORDINALITY AS x(id, a, m, i, rec, ctx, r, ru, f, v, t, n)
+      `INSERT INTO dead_letters (id, adapter, raw_message_id, record_index, record, context, reason, rule, field, value, received_at, event_id)
+       SELECT x.id, x.a, x.m, x.i, coalesce(x.rec, 'null'::jsonb), x.ctx, x.r, x.ru, x.f, x.v, x.t::timestamptz, x.e
+       FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (id text, a text, m text, i int, rec jsonb, ctx jsonb, r text, ru text, f text, v text, t text, e text))
+            WITH ORDINALITY AS x(id, a, m, i, rec, ctx, r, ru, f, v, t, e, n)
+       WHERE x.e IS NULL OR NOT EXISTS (
+         SELECT 1 FROM dead_letters d WHERE d.adapter = x.a AND d.event_id = x.e AND d.resolved_at IS NULL
+           AND (d.raw_message_id, d.record_index) <> (x.m, x.i))
        ORDER BY x.n
        ON CONFLICT (raw_message_id, record_index) DO UPDATE SET reason = EXCLUDED.reason, rule = EXCLUDED.rule,
          field = EXCLUDED.field, value = EXCLUDED.value`,

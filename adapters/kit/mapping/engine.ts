@@ -22,6 +22,8 @@ export interface MappingFailure {
   rule: string;
   /** Chinese first (the sender's clerks read it), then detail for operators. */
   reason: string;
+  /** The id the record's event would have had, when its key could be read: the same record refused twice is one dead letter. */
+  eventId?: string;
 }
 
 export type MapResult = { ok: true; event: CaseEvent } | { ok: false; failure: MappingFailure };
@@ -258,6 +260,7 @@ export class MappingProfile {
 
   async mapRecord(record: unknown, ctx: RecordContext): Promise<MapResult> {
     const batch = ctx.batch ?? {};
+    let id: string | undefined;
     try {
       const key: string[] = [];
       for (const g of this.eventKey) {
@@ -265,6 +268,7 @@ export class MappingProfile {
         if (!v) throw new Refused({ field: 'eventKey', value: v, rule: 'required', reason: `记录标识缺失 (a field of the event key is empty)` });
         key.push(v);
       }
+      id = eventId(this.adapter, key);
       const localCaseId = (await this.field('localCaseId', record, batch)).value!;
       const status = await this.field('status', record, batch);
       const statusLabel = await this.field('statusLabel', record, batch);
@@ -301,7 +305,7 @@ export class MappingProfile {
 
       const event: CaseEvent = {
         specversion: '1.0',
-        id: eventId(this.adapter, key),
+        id,
         source: SOURCE_PREFIX + this.adapter,
         type: EVENT_TYPE,
         time: statusTime,
@@ -332,7 +336,7 @@ export class MappingProfile {
       if (invalid) throw new Refused({ field: invalid.field, value: null, rule: 'schema', reason: `规范事件无效 (${invalid.message})` });
       return { ok: true, event };
     } catch (err) {
-      if (err instanceof Refused) return { ok: false, failure: { adapter: this.adapter, ...err.failure } };
+      if (err instanceof Refused) return { ok: false, failure: { adapter: this.adapter, ...err.failure, ...(id ? { eventId: id } : {}) } };
       throw err;
     }
   }
