@@ -118,6 +118,47 @@ for (const kind of STORES) {
       const row = (await t.store.driver.query<{ event_count: number; paused: boolean; hall_code: string }>('SELECT event_count, paused, hall_code FROM cases WHERE supervision_code = $1', [code])).rows[0];
       assert.deepEqual(row, { event_count: 3, paused: true, hall_code: 'HALL-M' });
     });
+
+    it('answers an event stored before under another local case id as a duplicate, creating no reference for that id', async () => {
+      const first = event('same-key', 'SX-R1', 'SUBMITTED', '2026-11-24T09:00:00+08:00');
+      const again = event('same-key', 'SX-R2', 'SUBMITTED', '2026-11-24T09:00:00+08:00');
+      assert.equal((await t.store.cases.apply([first], { receivedAt: new Date() }))[0].result, 'accepted');
+      assert.equal((await t.store.cases.apply([again], { receivedAt: new Date() }))[0].result, 'duplicate');
+      const refs = await t.store.driver.query<{ n: number }>("SELECT count(*)::int AS n FROM case_refs WHERE local_id = 'SX-R2'");
+      assert.equal(refs.rows[0].n, 0);
+    });
+
+    it('applies the same events at once from two transactions naming different cases: each stored once, the other answered a duplicate', async () => {
+      const pairs = Array.from({ length: 20 }, (_, i) => [
+        event(`race-${i}`, `SX-RACE-A${i}`, 'SUBMITTED', '2026-11-24T09:00:00+08:00'),
+        event(`race-${i}`, `SX-RACE-B${i}`, 'SUBMITTED', '2026-11-24T09:00:00+08:00'),
+      ]);
+      const results = await Promise.all(pairs.flatMap((p) => p.map((e) => t.store.cases.apply([e], { receivedAt: new Date() }))));
+      for (let i = 0; i < pairs.length; i++) {
+        assert.deepEqual([results[2 * i][0].result, results[2 * i + 1][0].result].sort(), ['accepted', 'duplicate'], `pair ${i}`);
+      }
+      const n = await t.store.driver.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE id = ANY($1::text[])", [pairs.map((p) => p[0].id)]);
+      assert.equal(n.rows[0].n, pairs.length);
+    });
+
+    it('keeps one open dead letter when two transactions refuse the same record at once', async () => {
+      const letter = (raw: string) => ({
+        rawMessageId: raw, recordIndex: 0, record: { LSH: 'R-DL' }, receivedAt: new Date(),
+        failure: { adapter: 'tax-bureau', field: 'NSRSBH', value: 'x', rule: 'check-digit', reason: '纳税人识别号校验位错误', eventId: 'dl-race-event' },
+      });
+      await Promise.all(['raw-dl-1', 'raw-dl-2', 'raw-dl-3'].map((raw) => t.store.driver.transaction((tx) => t.store.deadLetters.addIn(tx, [letter(raw)]))));
+      const n = await t.store.driver.query<{ n: number }>("SELECT count(*)::int AS n FROM dead_letters WHERE event_id = 'dl-race-event'");
+      assert.equal(n.rows[0].n, 1);
+    });
+
+    it('holds a bounded number of locks however many cases a batch touches', async () => {
+      const many = Array.from({ length: 3000 }, (_, i) => event(`locks-${i}`, `SX-LOCK-${i}`, 'SUBMITTED', '2026-11-24T09:00:00+08:00'));
+      const held = await t.store.driver.transaction(async (tx) => {
+        await t.store.cases.applyIn(tx, many, { receivedAt: new Date() });
+        return (await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")).rows[0].n;
+      });
+      assert.ok(held > 0 && held <= 1024, `${held} advisory locks`);
+    });
   });
 }
 

@@ -84,10 +84,15 @@ export class CaseStore {
     events.forEach((e, k) => {
       if (!firstOf.has(e.id)) { firstOf.set(e.id, k); unique.push(e); }
     });
-    const refs = await this.resolveRefs(tx, unique);
+    // Events already stored are answered from the store; only the others may create references
+    // (a re-sent event naming another local case id must not leave an unused code behind).
+    const seen = await this.knownEvents(tx, unique);
+    const unseen = unique.filter((e) => !seen.has(e.id));
+    const refs = await this.resolveRefs(tx, unseen);
     const codeOf = (e: CaseEvent) => refs.get(refKey(e.data.system, e.data.localCaseId))!;
-    await this.lockCases(tx, [...new Set(unique.map(codeOf))].sort());
-    const known = await this.knownEvents(tx, unique);
+    await this.lockCases(tx, unseen.map(codeOf));
+    // Exact now that the cases are locked: a concurrent transaction that stored one of them has committed.
+    const known = unseen.length ? new Map([...seen, ...(await this.knownEvents(tx, unseen))]) : seen;
 
     const results: ApplyResult[] = new Array(events.length);
     const toInsert: { event: CaseEvent; code: string }[] = [];
@@ -119,9 +124,16 @@ export class CaseStore {
     return results;
   }
 
-  /** Serialises the work on these cases across hub nodes (codes sorted: locks are taken in that order); released at commit. */
+  /**
+   * Serialises the work on these cases across hub nodes; released at commit. Cases share a bounded
+   * set of locks (a case always maps to the same one), so that a file chunk of thousands of cases
+   * holds at most LOCK_BUCKETS locks and two nodes stay well inside PostgreSQL's lock table; locks
+   * are taken in ascending order, so two transactions never wait for each other in a cycle.
+   */
   private async lockCases(tx: SqlExecutor, codes: readonly string[]): Promise<void> {
-    if (codes.length) await tx.query('SELECT count(pg_advisory_xact_lock(hashtext(c)))::int AS n FROM unnest($1::text[]) AS c', [codes]);
+    if (!codes.length) return;
+    const buckets = [...new Set(codes.map(lockBucket))].sort((a, b) => a - b);
+    await tx.query('SELECT count(pg_advisory_xact_lock($1::int, b))::int AS n FROM unnest($2::int[]) AS b', [CASE_LOCKS, buckets]);
   }
 
   private async knownEvents(tx: SqlExecutor, events: readonly CaseEvent[]): Promise<Map<string, string>> {
@@ -337,6 +349,20 @@ export class CaseStore {
 
 /** One event of a case as its row's timeline keeps it: id, seq, status, status time as sent, hall. */
 type TimelineEntry = [string, number, CaseEvent['data']['status'], string, { code: string; name: string } | null];
+
+// Advisory locks of the case store: the two-key form, in its own key space (class, bucket).
+const CASE_LOCKS = 7342101;
+const LOCK_BUCKETS = 1024;
+
+/** The lock bucket of a supervision code (FNV-1a: the same code always gives the same bucket). */
+function lockBucket(code: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < code.length; i++) {
+    h ^= code.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % LOCK_BUCKETS;
+}
 
 function refKey(system: string, localId: string): string {
   return `${system}\u0000${localId}`;

@@ -30,13 +30,24 @@ export interface SqlDriver extends SqlExecutor {
 /** PostgreSQL error codes after which a transaction may simply be run again. */
 export const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
 
+/**
+ * Unique constraints whose violation means a concurrent transaction stored the same thing first
+ * (the same event, the same open dead letter): run again, the transaction sees it and answers a
+ * duplicate instead.
+ */
+export const RETRYABLE_UNIQUE = new Set(['events_pkey', 'dead_letters_open_event']);
+
+function retryable(err: unknown): boolean {
+  const { code, constraint } = err as { code?: string; constraint?: string };
+  return !!code && (RETRYABLE_SQLSTATES.has(code) || (code === '23505' && !!constraint && RETRYABLE_UNIQUE.has(constraint)));
+}
+
 export async function withTransactionRetry<T>(run: () => Promise<T>, attempts = 5): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await run();
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (i >= attempts || !code || !RETRYABLE_SQLSTATES.has(code)) throw err;
+      if (i >= attempts || !retryable(err)) throw err;
       await new Promise((r) => setTimeout(r, 5 * i + Math.random() * 20));
     }
   }

@@ -142,7 +142,8 @@ export class FileDropTransport extends Transport<FileDropOptions> {
       }
     }
     const names = (await fs.promises.readdir(this.folders.inbox)).sort();
-    await this.clearOrphanMarkers(names);
+    // Housekeeping: a marker that cannot be moved must not stop the files behind it.
+    await this.clearOrphanMarkers(names).catch((err) => this.ctx.logger.warn({ err: (err as Error).message }, 'orphaned markers not moved; tried again at the next look'));
     for (const name of await this.readyFiles(names)) {
       if (signal.aborted) return;
       const row = await this.claim(name);
