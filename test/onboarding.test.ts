@@ -113,7 +113,7 @@ for (const store of STORES) {
 
       // Replaying before the fix changes nothing and says why.
       const early = await fetch(`${t.url}/api/v1/dead-letters/${dl.id}/replay`, { method: 'POST', headers: OPERATOR }).then((x) => x.json() as Promise<any>);
-      assert.equal(early.result, 'still-failing');
+      assert.equal(early.result, 'still-failing', JSON.stringify(early));
 
       const before = await counts();
       const versionBefore = t.hub.context.profiles.get('market-regulation').version;
@@ -149,7 +149,13 @@ for (const store of STORES) {
       assert.ok(reload.profiles['market-regulation'].version);
       const before = await counts();
       const dry = await hubCli(['replay', '--dead-letters', '--adapter', 'market-regulation', '--dry-run', '--url', t.url, '--token', 'demo-operator-token']);
-      const lines = dry.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      const lines = dry.stdout.trim().split('\n').map((l) => {
+        try {
+          return JSON.parse(l);
+        } catch {
+          throw new Error(`hub replay printed a line that is not JSON (exit ${dry.code}): ${l}\n${dry.stderr}`);
+        }
+      });
       const fixed = lines.find((l) => l.event?.data?.sourceStatus?.code === 'PRE_CHECKED_2');
       assert.ok(fixed, dry.stdout + dry.stderr);
       assert.equal(fixed.result, 'applied');
