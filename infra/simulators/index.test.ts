@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as soap from 'soap';
 import { startSimulators } from './index';
-import { Received, WARN, capturingLogger, startRecordingServer, waitFor } from './test-support';
+import { Received, capturingLogger, startRecordingServer, waitFor, runAgainstMissingEndpoint } from './test-support';
 import { wsdlPath } from './vehicle-query-service';
 
 function fhdm1(r: Received) {
@@ -51,14 +51,9 @@ describe('simulators: all four beside a hub', () => {
   });
 
   it('warns once per endpoint while the hub has none of them', async () => {
-    const hub = await startRecordingServer(() => ({ status: 404, body: 'Not Found' }));
-    const { logger, lines } = capturingLogger();
-    const sims = await startSimulators({ hubUrl: hub.url, dataDir, queryPort: 0, logger, pace: 0.02, seed: 2 });
-    await new Promise((r) => setTimeout(r, 800));
-    await sims.stop();
-    await hub.close();
-    const warnings = lines.filter((l) => l.level >= WARN);
+    const { received, warnings } = await runAgainstMissingEndpoint(
+      (hubUrl, logger) => startSimulators({ hubUrl, dataDir, queryPort: 0, logger, pace: 0.02, seed: 2 }), 800);
     assert.deepEqual(warnings.map((l) => l.simulator).sort(), ['market-regulation', 'vehicle-office-push']);
-    assert.ok(hub.received.length < 40, `${hub.received.length} requests in 800 ms`);
+    assert.ok(received.length < 40, `${received.length} requests in 800 ms`);
   });
 });

@@ -7,7 +7,7 @@ import { normaliseUscc } from '../../adapters/kit/normalisers/uscc';
 import {
   MarketBatch, MarketCaseStream, MarketEvent, MarketRegulationSimulator, MarketStatus, postBatch, signRequest,
 } from './market-regulation';
-import { Received, WARN, capturingLogger, startRecordingServer, waitFor } from './test-support';
+import { Received, WARN, capturingLogger, startRecordingServer, waitFor, runAgainstMissingEndpoint } from './test-support';
 
 const STATUSES: MarketStatus[] = [
   'SUBMITTED', 'ACCEPTED', 'NOT_ACCEPTED', 'IN_REVIEW', 'NEED_MORE_INFO', 'INFO_PROVIDED', 'ON_HOLD', 'RESUMED',
@@ -178,24 +178,17 @@ describe('simulators: market regulation', () => {
   });
 
   it('warns once and backs off while the endpoint is missing', async () => {
-    const hub = await startRecordingServer(() => ({ status: 404, body: 'Not Found' }));
-    const { logger, lines } = capturingLogger();
-    const sim = new MarketRegulationSimulator({ url: hub.url, intervalMs: 5, seed: 6, retry: { initialMs: 20, maxMs: 80 }, logger });
-    try {
+    const { received, warnings } = await runAgainstMissingEndpoint((url, logger) => {
+      const sim = new MarketRegulationSimulator({ url, intervalMs: 5, seed: 6, retry: { initialMs: 20, maxMs: 80 }, logger });
       sim.start();
-      await new Promise((r) => setTimeout(r, 600));
-      await sim.stop();
-      const warnings = lines.filter((l) => l.level >= WARN);
-      assert.equal(warnings.length, 1, JSON.stringify(warnings));
-      assert.match(String(warnings[0].reason), /404/);
-      // 120 ticks in 600 ms; the backoff keeps requests to a handful.
-      assert.ok(hub.received.length >= 3 && hub.received.length <= 20, `${hub.received.length} requests`);
-      // While the first batch is stuck, retries carry it unchanged.
-      assert.equal(hub.received[1].body.toString(), hub.received[0].body.toString());
-    } finally {
-      await sim.stop();
-      await hub.close();
-    }
+      return sim;
+    }, 600);
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.match(String(warnings[0].reason), /404/);
+    // 120 ticks in 600 ms; the backoff keeps requests to a handful.
+    assert.ok(received.length >= 3 && received.length <= 20, `${received.length} requests`);
+    // While the first batch is stuck, retries carry it unchanged.
+    assert.equal(received[1].body.toString(), received[0].body.toString());
   });
 
   it('keeps going when nothing listens', async () => {

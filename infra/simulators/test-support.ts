@@ -59,3 +59,25 @@ export async function waitFor(condition: () => boolean, timeoutMs = 3000, what =
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * Runs simulators for `ms` against a hub that answers every request 404 (the endpoint is missing),
+ * then stops them: what they sent, and the warnings they logged.
+ */
+export async function runAgainstMissingEndpoint(
+  start: (hubUrl: string, logger: Logger) => { stop(): Promise<void> } | Promise<{ stop(): Promise<void> }>,
+  ms: number,
+  body = 'Not Found',
+): Promise<{ received: Received[]; warnings: LogLine[] }> {
+  const hub = await startRecordingServer(() => ({ status: 404, body }));
+  const { logger, lines } = capturingLogger();
+  let running: { stop(): Promise<void> } | null = null;
+  try {
+    running = await start(hub.url, logger);
+    await new Promise((r) => setTimeout(r, ms));
+  } finally {
+    await running?.stop();
+    await hub.close();
+  }
+  return { received: hub.received, warnings: lines.filter((l) => l.level >= WARN) };
+}

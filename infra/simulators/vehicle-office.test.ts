@@ -9,7 +9,7 @@ import { normaliseUscc } from '../../adapters/kit/normalisers/uscc';
 import {
   REPORT_SOAP_ACTION, VehicleOfficePushSimulator, VehicleReport, VehicleReportStream, buildReportEnvelope, pushReport,
 } from './vehicle-office';
-import { Received, Reply, WARN, capturingLogger, startRecordingServer, waitFor } from './test-support';
+import { Received, Reply, capturingLogger, startRecordingServer, waitFor, runAgainstMissingEndpoint } from './test-support';
 
 const FIXTURES = path.resolve(__dirname, '../../../infra/simulators/fixtures');
 const HALL_1 = { username: 'veh-hall-1', password: 'Veh1-demo-2026!' };
@@ -251,19 +251,13 @@ describe('simulators: vehicle office push', () => {
   });
 
   it('warns once while the hub has no SOAP endpoint, and keeps the report', async () => {
-    const hub = await startRecordingServer(() => ({ status: 404, body: 'Cannot POST /soap/vehicle-office' }));
-    const { logger, lines } = capturingLogger();
-    const sim = new VehicleOfficePushSimulator({ url: hub.url, intervalMs: 5, seed: 15, retry: { initialMs: 20, maxMs: 60 }, logger });
-    try {
+    const { received, warnings } = await runAgainstMissingEndpoint((url, logger) => {
+      const sim = new VehicleOfficePushSimulator({ url, intervalMs: 5, seed: 15, retry: { initialMs: 20, maxMs: 60 }, logger });
       sim.start();
-      await new Promise((r) => setTimeout(r, 400));
-      await sim.stop();
-      assert.equal(lines.filter((l) => l.level >= WARN).length, 1);
-      assert.ok(hub.received.length >= 3 && hub.received.length <= 15, `${hub.received.length} requests`);
-      assert.equal(readRequest(hub.received[1]).report.LSH, readRequest(hub.received[0]).report.LSH);
-    } finally {
-      await sim.stop();
-      await hub.close();
-    }
+      return sim;
+    }, 400, 'Cannot POST /soap/vehicle-office');
+    assert.equal(warnings.length, 1);
+    assert.ok(received.length >= 3 && received.length <= 15, `${received.length} requests`);
+    assert.equal(readRequest(received[1]).report.LSH, readRequest(received[0]).report.LSH);
   });
 });
