@@ -12,7 +12,7 @@ import { createLogger } from '../services/hub/logger';
 import { startHub, RunningHub } from '../services/hub/hub';
 import { openStore } from '../services/store/open-store';
 import { createTestDatabase } from './support/servers';
-import { STORES, StoreKind, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, spawnHub, testDataDir, HubProcess } from './support/hub';
+import { STORES, StoreKind, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, spawnHub, testDataDir, HubProcess, waitFor } from './support/hub';
 
 // The bureau's sample, as handed over (adapters/tax-bureau/samples keeps the copy).
 const SAMPLE_NAME = 'SWSX_11301000000_20261124093000_0001.xml';
@@ -42,16 +42,6 @@ function writeConfig(dir: string, taxOptions: Record<string, unknown>): string {
 function folders(dataDir: string) {
   const root = path.join(dataDir, 'drop', 'tax-bureau');
   return { root, inbox: path.join(root, 'inbox'), receipts: path.join(root, 'receipts'), archive: path.join(root, 'archive') };
-}
-
-async function waitFor<T>(what: string, check: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 function receiptFile(dataDir: string, name: string): string {

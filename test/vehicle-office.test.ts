@@ -22,7 +22,7 @@ import { createLogger } from '../services/hub/logger';
 import { startHub, RunningHub } from '../services/hub/hub';
 import { openStore } from '../services/store/open-store';
 import { ROOT, ADAPTERS_DIR } from '../services/hub/paths';
-import { STORES, StoreKind, testDataDir, spawnHub, HubProcess, SUPERVISOR, OPERATOR, getJson } from './support/hub';
+import { STORES, StoreKind, testDataDir, spawnHub, HubProcess, SUPERVISOR, OPERATOR, getJson, waitFor } from './support/hub';
 import { createTestDatabase } from './support/servers';
 
 const ADAPTER = 'vehicle-office';
@@ -112,13 +112,6 @@ const envelope = (r: VehicleReport, hall = HALL_1, creds: { username: string; pa
 const send = (url: string, r: VehicleReport, hall = HALL_1, creds?: { username: string; password: string }) =>
   post(url, envelope(r, hall, creds), { 'Content-Type': `text/xml; charset=${hall.encoding === 'gbk' ? 'GBK' : 'utf-8'}` });
 
-async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    assert.ok(Date.now() < until, `timed out waiting until ${what}`);
-    await sleep(100);
-  }
-}
 
 async function counts(h: VehicleHub) {
   const r = await h.hub.context.store.driver.query<{ e: string; c: string; d: string; i: string }>(
@@ -639,16 +632,7 @@ describe('vehicle office polling in a cluster: one node at a time (postgres stor
     const b = await startVehicleHub('postgres', options, { ...a, dataDir: testDataDir('veh-lease-b') });
     hubs.push(b);
     const pages = async (h: VehicleHub) => metric(await fetch(`${h.url}/metrics`).then((r) => r.text()), 'hub_poll_pages_total', '{adapter="vehicle-office"}');
-    const appliedAll = async (n: number) => {
-      const until = Date.now() + 60_000;
-      for (;;) {
-        const c = await counts(a);
-        if (c.events + c.deadLetters >= n) return;
-        assert.ok(Date.now() < until, `only ${c.events + c.deadLetters} of ${n} applied`);
-        await sleep(200);
-      }
-    };
-    await appliedAll(200);
+    await waitFor('the first 200 changes applied', async () => { const c = await counts(a); return c.events + c.deadLetters >= 200; }, 60_000);
     await sleep(1500); // several more poll intervals on both nodes
     const [pa, pb] = [await pages(a), await pages(b)];
     assert.ok((pa > 0) !== (pb > 0), `exactly one node reads the feed (pages read: ${pa} and ${pb})`);
@@ -659,13 +643,7 @@ describe('vehicle office polling in a cluster: one node at a time (postgres stor
     await holder.stop({ keep: true });
     hubs.splice(hubs.indexOf(holder), 1);
     svc.addRecords(changes.slice(200));
-    const until = Date.now() + 30_000;
-    for (;;) {
-      const c = await counts(other);
-      if (c.events + c.deadLetters >= changes.length) break;
-      assert.ok(Date.now() < until, `the remaining node applied only ${c.events + c.deadLetters} of ${changes.length}`);
-      await sleep(200);
-    }
+    await waitFor('the remaining node to apply every change', async () => { const c = await counts(other); return c.events + c.deadLetters >= changes.length; }, 30_000);
     assert.ok(await pages(other) > 0);
     assert.ok(other.logs.some((l) => l.includes('"msg":"this node polls the feed"')));
     await assertExactlyOnce(other.hub.context.store.driver, changes);
@@ -726,7 +704,7 @@ for (const store of STORES) {
       assert.match(pushed.fhxx ?? '', /校验位/);
       // The office's feed then lists the same report: the poll refuses it too.
       svc.addRecords([bad]);
-      await waitUntil('the poll read the report', () => h!.logs.some((l) => l.includes('"msg":"poll page applied"')));
+      await waitFor('the poll read the report', () => h!.logs.some((l) => l.includes('"msg":"poll page applied"')), 20_000);
       const m = await fetch(`${h.url}/metrics`).then((r) => r.text());
       assert.equal(metric(m, 'hub_inbound_messages_total', '{adapter="vehicle-office",result="rejected"}'), 2, 'refused when pushed and when polled');
       const letters = await getJson(`${h.url}/api/v1/dead-letters?adapter=${ADAPTER}`, OPERATOR);

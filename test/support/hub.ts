@@ -89,3 +89,14 @@ export async function getJson(url: string, headers: Record<string, string> = {})
   try { body = JSON.parse(text); } catch { /* not JSON: kept as text */ }
   return { status: r.status, body, contentType: r.headers.get('content-type') ?? '' };
 }
+
+/** Polls `check` until it answers something truthy (and answers that), failing after `timeoutMs` with what was awaited. */
+export async function waitFor<T>(what: string, check: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
