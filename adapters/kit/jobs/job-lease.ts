@@ -1,6 +1,5 @@
-import os from 'node:os';
-import { randomUUID } from 'node:crypto';
 import type { SqlExecutor } from '../../../services/store/sql-driver';
+import { newClaimant } from './claimant';
 
 /**
  * A job that one hub node at a time runs (polling a department's feed): held through the store, so
@@ -8,7 +7,7 @@ import type { SqlExecutor } from '../../../services/store/sql-driver';
  * its lease every time it asks; another node takes the job over once the lease has run out.
  */
 export class JobLease {
-  readonly owner = `${os.hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+  readonly owner = newClaimant().id;
   /** null until the first answer, so that the first answer is reported as a change. */
   private held: boolean | null = null;
 

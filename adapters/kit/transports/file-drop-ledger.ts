@@ -1,9 +1,8 @@
-import os from 'node:os';
-import { randomUUID } from 'node:crypto';
 import type { SqlDriver, SqlExecutor } from '../../../services/store/sql-driver';
 import { RetryableError } from '../../../services/hub/errors';
 import type { StoredResults } from './file-drop-receipt';
 import type { FileProgress } from '../../../services/intake/file-drops';
+import type { Claimant } from '../jobs/claimant';
 
 export type FileState = 'claimed' | 'applying' | 'applied' | 'failed' | 'duplicate' | 'receipted' | 'archived';
 
@@ -21,17 +20,6 @@ export interface FileRow extends FileProgress {
   sha256: string | null;
   size: number | null;
   finishedAt: Date | null;
-}
-
-/** This process as the holder of file claims. */
-export interface Claimant {
-  id: string;
-  host: string;
-  pid: number;
-}
-
-export function newClaimant(): Claimant {
-  return { id: `${os.hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`, host: os.hostname(), pid: process.pid };
 }
 
 /** Another node took the file over (this node stalled past its lease): its work on the file stops. */
