@@ -73,9 +73,10 @@ export class CaseStore {
    * thousands of events and one round trip per event made large batches slow. The results are
    * those of applying the events one by one in order.
    *
-   * The cases' locks are taken before the known events are read: two transactions carrying the same
-   * event wait for each other, so the second sees the first's rows and the events can be appended
-   * without conflict handling (COPY on the embedded store).
+   * The events are appended without conflict handling (COPY on the embedded store). Two nodes
+   * storing the same event at once wait for each other on the case's lock; the second's insert then
+   * violates the event's key, and its transaction is run again (RETRYABLE_UNIQUE), when it finds the
+   * event stored and answers a duplicate.
    */
   async applyIn(tx: SqlExecutor, events: readonly CaseEvent[], opts: ApplyOptions): Promise<ApplyResult[]> {
     if (events.length === 0) return [];
@@ -86,13 +87,11 @@ export class CaseStore {
     });
     // Events already stored are answered from the store; only the others may create references
     // (a re-sent event naming another local case id must not leave an unused code behind).
-    const seen = await this.knownEvents(tx, unique);
-    const unseen = unique.filter((e) => !seen.has(e.id));
+    const known = await this.knownEvents(tx, unique);
+    const unseen = unique.filter((e) => !known.has(e.id));
     const refs = await this.resolveRefs(tx, unseen);
     const codeOf = (e: CaseEvent) => refs.get(refKey(e.data.system, e.data.localCaseId))!;
     await this.lockCases(tx, unseen.map(codeOf));
-    // Exact now that the cases are locked: a concurrent transaction that stored one of them has committed.
-    const known = unseen.length ? new Map([...seen, ...(await this.knownEvents(tx, unseen))]) : seen;
 
     const results: ApplyResult[] = new Array(events.length);
     const toInsert: { event: CaseEvent; code: string }[] = [];
