@@ -164,7 +164,11 @@ for (const kind of STORES) {
 
 /** The case row as the store keeps it while applying equals the projection of every event of the case. */
 async function assertRowIsProjection(store: Store, code: string): Promise<void> {
-  const whole = (await store.cases.get(code))!.projection;
+  const view = (await store.cases.get(code))!;
+  const whole = view.projection;
+  // The case is read through its row's timeline: it must name every event stored for the case.
+  const stored = await store.driver.query<{ id: string }>('SELECT id FROM events WHERE supervision_code = $1', [code]);
+  assert.deepEqual(view.timeline.map((s) => s.event.id).sort(), stored.rows.map((x) => x.id).sort());
   const r = await store.driver.query<any>(
     `SELECT department_code, hall_code, hall_name, item_code, status, to_char(status_time AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS"+08:00"') AS t,
             applicant, paused, violations, event_count FROM cases WHERE supervision_code = $1`, [code]);

@@ -220,7 +220,9 @@ export class CaseStore {
        FROM cases WHERE supervision_code = ANY($1::text[])`, [codes]);
     type Row = [string, TimelineEntry[], string, string, string, string, CaseEvent['data']['applicant']];
     const prior = new Map(parseJson<Row[]>(r.rows[0]?.cases).map((row) => [row[0], row]));
-    const rows = codes.map((code) => {
+    const added: unknown[][] = [];
+    const changed: unknown[][] = [];
+    for (const code of codes) {
       const row = prior.get(code);
       const mine = byCase.get(code)!;
       const earlier: StoredEvent[] = (row?.[1] ?? []).map(([id, seq, status, statusTime, hall]) => ({
@@ -232,32 +234,28 @@ export class CaseStore {
       const ordered = orderTimeline([...earlier, ...mine]);
       const p = projectOrdered(code, ordered);
       const timeline: TimelineEntry[] = ordered.map(({ event: e, seq }) => [e.id, seq, e.data.status, e.data.statusTime, e.data.department.hall ?? null]);
-      return {
-        c: code, dc: p.department.code, dn: p.department.name, hc: p.department.hall?.code ?? null, hn: p.department.hall?.name ?? null,
-        ic: p.item.code, iname: p.item.name, st: p.status, stt: p.statusTime, ap: p.applicant, li: p.light, dl: p.deadline, pa: p.paused,
-        vi: p.violations, ec: p.eventCount, tl: timeline,
-      };
-    });
+      (row ? changed : added).push([code, p.department.code, p.department.name, p.department.hall?.code ?? null, p.department.hall?.name ?? null,
+        p.item.code, p.item.name, p.status, p.statusTime, p.applicant, p.light, p.deadline, p.paused, p.violations, p.eventCount, timeline]);
+    }
+    // The cases' locks are held and their rows were read under them: which cases are new is exact,
+    // and new rows are appended like events (first seen and updated at take the transaction's time).
+    await tx.insertRows('cases', CASE_COLUMNS, added);
+    if (!changed.length) return;
+    const keys = ['c', 'dc', 'dn', 'hc', 'hn', 'ic', 'iname', 'st', 'stt', 'ap', 'li', 'dl', 'pa', 'vi', 'ec', 'tl'];
     await tx.query(
-      `INSERT INTO cases (supervision_code, department_code, department_name, hall_code, hall_name, item_code, item_name, status, status_time,
-                          applicant, light, deadline, paused, violations, event_count, timeline, first_seen, updated_at)
-       SELECT c, dc, dn, hc, hn, ic, iname, st, stt::timestamptz, ap, li, dl::timestamptz, pa, vi, ec, tl, now(), now()
-       FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (c text, dc text, dn text, hc text, hn text, ic text, iname text, st text, stt text,
-                       ap jsonb, li text, dl text, pa boolean, vi jsonb, ec int, tl jsonb)) WITH ORDINALITY
-            AS x(c, dc, dn, hc, hn, ic, iname, st, stt, ap, li, dl, pa, vi, ec, tl, n)
-       ORDER BY n
-       ON CONFLICT (supervision_code) DO UPDATE SET
-         department_code = EXCLUDED.department_code, department_name = EXCLUDED.department_name, hall_code = EXCLUDED.hall_code,
-         hall_name = EXCLUDED.hall_name, item_code = EXCLUDED.item_code, item_name = EXCLUDED.item_name, status = EXCLUDED.status,
-         status_time = EXCLUDED.status_time, applicant = EXCLUDED.applicant, light = EXCLUDED.light, deadline = EXCLUDED.deadline,
-         paused = EXCLUDED.paused, violations = EXCLUDED.violations, event_count = EXCLUDED.event_count, timeline = EXCLUDED.timeline,
-         updated_at = now()`,
-      [JSON.stringify(rows)]);
+      `UPDATE cases SET department_code = dc, department_name = dn, hall_code = hc, hall_name = hn, item_code = ic, item_name = iname,
+         status = st, status_time = stt::timestamptz, applicant = ap, light = li, deadline = dl::timestamptz, paused = pa, violations = vi,
+         event_count = ec, timeline = tl, updated_at = now()
+       FROM jsonb_to_recordset($1::jsonb) AS x(c text, dc text, dn text, hc text, hn text, ic text, iname text, st text, stt text,
+                       ap jsonb, li text, dl text, pa boolean, vi jsonb, ec int, tl jsonb)
+       WHERE cases.supervision_code = x.c`,
+      [JSON.stringify(changed.map((row) => Object.fromEntries(keys.map((k, i) => [k, row[i]]))))]);
   }
 
   async get(code: string): Promise<CaseRow | null> {
     const events = await this.db.query<{ id: string; adapter: string; raw_message_id: string; body: Record<string, unknown>; seq: string }>(
-      'SELECT id, adapter, raw_message_id, body, seq FROM events WHERE supervision_code = $1', [code]);
+      `SELECT e.id, e.adapter, e.raw_message_id, e.body, e.seq FROM cases c CROSS JOIN LATERAL jsonb_array_elements(c.timeline) AS t(entry)
+       JOIN events e ON e.id = t.entry->>0 AND e.supervision_code = c.supervision_code WHERE c.supervision_code = $1`, [code]);
     if (!events.rows.length) return null;
     const timeline = orderTimeline(events.rows.map((r) => ({
       event: expandBody(r.body, { id: r.id, adapter: r.adapter, rawMessageId: r.raw_message_id, supervisionCode: code }), seq: Number(r.seq),
@@ -269,7 +267,7 @@ export class CaseStore {
   async lookup(system: string, localId: string): Promise<string | null> {
     const r = await this.db.query<{ supervision_code: string }>(
       `SELECT r.supervision_code FROM case_refs r WHERE r.system = $1 AND r.local_id = $2
-         AND EXISTS (SELECT 1 FROM events e WHERE e.supervision_code = r.supervision_code)`, [system, localId]);
+         AND EXISTS (SELECT 1 FROM cases c WHERE c.supervision_code = r.supervision_code)`, [system, localId]);
     return r.rows[0]?.supervision_code ?? null;
   }
 
@@ -345,6 +343,9 @@ export class CaseStore {
     return r.rows.map((x) => ({ department: x.department_code, light: x.light, n: Number(x.n) }));
   }
 }
+
+const CASE_COLUMNS = ['supervision_code', 'department_code', 'department_name', 'hall_code', 'hall_name', 'item_code', 'item_name', 'status',
+  'status_time', 'applicant', 'light', 'deadline', 'paused', 'violations', 'event_count', 'timeline'];
 
 /** One event of a case as its row's timeline keeps it: id, seq, status, status time as sent, hall. */
 type TimelineEntry = [string, number, CaseEvent['data']['status'], string, { code: string; name: string } | null];
