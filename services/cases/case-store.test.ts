@@ -141,6 +141,24 @@ for (const kind of STORES) {
       assert.equal(n.rows[0].n, pairs.length);
     });
 
+    it('gives a new case one code when two transactions bring its first events at once', async () => {
+      const pairs = Array.from({ length: 20 }, (_, i) => [
+        event(`new-a-${i}`, `SX-NEW-${i}`, 'SUBMITTED', '2026-11-24T09:00:00+08:00'),
+        event(`new-b-${i}`, `SX-NEW-${i}`, 'ACCEPTED', '2026-11-24T10:00:00+08:00'),
+      ]);
+      const results = await Promise.all([0, 1].map((side) => t.store.cases.apply(pairs.map((p) => p[side]), { receivedAt: new Date() })));
+      for (let i = 0; i < pairs.length; i++) {
+        assert.deepEqual([results[0][i].result, results[1][i].result], ['accepted', 'accepted'], `case ${i}`);
+        const code = (results[0][i] as { supervisionCode: string }).supervisionCode;
+        assert.equal((results[1][i] as { supervisionCode: string }).supervisionCode, code, `case ${i}`);
+        const view = (await t.store.cases.get(code))!;
+        assert.equal(view.projection.status, 'ACCEPTED');
+        assert.equal(view.projection.eventCount, 2);
+      }
+      const refs = await t.store.driver.query<{ n: number }>("SELECT count(*)::int AS n FROM case_refs WHERE local_id LIKE 'SX-NEW-%'");
+      assert.equal(refs.rows[0].n, pairs.length);
+    });
+
     it('keeps one open dead letter when two transactions refuse the same record at once', async () => {
       const letter = (raw: string) => ({
         rawMessageId: raw, recordIndex: 0, record: { LSH: 'R-DL' }, receivedAt: new Date(),

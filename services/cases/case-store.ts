@@ -160,12 +160,16 @@ export class CaseStore {
     const refs = await this.selectRefs(tx, sorted);
     const missing = sorted.filter((p) => !refs.has(refKey(p.s, p.l)));
     if (missing.length) {
-      await tx.query(
-        `INSERT INTO case_refs (system, local_id, supervision_code)
-         SELECT x.s, x.l, x.c FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (s text, l text, c text)) WITH ORDINALITY AS x(s, l, c, n) ORDER BY x.n
-         ON CONFLICT DO NOTHING`, [JSON.stringify(missing)]);
-      // Whoever inserted first (this batch or a concurrent one) decided the code.
-      for (const [k, c] of await this.selectRefs(tx, missing)) refs.set(k, c);
+      const r = await tx.query<{ added: string | null }>(
+        `WITH added AS (
+           INSERT INTO case_refs (system, local_id, supervision_code)
+           SELECT x.s, x.l, x.c FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (s text, l text, c text)) WITH ORDINALITY AS x(s, l, c, n) ORDER BY x.n
+           ON CONFLICT DO NOTHING RETURNING system, local_id, supervision_code)
+         SELECT json_agg(json_build_array(system, local_id, supervision_code))::text AS added FROM added`, [JSON.stringify(missing)]);
+      for (const [s, l, c] of parseJson<[string, string, string][]>(r.rows[0]?.added)) refs.set(refKey(s, l), c);
+      // A pair not inserted here was inserted first by a concurrent batch, which decided its code.
+      const taken = missing.filter((p) => !refs.has(refKey(p.s, p.l)));
+      if (taken.length) for (const [k, c] of await this.selectRefs(tx, taken)) refs.set(k, c);
     }
     return refs;
   }
