@@ -5,8 +5,10 @@ import { maskIdNumber, maskPhone } from '../../adapters/kit/normalisers/mask';
  * numbers (15 or 18 characters), mobiles (with or without +86). Organisation credit codes are not
  * personal data and stay readable, because operators need them to find a record.
  */
+// Only whole tokens: digits inside a longer run of letters and digits belong to an identifier (a
+// message id `…-8ab7-17883356998d` holds a mobile-shaped run that is not a phone number).
 const ID_PATTERN = /(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])/g;
-const MOBILE_PATTERN = /(?<!\d)(?:\+?86[\s-]?)?(1[3-9]\d[\s-]?\d{4}[\s-]?\d{4})(?!\d)/g;
+const MOBILE_PATTERN = /(?<![0-9A-Za-z])(?:\+?86[\s-]?)?(1[3-9]\d[\s-]?\d{4}[\s-]?\d{4})(?![0-9A-Za-z])/g;
 
 export function maskText(text: string): string {
   return text
