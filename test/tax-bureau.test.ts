@@ -12,6 +12,7 @@ import { createLogger } from '../services/hub/logger';
 import { startHub, RunningHub } from '../services/hub/hub';
 import { openStore } from '../services/store/open-store';
 import { createTestDatabase } from './support/servers';
+import { receiptPaths, ReceiptSpec } from '../adapters/kit/transports/file-drop-receipt';
 import { STORES, StoreKind, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, spawnHub, testDataDir, HubProcess, waitFor } from './support/hub';
 
 // The bureau's sample, as handed over (adapters/tax-bureau/samples keeps the copy).
@@ -38,6 +39,8 @@ function writeConfig(dir: string, taxOptions: Record<string, unknown>): string {
   fs.writeFileSync(file, YAML.stringify(config));
   return file;
 }
+
+const TAX_RECEIPT: ReceiptSpec = YAML.parse(fs.readFileSync(path.join(ADAPTERS_DIR, 'tax-bureau', 'adapter.yaml'), 'utf8')).transport.options.receipt;
 
 function folders(dataDir: string) {
   const root = path.join(dataDir, 'drop', 'tax-bureau');
@@ -328,6 +331,35 @@ for (const store of STORES) {
       assert.deepEqual(r.JG!.map((j) => j.ZT), ['1', '0', '1', '0']);
       const letters = await getJson(`${t.url}/api/v1/dead-letters?adapter=tax-bureau&limit=500`, OPERATOR);
       assert.equal(letters.body.items.filter((d: { value: string | null }) => d.value === bad.NSRSBH).length, 1);
+    });
+
+    it('answers a file once when the hub stopped between publishing its receipt and recording it: a receipt the bureau took is not written again, a staged one is published', async () => {
+      const name = fileName();
+      await dropBatch(dirs.inbox, batchOf(records(3, 'republish')), { name });
+      const receipt = await receiptOf(t.dataDir, name);
+      const archived = async () => (await fileRow(name))[0]?.archived_at;
+      await waitFor(`${name} archived`, archived, 30_000, 100);
+      const file = receiptFile(t.dataDir, name);
+      // What the store holds after a stop just after the receipt's marker: applied, receipt staged, not recorded as answered.
+      const stopBeforeRecorded = () => db().query("UPDATE file_drops SET state = 'applied', receipted_at = NULL, archived_at = NULL WHERE name = $1", [name]);
+
+      // The bureau took the receipt and its marker before the hub came back.
+      fs.rmSync(file);
+      fs.rmSync(`${file}.ok`);
+      await stopBeforeRecorded();
+      await waitFor(`${name} archived again`, archived, 30_000, 100);
+      assert.equal(fs.existsSync(file), false, 'a receipt the bureau took must not come back');
+      assert.equal(fs.existsSync(`${file}.ok`), false);
+
+      // Stopped after the receipt was staged, before it was renamed: it is published, with its marker, once.
+      const { id } = (await fileRow(name))[0];
+      const { temp } = receiptPaths(TAX_RECEIPT, dirs.receipts, name, id);
+      fs.writeFileSync(temp, receipt.text);
+      await stopBeforeRecorded();
+      await waitFor(`${name} archived a third time`, archived, 30_000, 100);
+      assert.equal(fs.readFileSync(file, 'utf8'), receipt.text);
+      assert.ok(fs.existsSync(`${file}.ok`));
+      assert.equal(fs.existsSync(temp), false);
     });
 
     it('applies the same content dropped twice under two names once, and answers both with identical receipts', async () => {

@@ -20,6 +20,8 @@ export interface FileRow extends FileProgress {
   sha256: string | null;
   size: number | null;
   finishedAt: Date | null;
+  /** The receipt was staged whole: what remains is publishing it (see publishReceipt). */
+  receiptStaged: boolean;
 }
 
 /** Another node took the file over (this node stalled past its lease): its work on the file stops. */
@@ -30,7 +32,8 @@ export class LostClaim extends RetryableError {
 }
 
 const COLUMNS = `id, adapter, name, state, owner, owner_host, owner_pid, lease_until < now() AS lease_expired, (extract(epoch FROM claimed_at) * 1000)::float8 AS claimed_ms, path,
-  sha256, size::text AS size, batch, records, records_done, accepted, duplicates, rejected, error, duplicate_of, (extract(epoch FROM finished_at) * 1000)::float8 AS finished_ms`;
+  sha256, size::text AS size, batch, records, records_done, accepted, duplicates, rejected, error, duplicate_of, (extract(epoch FROM finished_at) * 1000)::float8 AS finished_ms,
+  receipt_staged_at IS NOT NULL AS receipt_staged`;
 
 /**
  * The store's record of every file an adapter took: who holds it (a lease the holder renews), how
@@ -153,6 +156,12 @@ export class FileDropLedger {
     }
   }
 
+  async receiptStaged(id: string): Promise<FileRow> {
+    const r = await this.db.query(`UPDATE file_drops SET receipt_staged_at = now() WHERE id = $1 AND owner = $2 RETURNING ${COLUMNS}`, [id, this.me.id]);
+    if (!r.rows[0]) throw new LostClaim(id, this.adapter);
+    return toRow(r.rows[0]);
+  }
+
   async receipted(id: string): Promise<FileRow> {
     const r = await this.db.query(
       `UPDATE file_drops SET state = 'receipted', receipted_at = now(), finished_at = coalesce(finished_at, now()) WHERE id = $1 AND owner = $2 RETURNING ${COLUMNS}`, [id, this.me.id]);
@@ -188,5 +197,6 @@ function toRow(r: any): FileRow {
     size: r.size === null ? null : Number(r.size), batch: typeof r.batch === 'string' ? JSON.parse(r.batch) : r.batch, records: r.records,
     recordsDone: r.records_done, accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejected, error: r.error, duplicateOf: r.duplicate_of,
     finishedAt: r.finished_ms === null ? null : new Date(Number(r.finished_ms)),
+    receiptStaged: r.receipt_staged === true || r.receipt_staged === 't',
   };
 }

@@ -5,13 +5,20 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { XMLParser } from 'fast-xml-parser';
 import { ADAPTERS_DIR } from '../../../services/hub/paths';
-import { writeReceipt, toStoredResults, recordFields, receiptName, ReceiptSpec, StoredResults } from './file-drop-receipt';
+import { stageReceipt, publishReceipt, receiptPaths, toStoredResults, recordFields, receiptName, ReceiptSpec, ReceiptContent, StoredResults } from './file-drop-receipt';
 
 // The tax bureau's receipt as its adapter definition describes it.
 const SPEC: ReceiptSpec = YAML.parse(fs.readFileSync(path.join(ADAPTERS_DIR, 'tax-bureau', 'adapter.yaml'), 'utf8')).transport.options.receipt;
 
 async function* chunks(...list: StoredResults[]): AsyncIterable<StoredResults> {
   yield* list;
+}
+
+/** A receipt staged and published at once, as a file answered without interruption gets it. */
+async function writeReceipt(spec: ReceiptSpec, dir: string, content: ReceiptContent): Promise<string> {
+  await stageReceipt(spec, dir, content);
+  assert.equal(await publishReceipt(spec, dir, content.fileName, content.fileId), 'published');
+  return receiptPaths(spec, dir, content.fileName, content.fileId).final;
 }
 
 describe('file-drop receipts', () => {
@@ -71,5 +78,30 @@ describe('file-drop receipts', () => {
     await writeReceipt(SPEC, dir, content());
     assert.deepEqual(fs.readFileSync(file), once);
     assert.equal(fs.readdirSync(dir).length, 2);
+  });
+
+  it('publishes a staged receipt once: run again after the rename it only adds a missing marker, and after the department took the receipt it writes nothing', async () => {
+    const content = {
+      fileId: 'f4', fileName: 'SWSX_11301000000_20261124093000_0004.xml', batch: { PCH: 'P' }, finishedAt: new Date('2026-11-24T01:30:12Z'), applied: 1, rejected: 0, error: null,
+      results: chunks(toStoredResults(['SWSXBH'], [{ SWSXBH: 'SX9' }], [{ index: 0, result: 'accepted', eventId: 'e', supervisionCode: 'C' }])),
+    };
+    await stageReceipt(SPEC, dir, content);
+    const { final } = receiptPaths(SPEC, dir, content.fileName, content.fileId);
+    assert.equal(fs.existsSync(final), false, 'a staged receipt is not visible under its name');
+    assert.equal(await publishReceipt(SPEC, dir, content.fileName, content.fileId), 'published');
+    const bytes = fs.readFileSync(final);
+    assert.deepEqual(fs.readdirSync(dir).sort(), [path.basename(final), `${path.basename(final)}.ok`]);
+
+    // Stopped between the rename and the marker: the marker is added, the receipt left as it is.
+    fs.rmSync(`${final}.ok`);
+    assert.equal(await publishReceipt(SPEC, dir, content.fileName, content.fileId), 'published');
+    assert.deepEqual(fs.readFileSync(final), bytes);
+    assert.ok(fs.existsSync(`${final}.ok`));
+
+    // The department took the receipt and its marker: nothing is written again.
+    fs.rmSync(final);
+    fs.rmSync(`${final}.ok`);
+    assert.equal(await publishReceipt(SPEC, dir, content.fileName, content.fileId), 'taken');
+    assert.deepEqual(fs.readdirSync(dir), []);
   });
 });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { RecordOutcome } from '../../../services/intake/intake';
 import { beijingParts, pad } from '../normalisers/calendar-date';
-import { fsyncDir, writeDurably } from './file-drop-folders';
+import { exists, fsyncDir, renameIfPresent, writeDurably } from './file-drop-folders';
 
 /**
  * What a department expects back for each file, as its adapter definition describes it: one
@@ -73,17 +73,22 @@ export function receiptName(spec: ReceiptSpec, fileName: string): string {
   return spec.name.replace(/\{base\}/g, base).replace(/\{name\}/g, fileName);
 }
 
-/**
- * Writes a receipt so that the department never reads half of one: to a temporary name, flushed,
- * renamed, then its marker. Written again after a crash it has the same name and the same bytes.
- */
-export async function writeReceipt(spec: ReceiptSpec, dir: string, content: ReceiptContent): Promise<string> {
-  await fs.promises.mkdir(dir, { recursive: true });
-  const name = receiptName(spec, content.fileName);
-  const final = path.join(dir, name);
+/** Where a file's receipt goes, and the temporary name it is staged under beside it. */
+export function receiptPaths(spec: ReceiptSpec, dir: string, fileName: string, fileId: string): { temp: string; final: string } {
+  const name = receiptName(spec, fileName);
   // Named after the file being answered: a restart overwrites its own leftover, and two files of
   // the same name (a re-send) never write through the same temporary file.
-  const temp = path.join(dir, `.${name}.${content.fileId}.tmp`);
+  return { temp: path.join(dir, `.${name}.${fileId}.tmp`), final: path.join(dir, name) };
+}
+
+/**
+ * Stages a receipt: written whole under its temporary name and flushed, so that the department
+ * never reads half of one. Staged again (after a crash before it was published) it has the same
+ * bytes.
+ */
+export async function stageReceipt(spec: ReceiptSpec, dir: string, content: ReceiptContent): Promise<void> {
+  await fs.promises.mkdir(dir, { recursive: true });
+  const { temp } = receiptPaths(spec, dir, content.fileName, content.fileId);
   const out = await fs.promises.open(temp, 'w');
   try {
     let buffer = '';
@@ -110,10 +115,20 @@ export async function writeReceipt(spec: ReceiptSpec, dir: string, content: Rece
   } finally {
     await out.close();
   }
-  await fs.promises.rename(temp, final);
-  await fsyncDir(dir);
-  if (spec.markerSuffix) await writeDurably(final + spec.markerSuffix, '');
-  return final;
+}
+
+/**
+ * Publishes a staged receipt: renamed to its final name, then its marker. Run again after a crash
+ * at any point it publishes nothing twice: a receipt already renamed is left as it is (only a
+ * missing marker is added), and one the department has already taken away (it takes a receipt
+ * only once its marker is there) is not written again. Returns whether the receipt is still there.
+ */
+export async function publishReceipt(spec: ReceiptSpec, dir: string, fileName: string, fileId: string): Promise<'published' | 'taken'> {
+  const { temp, final } = receiptPaths(spec, dir, fileName, fileId);
+  if (await renameIfPresent(temp, final)) await fsyncDir(dir);
+  else if (!exists(final)) return 'taken';
+  if (spec.markerSuffix && !exists(final + spec.markerSuffix)) await writeDurably(final + spec.markerSuffix, '');
+  return 'published';
 }
 
 function topValue(source: string, spec: ReceiptSpec, c: ReceiptContent): string {

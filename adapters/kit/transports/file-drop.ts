@@ -11,7 +11,7 @@ import { BatchFileFormat, BatchSummary, CorruptFile, readBatchFile } from '../xm
 import { DropFolders, exists, renameIfPresent, fsyncDir, removeIfPresent } from './file-drop-folders';
 import { FileDropLedger, FileRow, LostClaim } from './file-drop-ledger';
 import { newClaimant } from '../jobs/claimant';
-import { ReceiptSpec, writeReceipt, recordFields, toStoredResults } from './file-drop-receipt';
+import { ReceiptSpec, stageReceipt, publishReceipt, recordFields, toStoredResults } from './file-drop-receipt';
 import { mapFileRecords, MappedChunk, RecordJob } from './file-drop-records';
 import { checkInWorker, mapInWorker, WorkerAborted } from './file-drop-worker';
 import optionsSchema from './file-drop.schema.json';
@@ -349,12 +349,21 @@ export class FileDropTransport extends Transport<FileDropOptions> {
   /** Writes the receipt, from the original's results when the file is a copy of it. */
   private async answer(row: FileRow, original: FileRow): Promise<FileRow> {
     const spec = this.options.receipt;
-    if (spec && this.folders.receipts) {
-      await writeReceipt(spec, this.folders.receipts, {
-        fileId: row.id, fileName: row.name, batch: original.batch ?? row.batch ?? {}, finishedAt: original.finishedAt ?? new Date(),
-        applied: original.accepted + original.duplicates, rejected: original.rejected, error: original.error,
-        results: this.ledger.results(original.id),
-      });
+    const dir = this.folders.receipts;
+    if (spec && dir) {
+      // Staged, recorded, then published: after a crash anywhere in between, the department still
+      // gets exactly one receipt, even if it had already taken the first one away.
+      if (!row.receiptStaged) {
+        await stageReceipt(spec, dir, {
+          fileId: row.id, fileName: row.name, batch: original.batch ?? row.batch ?? {}, finishedAt: original.finishedAt ?? new Date(),
+          applied: original.accepted + original.duplicates, rejected: original.rejected, error: original.error,
+          results: this.ledger.results(original.id),
+        });
+        row = await this.ledger.receiptStaged(row.id);
+      }
+      if ((await publishReceipt(spec, dir, row.name, row.id)) === 'taken') {
+        this.ctx.logger.info({ file: row.name, fileId: row.id }, 'receipt published before a restart and already taken by the department; not written again');
+      }
     }
     if (row.id !== original.id) {
       const m = this.ctx.metrics.inboundMessages;
