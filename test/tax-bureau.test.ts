@@ -470,7 +470,9 @@ describe('tax bureau file drop: the hub\'s memory does not grow with the file', 
     const dataDir = testDataDir('tax-memory');
     const db = await createTestDatabase();
     dropDb = () => db.drop();
-    hub = await spawnHub({ HUB_DATA_DIR: dataDir, HUB_STORE: db.url, HUB_CONFIG: writeConfig(dataDir, { pollIntervalMs: 100 }) });
+    // The heap capped as the README advises for nodes with a memory limit: what is measured is then
+    // the memory the hub holds, not how long V8 lets garbage lie (which varies from run to run).
+    hub = await spawnHub({ HUB_DATA_DIR: dataDir, HUB_STORE: db.url, HUB_CONFIG: writeConfig(dataDir, { pollIntervalMs: 100 }), NODE_OPTIONS: '--max-old-space-size=256' });
     const { inbox } = folders(dataDir);
     const url = hub.url;
     const run = async (records: number, seed: string) => {
@@ -496,8 +498,9 @@ describe('tax bureau file drop: the hub\'s memory does not grow with the file', 
     const large = await run(60_000, 'memory-large');
     const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
     const report = `small file ${mb(small.bytes)}: +${mb(small.grew)}; large file ${mb(large.bytes)}: +${mb(large.grew)}; slowest /health/live ${large.slowest} ms`;
-    // Memory proportional to the file would grow by ~4×; chunks, buffers and the worker are the same size for both.
-    assert.ok(large.grew < small.grew * 1.5 + 40 * 1048576, report);
+    // Chunks, buffers and the worker are the same size for both files. Memory that grew with the file (its
+    // mapped records kept, say) would add far more than 48 MB for the larger one.
+    assert.ok(large.grew < small.grew + 48 * 1048576, report);
     assert.ok(large.slowest < 3000, report);
     console.log(`      ${report}`);
   });

@@ -69,7 +69,11 @@ export class PostgresDriver implements SqlDriver {
 async function insertJson(run: (sql: string, params: unknown[]) => Promise<unknown>, table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void> {
   if (!rows.length) return;
   checkIdentifiers(table, columns);
-  const objects = rows.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i] instanceof Date ? (row[i] as Date).toISOString() : row[i] ?? null])));
+  const objects = rows.map((row) => {
+    const o: Record<string, unknown> = {};
+    for (let i = 0; i < columns.length; i++) o[columns[i]] = row[i] ?? null;
+    return o;
+  });
   const list = columns.join(', ');
   await run(`INSERT INTO ${table} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${table}, $1::json)`, [JSON.stringify(objects)]);
 }
