@@ -13,16 +13,21 @@ install: node_modules/.installed
 build: install
 	$(NODE_BIN)/tsc -p tsconfig.json
 
+# The hub's heap is capped: without a cap, V8 lets the garbage of a large dropped file pile up to
+# several hundred MB before it collects (README, "Memory"). Override: make run HUB_NODE_OPTIONS=
+HUB_NODE_OPTIONS ?= --max-old-space-size=256
+
 # Embedded mode: one process, PGlite under $${HUB_DATA_DIR:-./data}, demo departments and simulators.
 run: build
-	node bin/hub.js start --with-simulators
+	NODE_OPTIONS="$(HUB_NODE_OPTIONS)" node bin/hub.js start --with-simulators
 
 # Every test; the last line printed is "N passed, N failed".
 test:
 	@bash scripts/test.sh
 
+# The hub as `make run` starts it, heap cap included.
 bench: build
-	node dist/test/bench/run.js
+	HUB_NODE_OPTIONS="$(HUB_NODE_OPTIONS)" node dist/test/bench/run.js
 
 # Starts (or installs) PostgreSQL, NATS with JetStream and Redis on loopback.
 services:
