@@ -2,6 +2,7 @@ import type { CaseEvent } from '../../contracts/types';
 import type { SqlDriver, SqlExecutor } from '../store/sql-driver';
 import { issueSupervisionCode } from './supervision-code';
 import { compactBody, expandBody } from './event-body';
+import { Where } from '../store/where';
 import { projectCase, projectOrdered, orderTimeline, StoredEvent, CaseProjection } from './projection';
 
 export type ApplyResult =
@@ -282,24 +283,18 @@ export class CaseStore {
 
   /** Newest first; the cursor is the last row's (first seen, code). */
   async list(f: CaseFilter): Promise<{ rows: CaseSummary[]; more: boolean }> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (sql: string, v: unknown) => { params.push(v); where.push(sql.replace('?', `$${params.length}`)); };
-    if (f.department) add('(department_code = ? OR hall_code = $' + (params.length + 1) + ')', f.department);
-    if (f.status) add('status = ?', f.status);
-    if (f.light) add('light = ?', f.light);
-    if (f.item) add('item_code = ?', f.item);
-    if (f.cursor) {
-      params.push(f.cursor.firstSeen, f.cursor.code);
-      where.push(`(first_seen, supervision_code) < ($${params.length - 1}::timestamptz, $${params.length})`);
-    }
-    params.push(f.limit + 1);
+    const w = new Where();
+    if (f.department) w.add('(department_code = ? OR hall_code = ?)', f.department, f.department);
+    if (f.status) w.add('status = ?', f.status);
+    if (f.light) w.add('light = ?', f.light);
+    if (f.item) w.add('item_code = ?', f.item);
+    if (f.cursor) w.add('(first_seen, supervision_code) < (?::timestamptz, ?)', f.cursor.firstSeen, f.cursor.code);
     const sql = `SELECT supervision_code, department_code, department_name, hall_code, hall_name, item_code, item_name, status,
         status_time::text AS status_time, light, deadline::text AS deadline, paused, violations, event_count,
         to_char(first_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS first_seen
-      FROM cases ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-      ORDER BY first_seen DESC, supervision_code DESC LIMIT $${params.length}`;
-    const r = await this.db.query<any>(sql, params);
+      FROM cases ${w}
+      ORDER BY first_seen DESC, supervision_code DESC LIMIT ${w.param(f.limit + 1)}`;
+    const r = await this.db.query<any>(sql, w.params);
     const rows: CaseSummary[] = r.rows.slice(0, f.limit).map((x) => ({
       supervisionCode: x.supervision_code,
       department: { code: x.department_code, name: x.department_name, ...(x.hall_code ? { hall: { code: x.hall_code, name: x.hall_name } } : {}) },

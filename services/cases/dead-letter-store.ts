@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SqlDriver, SqlExecutor } from '../store/sql-driver';
 import type { MappingFailure } from '../../adapters/kit/mapping/engine';
+import { Where } from '../store/where';
 
 export interface DeadLetter {
   id: string;
@@ -78,15 +79,13 @@ export class DeadLetterStore {
 
   /** Oldest first; `state` open (default), resolved or all; cursor is the last entry's sequence number. */
   async list(f: { adapter?: string; state?: 'open' | 'resolved' | 'all'; limit: number; after?: number }): Promise<{ rows: DeadLetter[]; last: number | null; more: boolean }> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (f.adapter) { params.push(f.adapter); where.push(`adapter = $${params.length}`); }
+    const w = new Where();
+    if (f.adapter) w.add('adapter = ?', f.adapter);
     const state = f.state ?? 'open';
-    if (state === 'open') where.push('resolved_at IS NULL');
-    if (state === 'resolved') where.push('resolved_at IS NOT NULL');
-    if (f.after !== undefined) { params.push(f.after); where.push(`seq > $${params.length}`); }
-    params.push(f.limit + 1);
-    const r = await this.db.query<any>(`SELECT ${COLUMNS} FROM dead_letters ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq LIMIT $${params.length}`, params);
+    if (state === 'open') w.add('resolved_at IS NULL');
+    if (state === 'resolved') w.add('resolved_at IS NOT NULL');
+    if (f.after !== undefined) w.add('seq > ?', f.after);
+    const r = await this.db.query<any>(`SELECT ${COLUMNS} FROM dead_letters ${w} ORDER BY seq LIMIT ${w.param(f.limit + 1)}`, w.params);
     const rows = r.rows.slice(0, f.limit);
     return { rows: rows.map(toDeadLetter), last: rows.length ? Number(rows[rows.length - 1].seq) : null, more: r.rows.length > f.limit };
   }

@@ -1,4 +1,5 @@
 import type { SqlExecutor } from '../store/sql-driver';
+import { Where } from '../store/where';
 
 /** How far a dropped file got and what it gave: kept in the store's file_drops row. */
 export interface FileProgress {
@@ -46,21 +47,16 @@ const TIME = (c: string) => `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24
 
 /** Files taken from drop folders, newest first. */
 export async function listFileDrops(db: SqlExecutor, f: FileDropFilter): Promise<{ rows: FileDropView[]; more: boolean }> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const add = (sql: string, ...v: unknown[]) => {
-    where.push(sql.replace(/\?/g, () => `$${params.push(v.shift())}`));
-  };
-  if (f.adapter) add('adapter = ?', f.adapter);
-  if (f.outcome) add(`${OUTCOME} = ?`, f.outcome);
-  if (f.cursor) add('(claimed_at, id) < (?::timestamptz, ?)', f.cursor.claimedAt, f.cursor.id);
-  params.push(f.limit + 1);
+  const w = new Where();
+  if (f.adapter) w.add('adapter = ?', f.adapter);
+  if (f.outcome) w.add(`${OUTCOME} = ?`, f.outcome);
+  if (f.cursor) w.add('(claimed_at, id) < (?::timestamptz, ?)', f.cursor.claimedAt, f.cursor.id);
   const r = await db.query<any>(
     `SELECT id, adapter, name, ${OUTCOME} AS outcome, state, size::text AS size, batch, records, records_done, accepted, duplicates, rejected, error,
             duplicate_of, ${TIME('claimed_at')} AS claimed_at, ${TIME('finished_at')} AS finished_at, ${TIME('receipted_at')} AS receipted_at,
             ${TIME('archived_at')} AS archived_at
-     FROM file_drops ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-     ORDER BY claimed_at DESC, id DESC LIMIT $${params.length}`, params);
+     FROM file_drops ${w}
+     ORDER BY claimed_at DESC, id DESC LIMIT ${w.param(f.limit + 1)}`, w.params);
   const rows = r.rows.slice(0, f.limit).map((x): FileDropView => ({
     id: x.id, adapter: x.adapter, name: x.name, outcome: x.outcome, state: x.state, bytes: x.size === null ? null : Number(x.size), batch: x.batch,
     records: x.records, recordsDone: x.records_done, accepted: x.accepted, duplicates: x.duplicates, rejected: x.rejected, error: x.error,
