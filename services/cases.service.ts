@@ -3,18 +3,10 @@ import type { HubContext } from './hub/context';
 import { parseSupervisionCode } from './cases/supervision-code';
 import { toCaseView, toPublicView } from './cases/case-view';
 import { CANONICAL_STATUSES } from './hub/constants';
+import { decodeCursor, encodeCursor } from './hub/list-cursor';
 
 export interface CallerMeta {
   user?: { name: string; roles: string[]; personalData: boolean };
-}
-
-function decodeCursor(cursor: string | undefined): { firstSeen: string; code: string } | null {
-  if (!cursor) return null;
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (typeof v?.t === 'string' && typeof v?.c === 'string') return { firstSeen: v.t, code: v.c };
-  } catch { /* answered below */ }
-  throw new Errors.MoleculerClientError('cursor is not one this API gave out', 400, 'bad-cursor', { field: 'cursor' });
 }
 
 /** Finds the case for a code, answering 400 for a malformed code and 404 for an unknown one. */
@@ -65,11 +57,11 @@ export function casesService(hub: HubContext): ServiceSchema {
         },
         async handler(ctx: Context<{ department?: string; status?: string; light?: string; item?: string; limit?: number; cursor?: string }>) {
           const p = ctx.params;
-          const { rows, more } = await hub.store.cases.list({ ...p, limit: p.limit ?? 50, cursor: decodeCursor(p.cursor) });
+          const { rows, more } = await hub.store.cases.list({ ...p, limit: p.limit ?? 50, cursor: p.cursor ? decodeCursor(p.cursor) : null });
           const last = rows[rows.length - 1];
           return {
             items: rows.map(({ firstSeen, ...r }) => r),
-            nextCursor: more && last ? Buffer.from(JSON.stringify({ t: last.firstSeen, c: last.supervisionCode })).toString('base64url') : null,
+            nextCursor: more && last ? encodeCursor({ time: last.firstSeen, key: last.supervisionCode }) : null,
           };
         },
       },

@@ -3,6 +3,7 @@ import type { SqlDriver, SqlExecutor } from '../store/sql-driver';
 import { issueSupervisionCode } from './supervision-code';
 import { compactBody, expandBody } from './event-body';
 import { Where } from '../store/where';
+import type { ListCursor } from '../hub/list-cursor';
 import { projectCase, projectOrdered, orderTimeline, StoredEvent, CaseProjection } from './projection';
 
 export type ApplyResult =
@@ -52,7 +53,7 @@ export interface CaseFilter {
   light?: string;
   item?: string;
   limit: number;
-  cursor?: { firstSeen: string; code: string } | null;
+  cursor?: ListCursor | null;
 }
 
 /**
@@ -288,7 +289,7 @@ export class CaseStore {
     if (f.status) w.add('status = ?', f.status);
     if (f.light) w.add('light = ?', f.light);
     if (f.item) w.add('item_code = ?', f.item);
-    if (f.cursor) w.add('(first_seen, supervision_code) < (?::timestamptz, ?)', f.cursor.firstSeen, f.cursor.code);
+    if (f.cursor) w.add('(first_seen, supervision_code) < (?::timestamptz, ?)', f.cursor.time, f.cursor.key);
     const sql = `SELECT supervision_code, department_code, department_name, hall_code, hall_name, item_code, item_name, status,
         status_time::text AS status_time, light, deadline::text AS deadline, paused, violations, event_count,
         to_char(first_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS first_seen

@@ -1,5 +1,6 @@
 import type { SqlExecutor } from '../store/sql-driver';
 import { Where } from '../store/where';
+import type { ListCursor } from '../hub/list-cursor';
 
 /** How far a dropped file got and what it gave: kept in the store's file_drops row. */
 export interface FileProgress {
@@ -38,7 +39,7 @@ export interface FileDropFilter {
   outcome?: FileOutcome;
   limit: number;
   /** The last row's (claimed at, id) from the previous page. */
-  cursor?: { claimedAt: string; id: string } | null;
+  cursor?: ListCursor | null;
 }
 
 const OUTCOME = `CASE WHEN duplicate_of IS NOT NULL THEN 'duplicate' WHEN error IS NOT NULL THEN 'failed'
@@ -50,7 +51,7 @@ export async function listFileDrops(db: SqlExecutor, f: FileDropFilter): Promise
   const w = new Where();
   if (f.adapter) w.add('adapter = ?', f.adapter);
   if (f.outcome) w.add(`${OUTCOME} = ?`, f.outcome);
-  if (f.cursor) w.add('(claimed_at, id) < (?::timestamptz, ?)', f.cursor.claimedAt, f.cursor.id);
+  if (f.cursor) w.add('(claimed_at, id) < (?::timestamptz, ?)', f.cursor.time, f.cursor.key);
   const r = await db.query<any>(
     `SELECT id, adapter, name, ${OUTCOME} AS outcome, state, size::text AS size, batch, records, records_done, accepted, duplicates, rejected, error,
             duplicate_of, ${TIME('claimed_at')} AS claimed_at, ${TIME('finished_at')} AS finished_at, ${TIME('receipted_at')} AS receipted_at,
