@@ -1,5 +1,5 @@
 import type { CaseEvent } from '../../contracts/types';
-import type { SqlDriver, SqlExecutor } from '../store/sql-driver';
+import { SqlDriver, SqlExecutor, rowsAsJson } from '../store/sql-driver';
 import { issueSupervisionCode } from './supervision-code';
 import { compactBody, expandBody } from './event-body';
 import { Where } from '../store/where';
@@ -227,7 +227,7 @@ export class CaseStore {
     type Row = [string, TimelineEntry[], string, string, string, string, CaseEvent['data']['applicant']];
     const prior = new Map(parseJson<Row[]>(r.rows[0]?.cases).map((row) => [row[0], row]));
     const added: unknown[][] = [];
-    const changed: Record<string, unknown>[] = [];
+    const changed: unknown[][] = [];
     for (const code of codes) {
       const row = prior.get(code);
       const mine = byCase.get(code)!;
@@ -240,27 +240,17 @@ export class CaseStore {
       const ordered = orderTimeline([...earlier, ...mine]);
       const p = projectOrdered(code, ordered);
       const timeline: TimelineEntry[] = ordered.map(({ event: e, seq }) => [e.id, seq, e.data.status, e.data.statusTime, e.data.department.hall ?? null]);
-      if (row) {
-        changed.push({ c: code, dc: p.department.code, dn: p.department.name, hc: p.department.hall?.code ?? null, hn: p.department.hall?.name ?? null,
-          ic: p.item.code, iname: p.item.name, st: p.status, stt: p.statusTime, ap: p.applicant, li: p.light, dl: p.deadline, pa: p.paused,
-          vi: p.violations, ec: p.eventCount, tl: timeline });
-      } else {
-        added.push([code, p.department.code, p.department.name, p.department.hall?.code ?? null, p.department.hall?.name ?? null,
-          p.item.code, p.item.name, p.status, p.statusTime, p.applicant, p.light, p.deadline, p.paused, p.violations, p.eventCount, timeline]);
-      }
+      (row ? changed : added).push([code, p.department.code, p.department.name, p.department.hall?.code ?? null, p.department.hall?.name ?? null,
+        p.item.code, p.item.name, p.status, p.statusTime, p.applicant, p.light, p.deadline, p.paused, p.violations, p.eventCount, timeline]);
     }
     // The cases' locks are held and their rows were read under them: which cases are new is exact,
     // and new rows are appended like events (first seen and updated at take the transaction's time).
     await tx.insertRows('cases', CASE_COLUMNS, added);
     if (!changed.length) return;
     await tx.query(
-      `UPDATE cases SET department_code = dc, department_name = dn, hall_code = hc, hall_name = hn, item_code = ic, item_name = iname,
-         status = st, status_time = stt::timestamptz, applicant = ap, light = li, deadline = dl::timestamptz, paused = pa, violations = vi,
-         event_count = ec, timeline = tl, updated_at = now()
-       FROM jsonb_to_recordset($1::jsonb) AS x(c text, dc text, dn text, hc text, hn text, ic text, iname text, st text, stt text,
-                       ap jsonb, li text, dl text, pa boolean, vi jsonb, ec int, tl jsonb)
-       WHERE cases.supervision_code = x.c`,
-      [JSON.stringify(changed)]);
+      `UPDATE cases SET ${CASE_COLUMNS.slice(1).map((c) => `${c} = x.${c}`).join(', ')}, updated_at = now()
+       FROM json_populate_recordset(NULL::cases, $1::json) AS x WHERE cases.supervision_code = x.supervision_code`,
+      [rowsAsJson(CASE_COLUMNS, changed)]);
   }
 
   async get(code: string): Promise<CaseRow | null> {

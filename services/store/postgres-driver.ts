@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { SqlDriver, SqlExecutor, withTransactionRetry, checkIdentifiers } from './sql-driver';
+import { SqlDriver, SqlExecutor, withTransactionRetry, checkIdentifiers, rowsAsJson } from './sql-driver';
 
 // timestamptz and int8 come back as text, as PGlite's are read through the same SQL (casts in the
 // queries decide the JavaScript types, not the driver).
@@ -69,11 +69,6 @@ export class PostgresDriver implements SqlDriver {
 async function insertJson(run: (sql: string, params: unknown[]) => Promise<unknown>, table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void> {
   if (!rows.length) return;
   checkIdentifiers(table, columns);
-  const objects = rows.map((row) => {
-    const o: Record<string, unknown> = {};
-    for (let i = 0; i < columns.length; i++) o[columns[i]] = row[i] ?? null;
-    return o;
-  });
   const list = columns.join(', ');
-  await run(`INSERT INTO ${table} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${table}, $1::json)`, [JSON.stringify(objects)]);
+  await run(`INSERT INTO ${table} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${table}, $1::json)`, [rowsAsJson(columns, rows)]);
 }

@@ -67,6 +67,19 @@ export function copyText(rows: readonly (readonly unknown[])[]): string {
   return out;
 }
 
+/**
+ * Rows (values in column order) as one JSON array of objects keyed by column name: the input of
+ * `json_populate_recordset(NULL::<table>, $1::json)`, which types each value by the table's own row
+ * type. Dates go in as ISO 8601, null and undefined as null.
+ */
+export function rowsAsJson(columns: readonly string[], rows: readonly (readonly unknown[])[]): string {
+  return JSON.stringify(rows.map((row) => {
+    const o: Record<string, unknown> = {};
+    for (let i = 0; i < columns.length; i++) o[columns[i]] = row[i] ?? null;
+    return o;
+  }));
+}
+
 /** Table and column names go into SQL text: only plain identifiers are allowed. */
 export function checkIdentifiers(table: string, columns: readonly string[]): void {
   for (const name of [table, ...columns]) {
