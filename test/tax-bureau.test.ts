@@ -13,7 +13,7 @@ import { startHub, RunningHub } from '../services/hub/hub';
 import { openStore } from '../services/store/open-store';
 import { createTestDatabase } from './support/servers';
 import { receiptPaths, ReceiptSpec } from '../adapters/kit/transports/file-drop-receipt';
-import { STORES, StoreKind, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, spawnHub, testDataDir, HubProcess, waitFor } from './support/hub';
+import { STORES, StoreKind, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, spawnHub, testDataDir, HubProcess, waitFor, rssBytes } from './support/hub';
 
 // The bureau's sample, as handed over (adapters/tax-bureau/samples keeps the copy).
 const SAMPLE_NAME = 'SWSX_11301000000_20261124093000_0001.xml';
@@ -454,7 +454,7 @@ describe('tax bureau file drop: the hub\'s memory does not grow with the file', 
 
   /** Peak resident memory of the process above `base` while `run` runs (sampled every 20 ms). */
   async function peakAbove(pid: number, run: () => Promise<void>): Promise<number> {
-    const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+    const rss = () => rssBytes(pid);
     const base = rss();
     let peak = base;
     const timer = setInterval(() => { peak = Math.max(peak, rss()); }, 20);

@@ -14,7 +14,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { writeLargeBatchFile } from '../../infra/simulators/tax-bureau';
 import { DEMO_CONFIG } from '../../services/hub/paths';
-import { spawnHub, HubProcess } from '../support/hub';
+import { spawnHub, HubProcess, rssBytes } from '../support/hub';
 
 const GOALS = { recordsPerSecond: 20_000, rssIncreaseMb: 200 };
 // The simulator's records average ~325 bytes in GB18030.
@@ -22,9 +22,6 @@ const BYTES_PER_RECORD = 325;
 
 const mb = (bytes: number) => bytes / 1048576;
 
-function rssBytes(pid: number): number {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
-}
 
 async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));

@@ -82,6 +82,11 @@ export async function spawnHub(env: Record<string, string>, args: string[] = [])
   };
 }
 
+/** Resident memory of a process (a hub started by spawnHub), in bytes. */
+export function rssBytes(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+}
+
 export async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any; contentType: string }> {
   const r = await fetch(url, { headers });
   const text = await r.text();
