@@ -1,5 +1,5 @@
 import type { CaseEvent } from '../../contracts/types';
-import { SqlDriver, SqlExecutor, rowsAsJson } from '../store/sql-driver';
+import { SqlDriver, SqlExecutor, rowsAsJson, jsonParam } from '../store/sql-driver';
 import { issueSupervisionCode } from './supervision-code';
 import { compactBody, expandBody } from './event-body';
 import { Where } from '../store/where';
@@ -139,7 +139,8 @@ export class CaseStore {
 
   private async knownEvents(tx: SqlExecutor, events: readonly CaseEvent[]): Promise<Map<string, string>> {
     const r = await tx.query<{ known: string | null }>(
-      'SELECT json_agg(json_build_array(id, supervision_code))::text AS known FROM events WHERE id = ANY($1::text[])', [events.map((e) => e.id)]);
+      'SELECT json_agg(json_build_array(id, supervision_code))::text AS known FROM events WHERE id = ANY(ARRAY(SELECT json_array_elements_text($1::json)))',
+      [jsonParam(JSON.stringify(events.map((e) => e.id)))]);
     return new Map(parseJson<[string, string][]>(r.rows[0]?.known));
   }
 
@@ -165,9 +166,9 @@ export class CaseStore {
       const r = await tx.query<{ added: string | null }>(
         `WITH added AS (
            INSERT INTO case_refs (system, local_id, supervision_code)
-           SELECT x.s, x.l, x.c FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (s text, l text, c text)) WITH ORDINALITY AS x(s, l, c, n) ORDER BY x.n
+           SELECT x.s, x.l, x.c FROM ROWS FROM (json_to_recordset($1::json) AS (s text, l text, c text)) WITH ORDINALITY AS x(s, l, c, n) ORDER BY x.n
            ON CONFLICT DO NOTHING RETURNING system, local_id, supervision_code)
-         SELECT json_agg(json_build_array(system, local_id, supervision_code))::text AS added FROM added`, [JSON.stringify(missing)]);
+         SELECT json_agg(json_build_array(system, local_id, supervision_code))::text AS added FROM added`, [jsonParam(JSON.stringify(missing))]);
       for (const [s, l, c] of parseJson<[string, string, string][]>(r.rows[0]?.added)) refs.set(refKey(s, l), c);
       // A pair not inserted here was inserted first by a concurrent batch, which decided its code.
       const taken = missing.filter((p) => !refs.has(refKey(p.s, p.l)));
@@ -179,8 +180,8 @@ export class CaseStore {
   private async selectRefs(tx: SqlExecutor, pairs: readonly { s: string; l: string }[]): Promise<Map<string, string>> {
     const r = await tx.query<{ refs: string | null }>(
       `SELECT json_agg(json_build_array(r.system, r.local_id, r.supervision_code))::text AS refs
-       FROM case_refs r JOIN jsonb_to_recordset($1::jsonb) AS x(s text, l text) ON r.system = x.s AND r.local_id = x.l`,
-      [JSON.stringify(pairs.map(({ s, l }) => ({ s, l })))]);
+       FROM case_refs r JOIN json_to_recordset($1::json) AS x(s text, l text) ON r.system = x.s AND r.local_id = x.l`,
+      [jsonParam(JSON.stringify(pairs.map(({ s, l }) => ({ s, l }))))]);
     return new Map(parseJson<[string, string, string][]>(r.rows[0]?.refs).map(([s, l, c]) => [refKey(s, l), c]));
   }
 
@@ -190,8 +191,7 @@ export class CaseStore {
    */
   private async insertEvents(tx: SqlExecutor, rows: readonly { event: CaseEvent; code: string }[], opts: ApplyOptions): Promise<StoredEvent[]> {
     if (!rows.length) return [];
-    const r = await tx.query<{ seqs: string }>("SELECT array_to_string(array_agg(nextval('events_seq_seq')), ',') AS seqs FROM generate_series(1, $1::int)", [rows.length]);
-    const seqs = r.rows[0].seqs.split(',').map(Number).sort((a, b) => a - b);
+    const seqs = await reserveSeqs(tx, rows.length);
     const receivedAt = opts.receivedAt.toISOString();
     const stored: StoredEvent[] = [];
     await tx.insertRows('events', ['id', 'seq', 'supervision_code', 'adapter', 'raw_message_id', 'status', 'status_time', 'received_at', 'body'], rows.map(({ event, code }, i) => {
@@ -223,7 +223,7 @@ export class CaseStore {
     const codes = [...byCase.keys()].sort();
     const r = await tx.query<{ cases: string | null }>(
       `SELECT json_agg(json_build_array(supervision_code, timeline, department_code, department_name, item_code, item_name, applicant))::text AS cases
-       FROM cases WHERE supervision_code = ANY($1::text[])`, [codes]);
+       FROM cases WHERE supervision_code = ANY(ARRAY(SELECT json_array_elements_text($1::json)))`, [jsonParam(JSON.stringify(codes))]);
     type Row = [string, TimelineEntry[], string, string, string, string, CaseEvent['data']['applicant']];
     const prior = new Map(parseJson<Row[]>(r.rows[0]?.cases).map((row) => [row[0], row]));
     const added: unknown[][] = [];
@@ -344,6 +344,19 @@ const CASE_COLUMNS = ['supervision_code', 'department_code', 'department_name', 
 
 /** One event of a case as its row's timeline keeps it: id, seq, status, status time as sent, hall. */
 type TimelineEntry = [string, number, CaseEvent['data']['status'], string, { code: string; name: string } | null];
+
+/** Events' seq values come in blocks of this many (migration 009): one nextval per block a batch needs. */
+const SEQ_BLOCK = 65536;
+
+/** n new seq values in increasing order, one round trip whatever n. */
+async function reserveSeqs(tx: SqlExecutor, n: number): Promise<number[]> {
+  const blocks = Math.ceil(n / SEQ_BLOCK);
+  const r = await tx.query<{ starts: string }>("SELECT string_agg(nextval('events_seq_seq')::text, ',') AS starts FROM generate_series(1, $1::int)", [blocks]);
+  const starts = r.rows[0].starts.split(',').map(Number).sort((a, b) => a - b);
+  const seqs = new Array<number>(n);
+  for (let i = 0; i < n; i++) seqs[i] = starts[Math.floor(i / SEQ_BLOCK)] + (i % SEQ_BLOCK);
+  return seqs;
+}
 
 // Advisory locks of the case store: the two-key form, in its own key space (class, bucket).
 const CASE_LOCKS = 7342101;

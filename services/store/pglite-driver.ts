@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { PGlite, Transaction } from '@electric-sql/pglite';
-import { SqlDriver, SqlExecutor, withTransactionRetry, copyText, checkIdentifiers } from './sql-driver';
+import { SqlDriver, SqlExecutor, withTransactionRetry, copyText, checkIdentifiers, JsonParam } from './sql-driver';
 
 /** The embedded store: a real PostgreSQL compiled to WebAssembly, its files under the data folder. */
 export class PgliteDriver implements SqlDriver {
@@ -16,7 +16,7 @@ export class PgliteDriver implements SqlDriver {
   }
 
   async query<T>(sql: string, params: unknown[] = []): Promise<{ rows: T[] }> {
-    const res = await this.db.query<T>(sql, params as any[]);
+    const res = await this.db.query<T>(sql, asSent(params), SENT_AS_IS);
     return { rows: res.rows };
   }
 
@@ -30,7 +30,7 @@ export class PgliteDriver implements SqlDriver {
         fn({
           query: async <R>(sql: string, params: unknown[] = []) => {
             await turn();
-            return { rows: (await tx.query<R>(sql, params as any[])).rows };
+            return { rows: (await tx.query<R>(sql, asSent(params), SENT_AS_IS)).rows };
           },
           insertRows: async (table, columns, rows) => {
             await turn();
@@ -54,6 +54,16 @@ async function copyInto(db: Pick<Transaction, 'query'>, table: string, columns: 
   if (!rows.length) return;
   checkIdentifiers(table, columns);
   await db.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([copyText(rows)]) });
+}
+
+// PGlite serialises a json parameter with JSON.stringify unless told otherwise: bytes given for one
+// are JSON text already, and go as they are (in binary format).
+const JSON_OID = 114;
+const SENT_AS_IS = { serializers: { [JSON_OID]: (v: unknown) => v } } as any;
+
+/** Parameters as PGlite sends them: JSON text as bytes (binary format), the rest as they are. */
+function asSent(params: readonly unknown[]): any[] {
+  return params.map((p) => (p instanceof JsonParam ? Buffer.from(p.text) : p));
 }
 
 /**

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { SqlDriver, SqlExecutor, withTransactionRetry, checkIdentifiers, rowsAsJson } from './sql-driver';
+import { SqlDriver, SqlExecutor, withTransactionRetry, checkIdentifiers, rowsAsJson, JsonParam } from './sql-driver';
 
 // timestamptz and int8 come back as text, as PGlite's are read through the same SQL (casts in the
 // queries decide the JavaScript types, not the driver).
@@ -25,12 +25,12 @@ export class PostgresDriver implements SqlDriver {
   }
 
   async query<T>(sql: string, params: unknown[] = []): Promise<{ rows: T[] }> {
-    const res = await this.pool.query(sql, params as any[]);
+    const res = await this.pool.query(sql, asSent(params));
     return { rows: res.rows as T[] };
   }
 
   insertRows(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void> {
-    return insertJson((sql, params) => this.pool.query(sql, params), table, columns, rows);
+    return insertJson((sql, params) => this.pool.query(sql, asSent(params)), table, columns, rows);
   }
 
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
@@ -39,8 +39,8 @@ export class PostgresDriver implements SqlDriver {
       try {
         await client.query('BEGIN');
         const result = await fn({
-          query: async <R>(sql: string, params: unknown[] = []) => ({ rows: (await client.query(sql, params as any[])).rows as R[] }),
-          insertRows: (table, columns, rows) => insertJson((sql, params) => client.query(sql, params), table, columns, rows),
+          query: async <R>(sql: string, params: unknown[] = []) => ({ rows: (await client.query(sql, asSent(params))).rows as R[] }),
+          insertRows: (table, columns, rows) => insertJson((sql, params) => client.query(sql, asSent(params)), table, columns, rows),
         });
         await client.query('COMMIT');
         return result;
@@ -71,4 +71,9 @@ async function insertJson(run: (sql: string, params: unknown[]) => Promise<unkno
   checkIdentifiers(table, columns);
   const list = columns.join(', ');
   await run(`INSERT INTO ${table} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${table}, $1::json)`, [rowsAsJson(columns, rows)]);
+}
+
+/** Parameters as the server takes them: JSON text as text. */
+function asSent(params: readonly unknown[]): any[] {
+  return params.map((p) => (p instanceof JsonParam ? p.text : p));
 }

@@ -27,6 +27,20 @@ export interface SqlDriver extends SqlExecutor {
   close(): Promise<void>;
 }
 
+/**
+ * A parameter holding JSON text, for `$n::json`. The embedded store sends it as bytes (the binary
+ * form of json is its UTF-8 text): PGlite would otherwise measure and encode a string of a whole
+ * chunk's rows character by character in JavaScript, twice.
+ */
+export class JsonParam {
+  constructor(readonly text: string) {}
+}
+
+/** JSON text as a `$n::json` parameter. */
+export function jsonParam(text: string): JsonParam {
+  return new JsonParam(text);
+}
+
 /** PostgreSQL error codes after which a transaction may simply be run again. */
 export const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
 
@@ -72,12 +86,12 @@ export function copyText(rows: readonly (readonly unknown[])[]): string {
  * `json_populate_recordset(NULL::<table>, $1::json)`, which types each value by the table's own row
  * type. Dates go in as ISO 8601, null and undefined as null.
  */
-export function rowsAsJson(columns: readonly string[], rows: readonly (readonly unknown[])[]): string {
-  return JSON.stringify(rows.map((row) => {
+export function rowsAsJson(columns: readonly string[], rows: readonly (readonly unknown[])[]): JsonParam {
+  return jsonParam(JSON.stringify(rows.map((row) => {
     const o: Record<string, unknown> = {};
     for (let i = 0; i < columns.length; i++) o[columns[i]] = row[i] ?? null;
     return o;
-  }));
+  })));
 }
 
 /** Table and column names go into SQL text: only plain identifiers are allowed. */
