@@ -1,5 +1,5 @@
 import type { CaseEvent } from '../../contracts/types';
-import { SqlDriver, SqlExecutor, rowsAsJson, jsonParam } from '../store/sql-driver';
+import { SqlDriver, SqlExecutor, rowsAsJson, jsonParam, CopyJson } from '../store/sql-driver';
 import { issueSupervisionCode } from './supervision-code';
 import { compactBody, expandBody } from './event-body';
 import { Where } from '../store/where';
@@ -13,6 +13,8 @@ export type ApplyResult =
 export interface ApplyOptions {
   /** When the raw message arrived; events keep it for end-to-end timing. */
   receivedAt: Date;
+  /** Bodies already prepared for some of the events (preparedBody), by event id. */
+  bodies?: ReadonlyMap<string, CopyJson>;
 }
 
 export interface CaseRow {
@@ -199,7 +201,7 @@ export class CaseStore {
       const whole = event.subject === code ? event : { ...event, subject: code };
       const p = event.data.provenance;
       stored.push({ event: whole, seq: seqs[i] });
-      const body = compactBody(whole, { id: event.id, adapter: p.adapter, rawMessageId: p.rawMessageId, supervisionCode: code });
+      const body = opts.bodies?.get(event.id) ?? compactBody(whole, { id: event.id, adapter: p.adapter, rawMessageId: p.rawMessageId, supervisionCode: code });
       return [event.id, seqs[i], code, p.adapter, p.rawMessageId, event.data.status, event.data.statusTime, receivedAt, body];
     }));
     return stored;

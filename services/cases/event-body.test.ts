@@ -4,7 +4,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import type { CaseEvent } from '../../contracts/types';
 import { ADAPTERS_DIR } from '../hub/paths';
-import { compactBody, expandBody, EventColumns } from './event-body';
+import { compactBody, expandBody, preparedBody, EventColumns } from './event-body';
+import { CopyJson, copyBytes, copyText } from '../store/sql-driver';
 
 /** Every event the departments' samples map to. */
 function sampleEvents(): CaseEvent[] {
@@ -48,6 +49,24 @@ describe('stored event bodies', () => {
         const stored = JSON.parse(JSON.stringify(compactBody(event, cols)));
         assert.deepEqual(expandBody(stored, cols), event);
       }));
+  });
+
+  it('prepared before the code is known (a file\'s mapping worker), are the body the store would write itself, as COPY text', () => {
+    const text = fc.oneof(fc.string({ unit: 'binary' }), fc.constantFrom('\\', '\\N', '\t', '\r\n', '"', '经办\\人\t员'));
+    fc.assert(fc.property(fc.constantFrom(...events), text, fc.option(text, { nil: null }), fc.boolean(), (sample, name, remark, carried) => {
+      const event: CaseEvent = structuredClone(sample);
+      delete event.subject;
+      event.data.applicant = { ...event.data.applicant, name: name.replace(/\0/g, '') };
+      event.data.remark = remark;
+      if (carried) event.subject = 'SUBJECT-THE-STORE-REPLACES';
+      const prepared = new CopyJson(preparedBody(event));
+      const stored = { ...event, subject: code };
+      const p = event.data.provenance;
+      const own = compactBody(stored, { id: event.id, adapter: p.adapter, rawMessageId: p.rawMessageId, supervisionCode: code });
+      assert.deepEqual(prepared.value(), JSON.parse(JSON.stringify(own)));
+      // The same COPY line as the store's own encoding of the body.
+      assert.equal(copyBytes([['x', prepared, 1]]).toString('utf8'), copyText([['x', own, 1]]));
+    }), { numRuns: 200 });
   });
 
   it('leave out of a typical event what the row and the envelope give back', () => {

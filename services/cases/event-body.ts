@@ -1,5 +1,6 @@
 import type { CaseEvent } from '../../contracts/types';
 import { EVENT_TYPE, SOURCE_PREFIX } from '../hub/constants';
+import { copyJsonBytes } from '../store/sql-driver';
 
 /** What an event row holds in columns besides its body. */
 export interface EventColumns {
@@ -33,6 +34,18 @@ export function compactBody(event: CaseEvent, cols: EventColumns): Record<string
   if (rawMessageId !== cols.rawMessageId) (provenance as Record<string, unknown>).rawMessageId = rawMessageId;
   out.data = { ...data, provenance };
   return out;
+}
+
+/**
+ * The body an event row will store, as the bytes COPY takes (see CopyJson), prepared before the
+ * event reaches the store: a file's mapping worker does this for every record while the store's
+ * thread applies the chunk before. The stored event's subject is always the supervision code the
+ * store gives it, which the body leaves out, so the code need not be known yet.
+ */
+export function preparedBody(event: CaseEvent): Buffer {
+  const p = event.data.provenance;
+  const body = compactBody(event, { id: event.id, adapter: p.adapter, rawMessageId: p.rawMessageId, supervisionCode: event.subject! });
+  return copyJsonBytes(JSON.stringify(body));
 }
 
 /** The event a row stores (a compact body, or a whole one stored before bodies were compacted). */

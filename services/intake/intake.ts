@@ -6,16 +6,16 @@ import type { Logger } from '../hub/logger';
 import type { RawMessage } from '../store/store';
 import type { ProfileSet } from './profile-set';
 import type { NewDeadLetter } from '../cases/dead-letter-store';
-import type { SqlExecutor } from '../store/sql-driver';
+import { CopyJson, type SqlExecutor } from '../store/sql-driver';
 import type { RecoveryPlan } from '../../adapters/kit/transports/base';
 
 export type RecordOutcome =
   | { index: number; result: 'accepted' | 'duplicate'; eventId: string; supervisionCode: string }
   | { index: number; result: 'rejected'; eventId?: string; field: string; reason: string; rule: string };
 
-/** A record already mapped: its canonical event, or why it was refused (dead-lettered unless a transport's own check refused it). */
+/** A record already mapped: its canonical event (with its stored body when prepared: preparedBody), or why it was refused (dead-lettered unless a transport's own check refused it). */
 export type MappedRecord =
-  | { index: number; record: unknown; event: CaseEvent }
+  | { index: number; record: unknown; event: CaseEvent; body?: Uint8Array }
   | { index: number; record: unknown; failure: MappingFailure; deadLetter: boolean };
 
 /** Where records came from: the provenance of their events and dead letters. */
@@ -105,8 +105,14 @@ export class Intake {
     const { store } = this.deps;
     const { adapter, rawMessageId, receivedAt, batch } = source;
     const context = batch ? { batch } : {};
-    const events = mapped.flatMap((m) => ('event' in m ? [m.event] : []));
-    const results = await store.cases.applyIn(tx, events, { receivedAt });
+    const events: CaseEvent[] = [];
+    const bodies = new Map<string, CopyJson>();
+    for (const m of mapped) {
+      if (!('event' in m)) continue;
+      events.push(m.event);
+      if (m.body) bodies.set(m.event.id, new CopyJson(m.body));
+    }
+    const results = await store.cases.applyIn(tx, events, { receivedAt, bodies });
     const letters: NewDeadLetter[] = [];
     let k = 0;
     const outcomes = mapped.map((m): RecordOutcome => {

@@ -1,6 +1,7 @@
 import type { MappingProfile } from '../mapping/engine';
 import type { MappedRecord } from '../../../services/intake/intake';
 import { readBatchFile, BatchFileFormat } from '../xml/batch-file';
+import { preparedBody } from '../../../services/cases/event-body';
 
 /** Consecutive records of a file, mapped, applied in one transaction with the file's progress. */
 export interface MappedChunk {
@@ -22,8 +23,8 @@ export interface RecordJob {
 }
 
 /**
- * Reads a checked file's records after `skip` and maps each through the profile, handing them on
- * in chunks. `deliver` is awaited before more of the file is read, so memory holds a chunk or two
+ * Reads a checked file's records after `skip` and maps each through the profile (its stored body
+ * prepared too, off the store's thread when this runs in a worker), handing them on in chunks. `deliver` is awaited before more of the file is read, so memory holds a chunk or two
  * whatever the file's size.
  */
 export async function mapFileRecords(job: RecordJob, profile: MappingProfile, deliver: (chunk: MappedChunk) => Promise<void>): Promise<number> {
@@ -42,7 +43,7 @@ export async function mapFileRecords(job: RecordJob, profile: MappingProfile, de
     onRecords: async (records) => {
       for (const { index, record } of records) {
         const r = await profile.mapRecord(record, { rawMessageId: job.rawMessageId, recordIndex: index, batch: job.batch });
-        items.push(r.ok ? { index, record, event: r.event } : { index, record, failure: r.failure, deadLetter: true });
+        items.push(r.ok ? { index, record, event: r.event, body: preparedBody(r.event) } : { index, record, failure: r.failure, deadLetter: true });
         if (items.length >= job.chunkRecords) await flush();
       }
     },

@@ -148,7 +148,8 @@ async function work(data: CheckData | MapData): Promise<void> {
       r?.();
     });
     const records = await mapFileRecords(data.job, profile, async (chunk) => {
-      send({ type: 'chunk', chunk });
+      const bodies = packBodies(chunk);
+      port.postMessage({ type: 'chunk', chunk } satisfies ToMain, bodies ? [bodies] : []);
       waiting++;
       while (waiting >= data.window) await new Promise<void>((r) => { resume = r; });
     });
@@ -157,6 +158,25 @@ async function work(data: CheckData | MapData): Promise<void> {
     const e = err as Error;
     send({ type: 'error', message: e.message, stack: e.stack, ...(err instanceof CorruptFile ? { corrupt: { rule: err.rule, reason: err.reason } } : {}) });
   }
+}
+
+/**
+ * The chunk's prepared bodies moved into one buffer of their own, handed over to the main thread
+ * rather than copied (a 5,000-record chunk holds about 3 MB of them).
+ */
+function packBodies(chunk: MappedChunk): ArrayBuffer | null {
+  let total = 0;
+  for (const item of chunk.items) if ('body' in item && item.body) total += item.body.byteLength;
+  if (!total) return null;
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const item of chunk.items) {
+    if (!('body' in item) || !item.body) continue;
+    all.set(item.body, at);
+    item.body = all.subarray(at, at + item.body.byteLength);
+    at += item.body.byteLength;
+  }
+  return all.buffer;
 }
 
 if (!isMainThread && (workerData as { kind?: string } | null)?.kind === KIND) {
