@@ -11,7 +11,7 @@ export class PgliteDriver implements SqlDriver {
     fs.mkdirSync(dir, { recursive: true });
     // Timestamps and int8 as text, as the PostgreSQL driver returns them: one SQL layer above both.
     const asText = (v: string) => v;
-    const db = await PGlite.create(dir, { parsers: { 1184: asText, 1114: asText, 20: asText } });
+    const db = await PGlite.create(dir, { parsers: { 1184: asText, 1114: asText, 20: asText }, startParams: [...PGlite.defaultStartParams, ...START_SETTINGS.flatMap((s) => ['-c', s])] });
     return new PgliteDriver(db);
   }
 
@@ -56,6 +56,13 @@ async function copyInto(db: Pick<Transaction, 'query'>, table: string, columns: 
   const prepared = rows[0].some((v) => v instanceof CopyJson);
   await db.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([prepared ? copyBytes(rows) : copyText(rows)]) });
 }
+
+/**
+ * Settings of the embedded PostgreSQL beyond PGlite's own. It runs as a single backend that writes
+ * its WAL itself: new WAL segments are not zero-filled first (that doubled the bytes a large file
+ * wrote to the WAL).
+ */
+const START_SETTINGS = ['wal_init_zero=off'];
 
 // PGlite serialises a json parameter with JSON.stringify unless told otherwise: bytes given for one
 // are JSON text already, and go as they are (in binary format).
