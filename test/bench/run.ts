@@ -14,7 +14,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { writeLargeBatchFile } from '../../infra/simulators/tax-bureau';
 import { DEMO_CONFIG } from '../../services/hub/paths';
-import { spawnHub, HubProcess, rssBytes } from '../support/hub';
+import { spawnHub, HubProcess, rssBytes, cpuSeconds } from '../support/hub';
 
 const GOALS = { recordsPerSecond: 20_000, rssIncreaseMb: 200 };
 // The simulator's records average ~325 bytes in GB18030.
@@ -89,6 +89,7 @@ async function main(): Promise<number> {
     let peak = baseline;
     let healthWorst = 0;
     const started = Date.now();
+    const cpuBefore = cpuSeconds(pid);
     fs.writeFileSync(path.join(inbox, `${name}.ok`), '');
     const sampler = setInterval(() => { peak = Math.max(peak, rssBytes(pid)); }, 20);
     // The hub keeps answering while it works: the slowest /health/live answer is reported too.
@@ -101,6 +102,9 @@ async function main(): Promise<number> {
       await sleep(50);
     }
     const seconds = (Date.now() - started) / 1000;
+    const cpuAfter = cpuSeconds(pid);
+    // CPU time varies less than elapsed time on a shared machine: the figure to compare changes by.
+    const cpu = { user: cpuAfter.user - cpuBefore.user, system: cpuAfter.system - cpuBefore.system };
     clearInterval(sampler);
     clearInterval(prober);
 
@@ -124,6 +128,7 @@ async function main(): Promise<number> {
       `  marker→receipt  ${seconds.toFixed(1)} s${applied ? ` (applying pass ${Number(applied[1]).toFixed(1)} s, checking pass and receipt the rest)` : ''}`,
       `  transactions    ${inTransactions.seconds.toFixed(1)} s in ${inTransactions.count} chunk transactions`,
       `  throughput      ${Math.round(rate)} records/s   (goal ≥ ${GOALS.recordsPerSecond}: ${rate >= GOALS.recordsPerSecond ? 'met' : 'NOT met'})`,
+      `  hub CPU         ${cpu.user.toFixed(1)} s user + ${cpu.system.toFixed(1)} s system, ${(((cpu.user + cpu.system) / records) * 1e6).toFixed(0)} µs per record over all threads`,
       `  peak RSS        +${rssIncrease.toFixed(0)} MB over ${mb(baseline).toFixed(0)} MB before the file   (goal < ${GOALS.rssIncreaseMb} MB: ${rssIncrease < GOALS.rssIncreaseMb ? 'met' : 'NOT met'})`,
       `  /health/live    slowest answer ${healthWorst} ms while the file was processed`,
       '',

@@ -87,6 +87,15 @@ export function rssBytes(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 }
 
+/** CPU time a process has used so far, user and system, over all its threads (Linux), in seconds. */
+export function cpuSeconds(pid: number): { user: number; system: number } {
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = 100; // USER_HZ on Linux
+  return { user: Number(fields[11]) / ticks, system: Number(fields[12]) / ticks };
+}
+
 export async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any; contentType: string }> {
   const r = await fetch(url, { headers });
   const text = await r.text();
