@@ -103,7 +103,7 @@ async function main(): Promise<number> {
     }
     const seconds = (Date.now() - started) / 1000;
     const cpuAfter = cpuSeconds(pid);
-    // CPU time varies less than elapsed time on a shared machine: the figure to compare changes by.
+    // Beside the elapsed time: whether a slower run did more work or had less of a shared machine.
     const cpu = { user: cpuAfter.user - cpuBefore.user, system: cpuAfter.system - cpuBefore.system };
     clearInterval(sampler);
     clearInterval(prober);
