@@ -106,9 +106,10 @@ for (const kind of STORES) {
       ];
       first[0].data.department.hall = { code: 'HALL-M', name: '大厅M' };
       await t.store.cases.apply(first, { receivedAt: new Date() });
-      // The store as it was before migration 004: no timeline column, a unique seq.
+      // The store as it was before migration 004 (and so before 010, which retypes the timeline): no
+      // timeline column, a unique seq.
       await t.store.driver.exec(`ALTER TABLE cases DROP COLUMN timeline; ALTER TABLE events ADD CONSTRAINT events_seq_key UNIQUE (seq);
-        DELETE FROM hub_migrations WHERE id LIKE '004-%'`);
+        DELETE FROM hub_migrations WHERE id LIKE '004-%' OR id LIKE '010-%'`);
       await t.store.close();
       await t.reopen();
       const code = (await t.store.cases.lookup('tax-bureau', 'SX-M'))!;

@@ -257,7 +257,7 @@ export class CaseStore {
 
   async get(code: string): Promise<CaseRow | null> {
     const events = await this.db.query<{ id: string; adapter: string; raw_message_id: string; body: Record<string, unknown>; seq: string }>(
-      `SELECT e.id, e.adapter, e.raw_message_id, e.body, e.seq FROM cases c CROSS JOIN LATERAL jsonb_array_elements(c.timeline) AS t(entry)
+      `SELECT e.id, e.adapter, e.raw_message_id, e.body, e.seq FROM cases c CROSS JOIN LATERAL json_array_elements(c.timeline) AS t(entry)
        JOIN events e ON e.id = t.entry->>0 AND e.supervision_code = c.supervision_code WHERE c.supervision_code = $1`, [code]);
     if (!events.rows.length) return null;
     const timeline = orderTimeline(events.rows.map((r) => ({
@@ -310,7 +310,7 @@ export class CaseStore {
         count(*) FILTER (WHERE status NOT IN ('REJECTED','DENIED','COMPLETED','DELIVERED','WITHDRAWN'))::int AS in_progress,
         count(*) FILTER (WHERE status IN ('COMPLETED','DELIVERED'))::int AS completed,
         count(*) FILTER (WHERE light = 'GREEN')::int AS green, count(*) FILTER (WHERE light = 'YELLOW')::int AS yellow,
-        count(*) FILTER (WHERE light = 'RED')::int AS red, count(*) FILTER (WHERE jsonb_array_length(violations) > 0)::int AS violations
+        count(*) FILTER (WHERE light = 'RED')::int AS red, count(*) FILTER (WHERE json_array_length(violations) > 0)::int AS violations
       FROM cases GROUP BY department_code, department_name, hall_code, hall_name ORDER BY department_code, hall_code NULLS FIRST`);
     const byDept = new Map<string, DepartmentStats>();
     const row = (x: any, code: string, name: string): DepartmentStats => ({
