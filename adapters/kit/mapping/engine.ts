@@ -84,6 +84,43 @@ function pathGetter(path: string): Getter {
   };
 }
 
+/**
+ * Mapping written once for both kinds of rule: a step yields each value it needs (a path's value, or
+ * the promise of a JSONata expression's) and is handed back what it resolves to.
+ */
+type Steps<T> = Generator<unknown, T, unknown>;
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/** Runs steps synchronously for as long as the values they yield are plain; from the first promise on, asynchronously. */
+function drive<T>(steps: Steps<T>): T | Promise<T> {
+  let next = steps.next();
+  while (!next.done) {
+    if (isThenable(next.value)) return driveAsync(steps, next.value);
+    next = steps.next(next.value);
+  }
+  return next.value;
+}
+
+async function driveAsync<T>(steps: Steps<T>, pending: PromiseLike<unknown>): Promise<T> {
+  for (;;) {
+    let next: IteratorResult<unknown, T>;
+    try {
+      const value = await pending;
+      next = steps.next(value);
+    } catch (err) {
+      // A rejected expression is thrown where the step waits for it (its own try/catch sees it);
+      // an error the step itself threw ends it, and steps.throw gives it back unchanged.
+      next = steps.throw(err);
+    }
+    while (!next.done && !isThenable(next.value)) next = steps.next(next.value);
+    if (next.done) return next.value;
+    pending = next.value as PromiseLike<unknown>;
+  }
+}
+
 function compileExpression(expr: string, where: string): jsonata.Expression {
   try {
     return jsonata(expr);
@@ -216,20 +253,20 @@ export class MappingProfile {
     }
   }
 
-  private async pick(name: string, record: unknown, batch: Record<string, unknown>): Promise<CompiledRule | undefined> {
+  private *pick(name: string, record: unknown, batch: Record<string, unknown>): Steps<CompiledRule | undefined> {
     for (const rule of this.rules[name] ?? []) {
-      if (!rule.when || (await rule.when.evaluate(record, { batch }))) return rule;
+      if (!rule.when || (yield rule.when.evaluate(record, { batch }))) return rule;
     }
     return undefined;
   }
 
   /** Reads, translates and checks one field; null when optional and empty. */
-  private async field(name: string, record: unknown, batch: Record<string, unknown>, normaliser?: Normaliser): Promise<{ value: string | null; entry?: TableEntry; rule?: CompiledRule; raw: string | null }> {
-    const rule = await this.pick(name, record, batch);
+  private *field(name: string, record: unknown, batch: Record<string, unknown>, normaliser?: Normaliser): Steps<{ value: string | null; entry?: TableEntry; rule?: CompiledRule; raw: string | null }> {
+    const rule = yield* this.pick(name, record, batch);
     if (!rule) return { value: null, raw: null };
     let raw: string | null;
     try {
-      raw = asText(await rule.get(record, batch));
+      raw = asText(yield rule.get(record, batch));
     } catch (err) {
       throw new Refused({ field: rule.field, value: null, rule: 'expression', reason: `${rule.label}无法读取 (${rule.field}: ${(err as Error).message})` });
     }
@@ -258,33 +295,41 @@ export class MappingProfile {
     return { value, entry, rule, raw };
   }
 
-  async mapRecord(record: unknown, ctx: RecordContext): Promise<MapResult> {
+  /**
+   * Maps one record. Synchronous when the profile's rules are plain paths (a large file's records
+   * then cost no promise each); a promise when a JSONata expression had to be evaluated.
+   */
+  mapRecord(record: unknown, ctx: RecordContext): MapResult | Promise<MapResult> {
+    return drive(this.mapSteps(record, ctx));
+  }
+
+  private *mapSteps(record: unknown, ctx: RecordContext): Steps<MapResult> {
     const batch = ctx.batch ?? {};
     let id: string | undefined;
     try {
       const key: string[] = [];
       for (const g of this.eventKey) {
-        const v = asText(await g(record, batch));
+        const v = asText(yield g(record, batch));
         if (!v) throw new Refused({ field: 'eventKey', value: v, rule: 'required', reason: `记录标识缺失 (a field of the event key is empty)` });
         key.push(v);
       }
       id = eventId(this.adapter, key);
-      const localCaseId = (await this.field('localCaseId', record, batch)).value!;
-      const status = await this.field('status', record, batch);
-      const statusLabel = await this.field('statusLabel', record, batch);
-      const item = await this.field('item', record, batch);
+      const localCaseId = (yield* this.field('localCaseId', record, batch)).value!;
+      const status = yield* this.field('status', record, batch);
+      const statusLabel = yield* this.field('statusLabel', record, batch);
+      const item = yield* this.field('item', record, batch);
       const catalogueItem = this.shared.items.get(item.value!);
       if (!catalogueItem) {
         throw new Refused({ field: item.rule!.field, value: item.raw, rule: 'unknown-item', reason: `${item.rule!.label}不在事项目录中: ${item.value} (not in the catalogue)` });
       }
-      const statusTime = (await this.field('statusTime', record, batch)).value!;
-      const carried = await this.field('supervisionCode', record, batch);
+      const statusTime = (yield* this.field('statusTime', record, batch)).value!;
+      const carried = yield* this.field('supervisionCode', record, batch);
       if (carried.value) {
         const p = parseSupervisionCode(carried.value);
         if (!p.ok) throw new Refused({ field: carried.rule!.field, value: carried.value, rule: p.rule, reason: `${carried.rule!.label}${p.message} (${carried.rule!.field})` });
       }
       let hall: { code: string; name: string } | undefined;
-      const hallField = await this.field('hall', record, batch);
+      const hallField = yield* this.field('hall', record, batch);
       if (hallField.value) {
         const r = this.shared.resolver.resolve(hallField.value);
         if (!r.ok || r.value.code !== this.department.code || !r.value.hall) {
@@ -292,16 +337,16 @@ export class MappingProfile {
         }
         hall = r.value.hall;
       }
-      const idType = (await this.field('applicantIdType', record, batch)).value as Applicant['idType'];
+      const idType = (yield* this.field('applicantIdType', record, batch)).value as Applicant['idType'];
       if (!ID_NORMALISERS[idType]) {
         throw new Refused({ field: 'applicantIdType', value: idType, rule: 'unknown-code', reason: `证件类型未知: ${idType}` });
       }
-      const idNumber = (await this.field('applicantIdNumber', record, batch, ID_NORMALISERS[idType])).value!;
-      const name = (await this.field('applicantName', record, batch)).value!;
-      const phoneField = await this.field('applicantPhone', record, batch);
+      const idNumber = (yield* this.field('applicantIdNumber', record, batch, ID_NORMALISERS[idType])).value!;
+      const name = (yield* this.field('applicantName', record, batch)).value!;
+      const phoneField = yield* this.field('applicantPhone', record, batch);
       const phone = phoneField.value ? (JSON.parse(phoneField.value) as { number: string; mobile: boolean }) : null;
-      const officer = (await this.field('officer', record, batch)).value;
-      const remark = (await this.field('remark', record, batch)).value;
+      const officer = (yield* this.field('officer', record, batch)).value;
+      const remark = (yield* this.field('remark', record, batch)).value;
 
       const event: CaseEvent = {
         specversion: '1.0',
