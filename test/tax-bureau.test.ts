@@ -11,6 +11,7 @@ import { loadConfig } from '../services/hub/config';
 import { createLogger } from '../services/hub/logger';
 import { startHub, RunningHub } from '../services/hub/hub';
 import { openStore } from '../services/store/open-store';
+import { issueSupervisionCode } from '../services/cases/supervision-code';
 import { createTestDatabase } from './support/servers';
 import { receiptPaths, ReceiptSpec } from '../adapters/kit/transports/file-drop-receipt';
 import { STORES, StoreKind, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, spawnHub, testDataDir, HubProcess, waitFor, rssBytes } from './support/hub';
@@ -331,6 +332,27 @@ for (const store of STORES) {
       assert.deepEqual(r.JG!.map((j) => j.ZT), ['1', '0', '1', '0']);
       const letters = await getJson(`${t.url}/api/v1/dead-letters?adapter=tax-bureau&limit=500`, OPERATOR);
       assert.equal(letters.body.items.filter((d: { value: string | null }) => d.value === bad.NSRSBH).length, 1);
+    });
+
+    it('refuses a record whose supervision code contradicts its case\'s, and keeps the whole record in its dead letter', async () => {
+      const [first] = records(1, `${store}-code-conflict`);
+      const name1 = fileName();
+      await dropBatch(dirs.inbox, batchOf([{ ...first, JGM: '' }]), { name: name1 });
+      const code = (await receiptOf(t.dataDir, name1)).root.JG![0].JGM;
+      assert.match(code, /^\d{14}[0-9A-Z]{10}$/);
+      // The same case again, later, carrying another valid code than the one the hub gave it.
+      const other = issueSupervisionCode(code.slice(0, 6), new Date('2026-11-20T10:00:00+08:00'));
+      const later: TaxRecord = { ...first, BLZT: '02', ZTSJ: String(Number(first.ZTSJ) + 10000), JGM: other };
+      const name2 = fileName();
+      await dropBatch(dirs.inbox, batchOf([later]), { name: name2 });
+      const r = (await receiptOf(t.dataDir, name2)).root;
+      assert.deepEqual([r.CGS, r.SBS, r.JG![0].ZT], ['0', '1', '0']);
+      assert.match(r.JG![0].YY, new RegExp(code));
+      const rows = await db().query<{ record: Record<string, string>; rule: string }>(
+        'SELECT record, rule FROM dead_letters WHERE raw_message_id = $1', [(await fileRow(name2))[0].id]);
+      assert.equal(rows.rows.length, 1);
+      assert.equal(rows.rows[0].rule, 'conflict');
+      assert.deepEqual(rows.rows[0].record, later);
     });
 
     it('answers a file once when the hub stopped between publishing its receipt and recording it: a receipt the bureau took is not written again, a staged one is published', async () => {

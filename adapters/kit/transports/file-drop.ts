@@ -308,7 +308,7 @@ export class FileDropTransport extends Transport<FileDropOptions> {
     if (row.records === 0) return this.ledger.finishEmpty(row.id);
     const started = Date.now();
     const source: RecordSource = { adapter: this.adapterId, rawMessageId: row.id, receivedAt: row.claimedAt, batch: row.batch ?? {} };
-    const job: RecordJob = { file: row.path, format: this.format, rawMessageId: row.id, batch: row.batch ?? {}, skip: row.recordsDone, chunkRecords: this.options.chunkRecords };
+    const job: RecordJob = { file: row.path, format: this.format, rawMessageId: row.id, batch: row.batch ?? {}, skip: row.recordsDone, chunkRecords: this.options.chunkRecords, receiptFields: this.fields };
     const each = async (chunk: MappedChunk) => {
       if (signal.aborted) throw new Stopping();
       await this.applyChunk(row, source, chunk);
