@@ -14,7 +14,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { writeLargeBatchFile } from '../../infra/simulators/tax-bureau';
 import { DEMO_CONFIG } from '../../services/hub/paths';
-import { spawnHub, HubProcess, rssBytes, cpuSeconds } from '../support/hub';
+import { spawnHub, HubProcess, rssBytes, cpuSeconds, threadCpuSeconds } from '../support/hub';
 
 const GOALS = { recordsPerSecond: 20_000, rssIncreaseMb: 200 };
 // The simulator's records average ~325 bytes in GB18030.
@@ -90,6 +90,7 @@ async function main(): Promise<number> {
     let healthWorst = 0;
     const started = Date.now();
     const cpuBefore = cpuSeconds(pid);
+    const threadsBefore = threadCpuSeconds(pid);
     fs.writeFileSync(path.join(inbox, `${name}.ok`), '');
     const sampler = setInterval(() => { peak = Math.max(peak, rssBytes(pid)); }, 20);
     // The hub keeps answering while it works: the slowest /health/live answer is reported too.
@@ -103,8 +104,17 @@ async function main(): Promise<number> {
     }
     const seconds = (Date.now() - started) / 1000;
     const cpuAfter = cpuSeconds(pid);
+    const threadsAfter = threadCpuSeconds(pid);
     // Beside the elapsed time: whether a slower run did more work or had less of a shared machine.
     const cpu = { user: cpuAfter.user - cpuBefore.user, system: cpuAfter.system - cpuBefore.system };
+    // By thread: the main thread (the store's, PGlite included), the threads that were there before
+    // the file and still are (V8's collector and compiler helpers, libuv's pool), and the rest,
+    // threads that started and ended with the file (its checking and mapping workers).
+    const spent = (tid: number) => (threadsAfter.get(tid) ?? 0) - (threadsBefore.get(tid) ?? 0);
+    const mainThread = spent(pid);
+    let lasting = 0;
+    for (const tid of threadsAfter.keys()) if (tid !== pid && threadsBefore.has(tid)) lasting += spent(tid);
+    const fileWorkers = cpu.user + cpu.system - mainThread - lasting;
     clearInterval(sampler);
     clearInterval(prober);
 
@@ -129,6 +139,7 @@ async function main(): Promise<number> {
       `  transactions    ${inTransactions.seconds.toFixed(1)} s in ${inTransactions.count} chunk transactions`,
       `  throughput      ${Math.round(rate)} records/s   (goal ≥ ${GOALS.recordsPerSecond}: ${rate >= GOALS.recordsPerSecond ? 'met' : 'NOT met'})`,
       `  hub CPU         ${cpu.user.toFixed(1)} s user + ${cpu.system.toFixed(1)} s system, ${(((cpu.user + cpu.system) / records) * 1e6).toFixed(0)} µs per record over all threads`,
+      `  CPU by thread   main (store) ${mainThread.toFixed(1)} s, file workers ${fileWorkers.toFixed(1)} s, V8 helpers and libuv ${lasting.toFixed(1)} s`,
       `  peak RSS        +${rssIncrease.toFixed(0)} MB over ${mb(baseline).toFixed(0)} MB before the file   (goal < ${GOALS.rssIncreaseMb} MB: ${rssIncrease < GOALS.rssIncreaseMb ? 'met' : 'NOT met'})`,
       `  /health/live    slowest answer ${healthWorst} ms while the file was processed`,
       '',

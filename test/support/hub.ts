@@ -89,8 +89,29 @@ export function rssBytes(pid: number): number {
 
 /** CPU time a process has used so far, user and system, over all its threads (Linux), in seconds. */
 export function cpuSeconds(pid: number): { user: number; system: number } {
+  return statCpu(`/proc/${pid}/stat`);
+}
+
+/**
+ * CPU time (user + system, seconds) of each thread of a process now alive, by thread id (Linux).
+ * A thread that ended is in cpuSeconds only.
+ */
+export function threadCpuSeconds(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const { user, system } = statCpu(`/proc/${pid}/task/${tid}/stat`);
+      out.set(Number(tid), user + system);
+    } catch {
+      // The thread ended between listing and reading.
+    }
+  }
+  return out;
+}
+
+function statCpu(file: string): { user: number; system: number } {
   // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const stat = fs.readFileSync(file, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = 100; // USER_HZ on Linux
   return { user: Number(fields[11]) / ticks, system: Number(fields[12]) / ticks };
