@@ -99,6 +99,20 @@ describe('mapping engine', () => {
     assert.ok(b.ok && b.event.data.applicant.kind === 'ORGANISATION');
   });
 
+  it('refuses a record whose expression fails, and one refused after an expression, as refusals, not errors', async () => {
+    const p = MappingProfile.fromText('x.yaml', minimal().replace('localCaseId: { from: no }', 'localCaseId: { from: "$number(no) & \'\'" }'), shared);
+    const base = { id: '1', no: '42', st: 'A', it: 'X', t: '2026-11-24 09:00:00', name: '石家庄恒泰商贸有限公司', code: '91130100MA0CK3L52K' };
+    const ok = await p.mapRecord(base, { rawMessageId: 'm', recordIndex: 0 });
+    assert.ok(ok.ok && ok.event.data.localCaseId === '42');
+    // The expression's own failure (a promise that rejects) is the record's refusal.
+    const failing = await p.mapRecord({ ...base, no: 'forty-two' }, { rawMessageId: 'm', recordIndex: 0 });
+    assert.ok(!failing.ok);
+    assert.equal(failing.failure.rule, 'expression');
+    // A field checked after the expression was awaited is still refused with its own reason.
+    const later = await p.mapRecord({ ...base, st: 'Z' }, { rawMessageId: 'm', recordIndex: 0 });
+    assert.ok(!later.ok && later.failure.rule === 'unknown-code' && later.failure.field === 'st');
+  });
+
   it('names the adapter, the field and the value of every refusal', async () => {
     const p = MappingProfile.fromText('x.yaml', minimal(), shared);
     const r = await p.mapRecord({ id: '1', no: '42', st: 'Z', it: 'X', t: '2026-11-24 09:00:00', name: 'n', code: '91130100MA0CK3L52K' }, { rawMessageId: 'm', recordIndex: 0 });

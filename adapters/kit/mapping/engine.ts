@@ -94,31 +94,17 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
-/** Runs steps synchronously for as long as the values they yield are plain; from the first promise on, asynchronously. */
-function drive<T>(steps: Steps<T>): T | Promise<T> {
-  let next = steps.next();
+/**
+ * Runs steps synchronously for as long as the values they yield are plain; at a promise, it goes on
+ * once the promise settles (a rejection is thrown where the step waits, so its own try/catch sees it).
+ */
+function drive<T>(steps: Steps<T>, next: IteratorResult<unknown, T> = steps.next()): T | Promise<T> {
   while (!next.done) {
-    if (isThenable(next.value)) return driveAsync(steps, next.value);
-    next = steps.next(next.value);
+    const value = next.value;
+    if (isThenable(value)) return Promise.resolve(value).then((v) => drive(steps, steps.next(v)), (err) => drive(steps, steps.throw(err)));
+    next = steps.next(value);
   }
   return next.value;
-}
-
-async function driveAsync<T>(steps: Steps<T>, pending: PromiseLike<unknown>): Promise<T> {
-  for (;;) {
-    let next: IteratorResult<unknown, T>;
-    try {
-      const value = await pending;
-      next = steps.next(value);
-    } catch (err) {
-      // A rejected expression is thrown where the step waits for it (its own try/catch sees it);
-      // an error the step itself threw ends it, and steps.throw gives it back unchanged.
-      next = steps.throw(err);
-    }
-    while (!next.done && !isThenable(next.value)) next = steps.next(next.value);
-    if (next.done) return next.value;
-    pending = next.value as PromiseLike<unknown>;
-  }
 }
 
 function compileExpression(expr: string, where: string): jsonata.Expression {
