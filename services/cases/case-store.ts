@@ -105,10 +105,10 @@ export class CaseStore {
       if (prior !== undefined) { results[k] = { eventId: event.id, result: 'duplicate', supervisionCode: prior }; continue; }
       const code = codeOf(event);
       const carried = event.data.supervisionCode;
-      if (carried && code !== carried) {
+      if (mayBeRefused(event) && code !== carried) {
         // One case never gets two codes: the message contradicts what the hub already knows.
         results[k] = {
-          eventId: event.id, result: 'rejected', field: 'supervisionCode', rule: 'conflict', value: carried,
+          eventId: event.id, result: 'rejected', field: 'supervisionCode', rule: 'conflict', value: carried as string,
           reason: `统一服务监管码与该业务已有的监管码 ${code} 不一致 (case ${event.data.localCaseId} of ${event.data.system} already has ${code})`,
         };
         continue;
@@ -339,6 +339,15 @@ export class CaseStore {
       'SELECT department_code, light, count(*)::text AS n FROM cases GROUP BY department_code, light');
     return r.rows.map((x) => ({ department: x.department_code, light: x.light, n: Number(x.n) }));
   }
+}
+
+/**
+ * Whether the case store may refuse this event once it is mapped: only an event that carries a
+ * supervision code can contradict the case's (applyIn). A refused record's dead letter keeps it
+ * whole, so a transport may keep less of any other (slimRecord).
+ */
+export function mayBeRefused(event: CaseEvent): boolean {
+  return !!event.data.supervisionCode;
 }
 
 const CASE_COLUMNS = ['supervision_code', 'department_code', 'department_name', 'hall_code', 'hall_name', 'item_code', 'item_name', 'status',

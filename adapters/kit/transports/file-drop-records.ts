@@ -3,6 +3,7 @@ import type { CaseEvent } from '../../../contracts/types';
 import type { MappedRecord } from '../../../services/intake/intake';
 import { readBatchFile, BatchFileFormat } from '../xml/batch-file';
 import { preparedBody } from '../../../services/cases/event-body';
+import { mayBeRefused } from '../../../services/cases/case-store';
 
 /** Consecutive records of a file, mapped, applied in one transaction with the file's progress. */
 export interface MappedChunk {
@@ -45,8 +46,7 @@ export async function mapFileRecords(job: RecordJob, profile: MappingProfile, de
     skip: job.skip,
     onRecords: async (records) => {
       for (const { index, record } of records) {
-        const mapped = profile.mapRecord(record, { rawMessageId: job.rawMessageId, recordIndex: index, batch: job.batch });
-        const r = mapped instanceof Promise ? await mapped : mapped;
+        const r = await profile.mapRecord(record, { rawMessageId: job.rawMessageId, recordIndex: index, batch: job.batch });
         items.push(r.ok ? { index, record: slimRecord(record, r.event, job.receiptFields), event: r.event, body: preparedBody(r.event) } : { index, record, failure: r.failure, deadLetter: true });
         if (items.length >= job.chunkRecords) await flush();
       }
@@ -58,12 +58,12 @@ export async function mapFileRecords(job: RecordJob, profile: MappingProfile, de
 
 /**
  * What travels on of a mapped record. A dead letter keeps a refused record whole, and after mapping
- * only the case store can still refuse one: when its event carries a supervision code that
- * contradicts the case's. Any other record is needed only for its receipt line, so that alone is
- * kept: a chunk crosses to the store's thread with less to copy and to collect there.
+ * only the case store can still refuse one (mayBeRefused). Any other record is needed only for its
+ * receipt line, so that alone is kept: a chunk crosses to the store's thread with less to copy and
+ * to collect there.
  */
 export function slimRecord(record: unknown, event: CaseEvent, fields: readonly string[]): unknown {
-  if (event.data.supervisionCode || record === null || typeof record !== 'object') return record;
+  if (mayBeRefused(event) || record === null || typeof record !== 'object') return record;
   const slim: Record<string, unknown> = {};
   for (const f of fields) if (f in record) slim[f] = (record as Record<string, unknown>)[f];
   return slim;
