@@ -14,6 +14,8 @@ import { openStore } from '../services/store/open-store';
 import { issueSupervisionCode } from '../services/cases/supervision-code';
 import { createTestDatabase } from './support/servers';
 import { receiptPaths, ReceiptSpec } from '../adapters/kit/transports/file-drop-receipt';
+import { readBatchFile, BatchFileFormat } from '../adapters/kit/xml/batch-file';
+import type { CaseEvent } from '../contracts/types';
 import { STORES, StoreKind, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, spawnHub, testDataDir, HubProcess, waitFor, rssBytes } from './support/hub';
 
 // The bureau's sample, as handed over (adapters/tax-bureau/samples keeps the copy).
@@ -177,6 +179,41 @@ for (const store of STORES) {
       assert.equal(metricValue(m, 'hub_files_total', 'adapter="tax-bureau",result="processed"'), 1);
       assert.equal(metricValue(m, 'hub_file_bytes_total', 'adapter="tax-bureau"'), fs.statSync(SAMPLE).size);
       assert.match(m, /hub_file_duration_seconds_count\{adapter="tax-bureau"\} 1/);
+    });
+
+    it('stores every event of a file mapped in a worker thread whole, as the profile maps its record', async () => {
+      // Over workerThresholdBytes (1 MiB by default): read and mapped in a worker, which hands on
+      // less of each event than it stores.
+      const recs = records(4000, `worker-${store}`);
+      const name = fileName();
+      const bytes = batchOf(recs);
+      assert.ok(bytes.length > 1048576, `${bytes.length} bytes`);
+      await dropBatch(dirs.inbox, bytes, { name });
+      const receipt = await receiptOf(t.dataDir, name, 60_000);
+      assert.equal(receipt.root.CGS, String(recs.length));
+      const row = (await fileRow(name))[0];
+      const options = YAML.parse(fs.readFileSync(path.join(ADAPTERS_DIR, 'tax-bureau', 'adapter.yaml'), 'utf8')).transport.options;
+      const format: BatchFileFormat = { root: options.batch.element, record: options.batch.record, countAttribute: options.batch.countAttribute, encodings: options.encodings, fallbackEncoding: options.fallbackEncoding, maxBytes: options.maxFileBytes };
+      const profile = t.hub.context.intake.profileOf('tax-bureau');
+      const expected: CaseEvent[] = [];
+      await readBatchFile(bytes, format, {
+        onRecords: async (batch) => {
+          for (const { index, record } of batch) {
+            // Every 97th record and the last: a sample across the file's chunks.
+            if (index % 97 !== 0 && index !== recs.length - 1) continue;
+            const r = await profile.mapRecord(record, { rawMessageId: row.id, recordIndex: index, batch: row.batch });
+            assert.ok(r.ok);
+            expected.push(r.event);
+          }
+        },
+      });
+      assert.ok(expected.length > 40);
+      for (const event of expected) {
+        const code: string = (await lookup(event.data.localCaseId)).body.supervisionCode;
+        const stored = (await t.hub.context.store.cases.get(code))!.timeline.find((s) => s.event.id === event.id);
+        assert.ok(stored, `event ${event.id} of record ${event.data.provenance.record} stored`);
+        assert.deepEqual(stored.event, { ...event, subject: code });
+      }
     });
 
     it('leaves a file without its marker alone for as long as the marker is absent, and takes it within seconds of the marker', async () => {

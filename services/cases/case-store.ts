@@ -1,10 +1,10 @@
 import type { CaseEvent } from '../../contracts/types';
 import { SqlDriver, SqlExecutor, rowsAsJson, jsonParam, CopyJson } from '../store/sql-driver';
 import { issueSupervisionCode } from './supervision-code';
-import { compactBody, expandBody } from './event-body';
+import { compactBody, expandBody, PreparedEvent } from './event-body';
 import { Where } from '../store/where';
 import type { ListCursor } from '../hub/list-cursor';
-import { projectCase, projectOrdered, orderTimeline, StoredEvent, CaseProjection } from './projection';
+import { projectCase, projectOrdered, orderTimeline, StoredEvent, CaseProjection, ProjectedEvent } from './projection';
 
 export type ApplyResult =
   | { eventId: string; result: 'accepted' | 'duplicate'; supervisionCode: string }
@@ -13,9 +13,10 @@ export type ApplyResult =
 export interface ApplyOptions {
   /** When the raw message arrived; events keep it for end-to-end timing. */
   receivedAt: Date;
-  /** Bodies already prepared for some of the events (preparedBody), by event id. */
-  bodies?: ReadonlyMap<string, CopyJson>;
 }
+
+/** An event to apply: whole, or with its stored body already prepared (a file's mapping worker prepares them). */
+export type ApplyInput = CaseEvent | PreparedEvent;
 
 export interface CaseRow {
   projection: CaseProjection;
@@ -66,7 +67,7 @@ export class CaseStore {
   constructor(private readonly db: SqlDriver, private readonly region: string, private readonly now: () => Date = () => new Date()) {}
 
   /** Applies a batch in one transaction; the results are in the order of the events. */
-  async apply(events: readonly CaseEvent[], opts: ApplyOptions): Promise<ApplyResult[]> {
+  async apply(events: readonly ApplyInput[], opts: ApplyOptions): Promise<ApplyResult[]> {
     if (events.length === 0) return [];
     return this.db.transaction((tx) => this.applyIn(tx, events, opts));
   }
@@ -82,10 +83,10 @@ export class CaseStore {
    * violates the event's key, and its transaction is run again (RETRYABLE_UNIQUE), when it finds the
    * event stored and answers a duplicate.
    */
-  async applyIn(tx: SqlExecutor, events: readonly CaseEvent[], opts: ApplyOptions): Promise<ApplyResult[]> {
+  async applyIn(tx: SqlExecutor, events: readonly ApplyInput[], opts: ApplyOptions): Promise<ApplyResult[]> {
     if (events.length === 0) return [];
     const firstOf = new Map<string, number>();
-    const unique: CaseEvent[] = [];
+    const unique: ApplyInput[] = [];
     events.forEach((e, k) => {
       if (!firstOf.has(e.id)) { firstOf.set(e.id, k); unique.push(e); }
     });
@@ -94,11 +95,11 @@ export class CaseStore {
     const known = await this.knownEvents(tx, unique);
     const unseen = unique.filter((e) => !known.has(e.id));
     const refs = await this.resolveRefs(tx, unseen);
-    const codeOf = (e: CaseEvent) => refs.get(refKey(e.data.system, e.data.localCaseId))!;
+    const codeOf = (e: ApplyInput) => refs.get(refKey(e.data.system, e.data.localCaseId))!;
     await this.lockCases(tx, unseen.map(codeOf));
 
     const results: ApplyResult[] = new Array(events.length);
-    const toInsert: { event: CaseEvent; code: string }[] = [];
+    const toInsert: { event: ApplyInput; code: string }[] = [];
     for (const event of unique) {
       const k = firstOf.get(event.id)!;
       const prior = known.get(event.id);
@@ -122,8 +123,7 @@ export class CaseStore {
       const first = results[firstOf.get(e.id)!];
       results[k] = first.result === 'rejected' ? first : { eventId: e.id, result: 'duplicate', supervisionCode: first.supervisionCode };
     });
-    const stored = await this.insertEvents(tx, toInsert, opts);
-    await this.refreshMany(tx, stored);
+    await this.refreshMany(tx, await this.insertEvents(tx, toInsert, opts));
     return results;
   }
 
@@ -139,7 +139,7 @@ export class CaseStore {
     await tx.query('SELECT count(pg_advisory_xact_lock($1::int, b))::int AS n FROM unnest($2::int[]) AS b', [CASE_LOCKS, buckets]);
   }
 
-  private async knownEvents(tx: SqlExecutor, events: readonly CaseEvent[]): Promise<Map<string, string>> {
+  private async knownEvents(tx: SqlExecutor, events: readonly ApplyInput[]): Promise<Map<string, string>> {
     const r = await tx.query<{ known: string | null }>(
       'SELECT json_agg(json_build_array(id, supervision_code))::text AS known FROM events WHERE id = ANY(ARRAY(SELECT json_array_elements_text($1::json)))',
       [jsonParam(JSON.stringify(events.map((e) => e.id)))]);
@@ -154,7 +154,7 @@ export class CaseStore {
    * code the first of them carries, else a new one. Inserted in key order, so that two batches
    * naming the same new cases wait for each other instead of deadlocking.
    */
-  private async resolveRefs(tx: SqlExecutor, events: readonly CaseEvent[]): Promise<Map<string, string>> {
+  private async resolveRefs(tx: SqlExecutor, events: readonly ApplyInput[]): Promise<Map<string, string>> {
     const wanted = new Map<string, { s: string; l: string; c: string }>();
     for (const e of events) {
       const key = refKey(e.data.system, e.data.localCaseId);
@@ -190,21 +190,24 @@ export class CaseStore {
   /**
    * Appends the events in batch order: their seq values (which break ties of equal status times)
    * are taken from the sequence first, so the projection knows them without reading the rows back.
+   * Returns them by case.
    */
-  private async insertEvents(tx: SqlExecutor, rows: readonly { event: CaseEvent; code: string }[], opts: ApplyOptions): Promise<StoredEvent[]> {
-    if (!rows.length) return [];
+  private async insertEvents(tx: SqlExecutor, rows: readonly { event: ApplyInput; code: string }[], opts: ApplyOptions): Promise<Map<string, StoredEvent<ProjectedEvent>[]>> {
+    const byCase = new Map<string, StoredEvent<ProjectedEvent>[]>();
+    if (!rows.length) return byCase;
     const seqs = await reserveSeqs(tx, rows.length);
     const receivedAt = opts.receivedAt.toISOString();
-    const stored: StoredEvent[] = [];
     await tx.insertRows('events', ['id', 'seq', 'supervision_code', 'adapter', 'raw_message_id', 'status', 'status_time', 'received_at', 'body'], rows.map(({ event, code }, i) => {
-      // The event as stored carries the code as its subject.
-      const whole = event.subject === code ? event : { ...event, subject: code };
       const p = event.data.provenance;
-      stored.push({ event: whole, seq: seqs[i] });
-      const body = opts.bodies?.get(event.id) ?? compactBody(whole, { id: event.id, adapter: p.adapter, rawMessageId: p.rawMessageId, supervisionCode: code });
+      let list = byCase.get(code);
+      if (!list) byCase.set(code, (list = []));
+      list.push({ event, seq: seqs[i] });
+      // The event as stored carries the code as its subject.
+      const body = 'body' in event ? new CopyJson(event.body)
+        : compactBody(event.subject === code ? event : { ...event, subject: code }, { id: event.id, adapter: p.adapter, rawMessageId: p.rawMessageId, supervisionCode: code });
       return [event.id, seqs[i], code, p.adapter, p.rawMessageId, event.data.status, event.data.statusTime, receivedAt, body];
     }));
-    return stored;
+    return byCase;
   }
 
   /**
@@ -213,15 +216,8 @@ export class CaseStore {
    * of the latest event the rest is in the row itself: one row read per case, never its events.
    * If projectCase ever reads more of an event that is not the latest, keep it in the timeline.
    */
-  private async refreshMany(tx: SqlExecutor, fresh: readonly StoredEvent[]): Promise<void> {
-    if (!fresh.length) return;
-    const byCase = new Map<string, StoredEvent[]>();
-    for (const s of fresh) {
-      const code = s.event.subject!;
-      let list = byCase.get(code);
-      if (!list) byCase.set(code, (list = []));
-      list.push(s);
-    }
+  private async refreshMany(tx: SqlExecutor, byCase: ReadonlyMap<string, StoredEvent<ProjectedEvent>[]>): Promise<void> {
+    if (!byCase.size) return;
     const codes = [...byCase.keys()].sort();
     const r = await tx.query<{ cases: string | null }>(
       `SELECT json_agg(json_build_array(supervision_code, timeline, department_code, department_name, item_code, item_name, applicant))::text AS cases
@@ -233,9 +229,9 @@ export class CaseStore {
     for (const code of codes) {
       const row = prior.get(code);
       const mine = byCase.get(code)!;
-      const earlier: StoredEvent[] = (row?.[1] ?? []).map(([id, seq, status, statusTime, hall]) => ({
+      const earlier: StoredEvent<ProjectedEvent>[] = (row?.[1] ?? []).map(([id, seq, status, statusTime, hall]) => ({
         seq,
-        event: { id, data: { status, statusTime, department: { code: row![2], name: row![3], ...(hall ? { hall } : {}) }, item: { code: row![4], name: row![5] }, applicant: row![6] } } as unknown as CaseEvent,
+        event: { id, data: { status, statusTime, department: { code: row![2], name: row![3], ...(hall ? { hall } : {}) }, item: { code: row![4], name: row![5] }, applicant: row![6] } },
       }));
       // An earlier event that is still the latest by status time was the latest before too: the row's
       // department, item and applicant are its own.
@@ -346,7 +342,7 @@ export class CaseStore {
  * supervision code can contradict the case's (applyIn). A refused record's dead letter keeps it
  * whole, so a transport may keep less of any other (slimRecord).
  */
-export function mayBeRefused(event: CaseEvent): boolean {
+export function mayBeRefused(event: ApplyInput): boolean {
   return !!event.data.supervisionCode;
 }
 

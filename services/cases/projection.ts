@@ -1,8 +1,14 @@
 import type { CaseEvent, Applicant, CanonicalStatus } from '../../contracts/types';
 import { findViolations, Violation } from '../supervisor/violations';
 
-export interface StoredEvent {
-  event: CaseEvent;
+/** What the projection reads of an event. */
+export interface ProjectedEvent {
+  id: string;
+  data: Pick<CaseEvent['data'], 'status' | 'statusTime' | 'department' | 'item' | 'applicant'>;
+}
+
+export interface StoredEvent<E extends ProjectedEvent = CaseEvent> {
+  event: E;
   seq: number;
 }
 
@@ -23,7 +29,7 @@ export interface CaseProjection {
 const PAUSE: Partial<Record<CanonicalStatus, CanonicalStatus>> = { SUPPLEMENT_REQUESTED: 'SUPPLEMENTED', SUSPENDED: 'RESUMED' };
 
 /** Orders a timeline by status time; events with the same time keep the order they arrived in. */
-export function orderTimeline(events: readonly StoredEvent[]): StoredEvent[] {
+export function orderTimeline<E extends ProjectedEvent>(events: readonly StoredEvent<E>[]): StoredEvent<E>[] {
   // Each time parsed once, not in every comparison: cases are projected by the thousand per batch.
   return events
     .map((e) => ({ e, t: Date.parse(e.event.data.statusTime) }))
@@ -32,13 +38,13 @@ export function orderTimeline(events: readonly StoredEvent[]): StoredEvent[] {
 }
 
 /** The case as the whole timeline describes it: the latest status by status time wins. */
-export function projectCase(supervisionCode: string, events: readonly StoredEvent[]): CaseProjection {
+export function projectCase(supervisionCode: string, events: readonly StoredEvent<ProjectedEvent>[]): CaseProjection {
   if (events.length === 0) throw new Error(`case ${supervisionCode} has no events`);
   return projectOrdered(supervisionCode, orderTimeline(events));
 }
 
 /** As projectCase, for a timeline already in orderTimeline's order. */
-export function projectOrdered(supervisionCode: string, timeline: readonly StoredEvent[]): CaseProjection {
+export function projectOrdered(supervisionCode: string, timeline: readonly StoredEvent<ProjectedEvent>[]): CaseProjection {
   const last = timeline[timeline.length - 1].event;
   // The hall and the applicant as the most recent report gives them; a report without a hall
   // does not erase one an earlier report named.

@@ -1,4 +1,3 @@
-import type { CaseEvent } from '../../contracts/types';
 import type { MappingFailure, MappingProfile } from '../../adapters/kit/mapping/engine';
 import type { Store } from '../store/open-store';
 import type { HubMetrics } from '../hub/metrics';
@@ -6,16 +5,17 @@ import type { Logger } from '../hub/logger';
 import type { RawMessage } from '../store/store';
 import type { ProfileSet } from './profile-set';
 import type { NewDeadLetter } from '../cases/dead-letter-store';
-import { CopyJson, type SqlExecutor } from '../store/sql-driver';
+import type { SqlExecutor } from '../store/sql-driver';
+import type { ApplyInput } from '../cases/case-store';
 import type { RecoveryPlan } from '../../adapters/kit/transports/base';
 
 export type RecordOutcome =
   | { index: number; result: 'accepted' | 'duplicate'; eventId: string; supervisionCode: string }
   | { index: number; result: 'rejected'; eventId?: string; field: string; reason: string; rule: string };
 
-/** A record already mapped: its canonical event (with its stored body when prepared: preparedBody), or why it was refused (dead-lettered unless a transport's own check refused it). */
+/** A record already mapped: its canonical event (whole, or prepared: prepareEvent), or why it was refused (dead-lettered unless a transport's own check refused it). */
 export type MappedRecord =
-  | { index: number; record: unknown; event: CaseEvent; body?: Uint8Array }
+  | { index: number; record: unknown; event: ApplyInput }
   | { index: number; record: unknown; failure: MappingFailure; deadLetter: boolean };
 
 /** Where records came from: the provenance of their events and dead letters. */
@@ -105,14 +105,9 @@ export class Intake {
     const { store } = this.deps;
     const { adapter, rawMessageId, receivedAt, batch } = source;
     const context = batch ? { batch } : {};
-    const events: CaseEvent[] = [];
-    const bodies = new Map<string, CopyJson>();
-    for (const m of mapped) {
-      if (!('event' in m)) continue;
-      events.push(m.event);
-      if (m.body) bodies.set(m.event.id, new CopyJson(m.body));
-    }
-    const results = await store.cases.applyIn(tx, events, { receivedAt, bodies });
+    const events: ApplyInput[] = [];
+    for (const m of mapped) if ('event' in m) events.push(m.event);
+    const results = await store.cases.applyIn(tx, events, { receivedAt });
     const letters: NewDeadLetter[] = [];
     let k = 0;
     const outcomes = mapped.map((m): RecordOutcome => {
@@ -144,7 +139,7 @@ export class Intake {
       if (o.result === 'rejected') {
         logger.warn({ adapter, messageId: source.rawMessageId, record: o.index, field: o.field, rule: o.rule, reason: o.reason }, 'record refused');
       } else if (o.result === 'accepted') {
-        const e = (mapped[i] as { event: CaseEvent }).event;
+        const e = (mapped[i] as { event: ApplyInput }).event;
         const key = `${e.data.department.code}\u0000${e.data.status}`;
         const entry = byStatus.get(key) ?? { department: e.data.department.code, status: e.data.status, n: 0 };
         entry.n++;

@@ -2,7 +2,7 @@ import type { MappingProfile } from '../mapping/engine';
 import type { CaseEvent } from '../../../contracts/types';
 import type { MappedRecord } from '../../../services/intake/intake';
 import { readBatchFile, BatchFileFormat } from '../xml/batch-file';
-import { preparedBody } from '../../../services/cases/event-body';
+import { prepareEvent } from '../../../services/cases/event-body';
 import { mayBeRefused } from '../../../services/cases/case-store';
 
 /** Consecutive records of a file, mapped, applied in one transaction with the file's progress. */
@@ -27,8 +27,8 @@ export interface RecordJob {
 }
 
 /**
- * Reads a checked file's records after `skip` and maps each through the profile (its stored body
- * prepared too, off the store's thread when this runs in a worker), handing them on in chunks. `deliver` is awaited before more of the file is read, so memory holds a chunk or two
+ * Reads a checked file's records after `skip` and maps each through the profile (its event
+ * prepared too, off the store's thread when this runs in a worker: prepareEvent), handing them on in chunks. `deliver` is awaited before more of the file is read, so memory holds a chunk or two
  * whatever the file's size.
  */
 export async function mapFileRecords(job: RecordJob, profile: MappingProfile, deliver: (chunk: MappedChunk) => Promise<void>): Promise<number> {
@@ -47,7 +47,7 @@ export async function mapFileRecords(job: RecordJob, profile: MappingProfile, de
     onRecords: async (records) => {
       for (const { index, record } of records) {
         const r = await profile.mapRecord(record, { rawMessageId: job.rawMessageId, recordIndex: index, batch: job.batch });
-        items.push(r.ok ? { index, record: slimRecord(record, r.event, job.receiptFields), event: r.event, body: preparedBody(r.event) } : { index, record, failure: r.failure, deadLetter: true });
+        items.push(r.ok ? { index, record: slimRecord(record, r.event, job.receiptFields), event: prepareEvent(r.event) } : { index, record, failure: r.failure, deadLetter: true });
         if (items.length >= job.chunkRecords) await flush();
       }
     },

@@ -8,6 +8,7 @@ import { MappingProfile } from '../mapping/engine';
 import { loadSharedTables } from '../mapping/shared-tables';
 import { RetryableError } from '../../../services/hub/errors';
 import { mapFileRecords, MappedChunk, RecordJob } from './file-drop-records';
+import type { PreparedEvent } from '../../../services/cases/event-body';
 
 const KIND = 'hub-file-drop-worker';
 
@@ -166,15 +167,16 @@ async function work(data: CheckData | MapData): Promise<void> {
  */
 function packBodies(chunk: MappedChunk): ArrayBuffer | null {
   let total = 0;
-  for (const item of chunk.items) if ('body' in item && item.body) total += item.body.byteLength;
+  const events: PreparedEvent[] = [];
+  for (const item of chunk.items) if ('event' in item && 'body' in item.event) events.push(item.event);
+  for (const e of events) total += e.body.byteLength;
   if (!total) return null;
   const all = new Uint8Array(total);
   let at = 0;
-  for (const item of chunk.items) {
-    if (!('body' in item) || !item.body) continue;
-    all.set(item.body, at);
-    item.body = all.subarray(at, at + item.body.byteLength);
-    at += item.body.byteLength;
+  for (const e of events) {
+    all.set(e.body, at);
+    e.body = all.subarray(at, at + e.body.byteLength);
+    at += e.body.byteLength;
   }
   return all.buffer;
 }
