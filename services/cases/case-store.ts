@@ -155,15 +155,17 @@ export class CaseStore {
    * naming the same new cases wait for each other instead of deadlocking.
    */
   private async resolveRefs(tx: SqlExecutor, events: readonly ApplyInput[]): Promise<Map<string, string>> {
-    const wanted = new Map<string, { s: string; l: string; c: string }>();
+    const wanted = new Map<string, { s: string; l: string; c: string | null }>();
     for (const e of events) {
       const key = refKey(e.data.system, e.data.localCaseId);
-      if (!wanted.has(key)) wanted.set(key, { s: e.data.system, l: e.data.localCaseId, c: e.data.supervisionCode || issueSupervisionCode(this.region, this.now()) });
+      if (!wanted.has(key)) wanted.set(key, { s: e.data.system, l: e.data.localCaseId, c: e.data.supervisionCode || null });
     }
     if (!wanted.size) return new Map();
     const sorted = [...wanted.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
     const refs = await this.selectRefs(tx, sorted);
     const missing = sorted.filter((p) => !refs.has(refKey(p.s, p.l)));
+    // A code is issued only for a case the hub has not seen, and that carries none.
+    for (const p of missing) p.c ??= issueSupervisionCode(this.region, this.now());
     if (missing.length) {
       const r = await tx.query<{ added: string | null }>(
         `WITH added AS (
