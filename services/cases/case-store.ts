@@ -95,8 +95,10 @@ export class CaseStore {
     const known = await this.knownEvents(tx, unique);
     const unseen = unique.filter((e) => !known.has(e.id));
     const refs = await this.resolveRefs(tx, unseen);
-    const codeOf = (e: ApplyInput) => refs.get(refKey(e.data.system, e.data.localCaseId))!;
-    await this.lockCases(tx, unseen.map(codeOf));
+    // Each event's case code, looked up once (a chunk holds thousands of events).
+    const codes = new Map<ApplyInput, string>();
+    for (const e of unseen) codes.set(e, refs.get(refKey(e.data.system, e.data.localCaseId))!);
+    await this.lockCases(tx, [...codes.values()]);
 
     const results: ApplyResult[] = new Array(events.length);
     const toInsert: { event: ApplyInput; code: string }[] = [];
@@ -104,7 +106,7 @@ export class CaseStore {
       const k = firstOf.get(event.id)!;
       const prior = known.get(event.id);
       if (prior !== undefined) { results[k] = { eventId: event.id, result: 'duplicate', supervisionCode: prior }; continue; }
-      const code = codeOf(event);
+      const code = codes.get(event)!;
       const carried = event.data.supervisionCode;
       if (mayBeRefused(event) && code !== carried) {
         // One case never gets two codes: the message contradicts what the hub already knows.
