@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { PGlite, Transaction } from '@electric-sql/pglite';
-import { SqlDriver, SqlExecutor, withTransactionRetry, copyText, copyBytes, checkIdentifiers, JsonParam, CopyJson } from './sql-driver';
+import { SqlDriver, SqlExecutor, withTransactionRetry, copyBytes, checkIdentifiers, JsonParam } from './sql-driver';
 
 /** The embedded store: a real PostgreSQL compiled to WebAssembly, its files under the data folder. */
 export class PgliteDriver implements SqlDriver {
@@ -53,8 +53,7 @@ export class PgliteDriver implements SqlDriver {
 async function copyInto(db: Pick<Transaction, 'query'>, table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void> {
   if (!rows.length) return;
   checkIdentifiers(table, columns);
-  const prepared = rows[0].some((v) => v instanceof CopyJson);
-  await db.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([prepared ? copyBytes(rows) : copyText(rows)]) });
+  await db.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([copyBytes(rows)]) });
 }
 
 /**

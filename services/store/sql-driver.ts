@@ -93,16 +93,9 @@ export function copyJsonBytes(jsonText: string): Buffer {
   return Buffer.from(jsonText.includes('\\') ? jsonText.replace(/\\/g, '\\\\') : jsonText, 'utf8');
 }
 
-/** Rows as the body of `COPY … FROM STDIN` in text format. */
-export function copyText(rows: readonly (readonly unknown[])[]): string {
-  let out = '';
-  for (const row of rows) out += row.map(copyField).join('\t') + '\n';
-  return out;
-}
-
 /**
- * As copyText, as bytes, for rows with CopyJson fields: their bytes are copied as they are, and the
- * rest of each line (ASCII, most often) is all that is encoded.
+ * Rows as the body of `COPY … FROM STDIN` in text format, as UTF-8 bytes. A CopyJson field's bytes
+ * are copied as they are; every other field is encoded by copyField.
  */
 export function copyBytes(rows: readonly (readonly unknown[])[]): Buffer {
   // Written straight into one buffer, grown when a write might not fit: a chunk's COPY of events
