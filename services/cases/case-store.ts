@@ -1,7 +1,7 @@
 import type { CaseEvent } from '../../contracts/types';
 import { SqlDriver, SqlExecutor, rowsAsJson, jsonParam, CopyJson } from '../store/sql-driver';
 import { issueSupervisionCode } from './supervision-code';
-import { compactBody, expandBody, PreparedEvent } from './event-body';
+import { compactBody, expandBody, isPrepared, PreparedEvent } from './event-body';
 import { Where } from '../store/where';
 import type { ListCursor } from '../hub/list-cursor';
 import { projectCase, projectOrdered, orderTimeline, StoredEvent, CaseProjection, ProjectedEvent } from './projection';
@@ -207,7 +207,7 @@ export class CaseStore {
       if (!list) byCase.set(code, (list = []));
       list.push({ event, seq: seqs[i] });
       // The event as stored carries the code as its subject.
-      const body = 'body' in event ? new CopyJson(event.body)
+      const body = isPrepared(event) ? new CopyJson(event.body)
         : compactBody(event.subject === code ? event : { ...event, subject: code }, { id: event.id, adapter: p.adapter, rawMessageId: p.rawMessageId, supervisionCode: code });
       return [event.id, seqs[i], code, p.adapter, p.rawMessageId, event.data.status, event.data.statusTime, receivedAt, body];
     }));

@@ -64,6 +64,11 @@ export interface PreparedEvent extends ProjectedEvent {
   body: Uint8Array;
 }
 
+/** Whether an event comes prepared (prepareEvent) rather than whole: a CaseEvent has no body. */
+export function isPrepared(event: CaseEvent | PreparedEvent): event is PreparedEvent {
+  return 'body' in event;
+}
+
 /** The event as PreparedEvent: its body prepared, and of the rest what the store reads. */
 export function prepareEvent(event: CaseEvent): PreparedEvent {
   const d = event.data;

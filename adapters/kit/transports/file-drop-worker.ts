@@ -8,7 +8,7 @@ import { MappingProfile } from '../mapping/engine';
 import { loadSharedTables } from '../mapping/shared-tables';
 import { RetryableError } from '../../../services/hub/errors';
 import { mapFileRecords, MappedChunk, RecordJob } from './file-drop-records';
-import type { PreparedEvent } from '../../../services/cases/event-body';
+import { isPrepared, PreparedEvent } from '../../../services/cases/event-body';
 
 const KIND = 'hub-file-drop-worker';
 
@@ -168,7 +168,7 @@ async function work(data: CheckData | MapData): Promise<void> {
 function packBodies(chunk: MappedChunk): ArrayBuffer | null {
   let total = 0;
   const events: PreparedEvent[] = [];
-  for (const item of chunk.items) if ('event' in item && 'body' in item.event) events.push(item.event);
+  for (const item of chunk.items) if ('event' in item && isPrepared(item.event)) events.push(item.event);
   for (const e of events) total += e.body.byteLength;
   if (!total) return null;
   const all = new Uint8Array(total);
