@@ -8,11 +8,7 @@ export class PgliteDriver implements SqlDriver {
   private constructor(private readonly db: PGlite) {}
 
   static async open(dir: string): Promise<PgliteDriver> {
-    fs.mkdirSync(dir, { recursive: true });
-    // Timestamps and int8 as text, as the PostgreSQL driver returns them: one SQL layer above both.
-    const asText = (v: string) => v;
-    const db = await PGlite.create(dir, { parsers: { 1184: asText, 1114: asText, 20: asText }, startParams: [...PGlite.defaultStartParams, ...START_SETTINGS.flatMap((s) => ['-c', s])] });
-    return new PgliteDriver(db);
+    return new PgliteDriver(await openPglite(dir));
   }
 
   async query<T>(sql: string, params: unknown[] = []): Promise<{ rows: T[] }> {
@@ -48,6 +44,14 @@ export class PgliteDriver implements SqlDriver {
   async close(): Promise<void> {
     if (!this.db.closed) await this.db.close();
   }
+}
+
+/** The embedded PostgreSQL in dir, with the hub's settings (PgliteDriver.open; the bench's store floor). */
+export async function openPglite(dir: string): Promise<PGlite> {
+  fs.mkdirSync(dir, { recursive: true });
+  // Timestamps and int8 as text, as the PostgreSQL driver returns them: one SQL layer above both.
+  const asText = (v: string) => v;
+  return PGlite.create(dir, { parsers: { 1184: asText, 1114: asText, 20: asText }, startParams: [...PGlite.defaultStartParams, ...START_SETTINGS.flatMap((s) => ['-c', s])] });
 }
 
 async function copyInto(db: Pick<Transaction, 'query'>, table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void> {
