@@ -16,18 +16,22 @@ build: install
 # The hub's heap is capped: without a cap, V8 lets the garbage of a large dropped file pile up to
 # several hundred MB before it collects (README, "Memory"). Override: make run HUB_NODE_OPTIONS=
 HUB_NODE_OPTIONS ?= --max-old-space-size=256
+# Garbage is collected on the thread that made it, not by helper threads: while a file is applied
+# the store's thread and the mapping worker keep both cores busy, and helpers only competed with
+# them (README, "Memory and CPU"). NODE_OPTIONS does not take this flag. Override: make run HUB_NODE_FLAGS=
+HUB_NODE_FLAGS ?= --single-threaded-gc
 
 # Embedded mode: one process, PGlite under $${HUB_DATA_DIR:-./data}, demo departments and simulators.
 run: build
-	NODE_OPTIONS="$(HUB_NODE_OPTIONS)" node bin/hub.js start --with-simulators
+	NODE_OPTIONS="$(HUB_NODE_OPTIONS)" node $(HUB_NODE_FLAGS) bin/hub.js start --with-simulators
 
 # Every test; the last line printed is "N passed, N failed".
 test:
 	@bash scripts/test.sh
 
-# The hub as `make run` starts it, heap cap included.
+# The hub as `make run` starts it, heap cap and flags included.
 bench: build
-	HUB_NODE_OPTIONS="$(HUB_NODE_OPTIONS)" node dist/test/bench/run.js
+	HUB_NODE_OPTIONS="$(HUB_NODE_OPTIONS)" HUB_NODE_FLAGS="$(HUB_NODE_FLAGS)" node dist/test/bench/run.js
 
 # Starts (or installs) PostgreSQL, NATS with JetStream and Redis on loopback.
 services:

@@ -6,7 +6,8 @@
 //
 // BENCH_MB (default 200) or BENCH_RECORDS size the file; BENCH_STORE=postgres://… runs the hub on
 // a PostgreSQL store instead of the embedded one; BENCH_DIR keeps the generated file between runs;
-// HUB_NODE_OPTIONS are the hub's Node options (`make bench` sets the heap cap `make run` uses).
+// HUB_NODE_OPTIONS are the hub's Node options and HUB_NODE_FLAGS the flags before its script
+// (`make bench` sets what `make run` uses: the heap cap, single-threaded garbage collection).
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -60,13 +61,15 @@ async function main(): Promise<number> {
   fs.writeFileSync(path.join(dataDir, 'hub.yaml'), YAML.stringify(config));
   const env: Record<string, string> = { HUB_DATA_DIR: dataDir, HUB_CONFIG: path.join(dataDir, 'hub.yaml'), HUB_LOG_LEVEL: 'info' };
   if (process.env.BENCH_STORE) env.HUB_STORE = process.env.BENCH_STORE;
-  // `make bench` passes the Node options `make run` starts the hub with (its heap cap).
+  // `make bench` passes the Node options and flags `make run` starts the hub with (its heap cap, its
+  // garbage collection on the threads that allocate).
   const nodeOptions = process.env.HUB_NODE_OPTIONS ?? '';
   env.NODE_OPTIONS = nodeOptions;
+  const nodeFlags = (process.env.HUB_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 
   let hub: HubProcess | null = null;
   try {
-    hub = await spawnHub(env);
+    hub = await spawnHub(env, [], nodeFlags);
     const pid = hub.proc.pid!;
     const inbox = path.join(dataDir, 'drop', 'tax-bureau', 'inbox');
     const receipts = path.join(dataDir, 'drop', 'tax-bureau', 'receipts');
@@ -134,7 +137,7 @@ async function main(): Promise<number> {
     const rssIncrease = mb(peak - baseline);
     const lines = [
       '',
-      `tax-bureau file drop, ${process.env.BENCH_STORE ? 'PostgreSQL' : 'embedded (PGlite)'} store, ${os.cpus().length} cores, hub NODE_OPTIONS="${nodeOptions}"`,
+      `tax-bureau file drop, ${process.env.BENCH_STORE ? 'PostgreSQL' : 'embedded (PGlite)'} store, ${os.cpus().length} cores, hub NODE_OPTIONS="${nodeOptions}", node flags "${nodeFlags.join(' ')}"`,
       `  file            ${mb(bytes).toFixed(1)} MB GB18030, ${records} records (receipt: CGS=${cgs} SBS=${sbs})`,
       `  marker→receipt  ${seconds.toFixed(1)} s${applied ? ` (applying pass ${Number(applied[1]).toFixed(1)} s, checking pass and receipt the rest)` : ''}`,
       `  transactions    ${inTransactions.seconds.toFixed(1)} s in ${inTransactions.count} chunk transactions`,

@@ -52,9 +52,12 @@ export interface HubProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `hub start` as `make run` does (the built CLI, the demo configuration), in its own process. */
-export async function spawnHub(env: Record<string, string>, args: string[] = []): Promise<HubProcess> {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'hub.js'), 'start', ...args], {
+/**
+ * Starts `hub start` as `make run` does (the built CLI, the demo configuration), in its own process;
+ * nodeFlags go to node before the script (V8 flags that NODE_OPTIONS does not take).
+ */
+export async function spawnHub(env: Record<string, string>, args: string[] = [], nodeFlags: string[] = []): Promise<HubProcess> {
+  const proc = spawn(process.execPath, [...nodeFlags, path.join(ROOT, 'bin', 'hub.js'), 'start', ...args], {
     cwd: ROOT,
     env: { ...process.env, HUB_HTTP_PORT: '0', HUB_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
