@@ -1,8 +1,9 @@
 // `make bench`: a month-end tax-bureau file (200 MB of GB18030, the simulator's records) dropped
 // into a running embedded hub (`hub start` in its own process, as `make run` starts it). Reports
 // records per second from marker to receipt, and the hub process's peak resident memory above
-// what it used once it had answered a small file. Not a mocha test: it takes minutes and a quiet
-// machine.
+// what it used once it had answered a small file; then, on the embedded store, the store's own
+// ceiling for the rows the hub stored (store-floor.ts). Not a mocha test: it takes minutes and a
+// quiet machine.
 //
 // BENCH_MB (default 200) or BENCH_RECORDS size the file; BENCH_STORE=postgres://… runs the hub on
 // a PostgreSQL store instead of the embedded one; BENCH_DIR keeps the generated file between runs;
