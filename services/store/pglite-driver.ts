@@ -46,7 +46,7 @@ export class PgliteDriver implements SqlDriver {
   }
 }
 
-/** The embedded PostgreSQL in dir, with the hub's settings (PgliteDriver.open; the bench's store floor). */
+/** The embedded PostgreSQL in dir, with the hub's settings (PgliteDriver.open; the bench's store ceiling). */
 export async function openPglite(dir: string): Promise<PGlite> {
   fs.mkdirSync(dir, { recursive: true });
   // Timestamps and int8 as text, as the PostgreSQL driver returns them: one SQL layer above both.

@@ -2,7 +2,7 @@
 // into a running embedded hub (`hub start` in its own process, as `make run` starts it). Reports
 // records per second from marker to receipt, and the hub process's peak resident memory above
 // what it used once it had answered a small file; then, on the embedded store, the store's own
-// ceiling for the rows the hub stored (store-floor.ts). Not a mocha test: it takes minutes and a
+// ceiling for the rows the hub stored (store-ceiling.ts). Not a mocha test: it takes minutes and a
 // quiet machine.
 //
 // BENCH_MB (default 200) or BENCH_RECORDS size the file; BENCH_STORE=postgres://… runs the hub on
@@ -17,7 +17,7 @@ import YAML from 'yaml';
 import { writeLargeBatchFile } from '../../infra/simulators/tax-bureau';
 import { DEMO_CONFIG } from '../../services/hub/paths';
 import { spawnHub, HubProcess, rssBytes, cpuSeconds, threadCpuSeconds } from '../support/hub';
-import { measureStoreFloor } from './store-floor';
+import { measureStoreCeiling } from './store-ceiling';
 
 const GOALS = { recordsPerSecond: 20_000, rssIncreaseMb: 200 };
 // The simulator's records average ~325 bytes in GB18030.
@@ -156,7 +156,7 @@ async function main(): Promise<number> {
     }
     await hub.stop('SIGTERM');
     hub = null;
-    if (!process.env.BENCH_STORE) reportStoreFloor(await measureStoreFloor(path.join(dataDir, 'store'), chunkRecords(config)), seconds / records);
+    if (!process.env.BENCH_STORE) reportStoreCeiling(await measureStoreCeiling(path.join(dataDir, 'store'), chunkRecords(config)), seconds / records);
     return 0;
   } finally {
     await hub?.stop('SIGTERM');
@@ -175,7 +175,7 @@ function chunkRecords(config: { adapters: { id: string; dir: string }[] }): numb
  * The embedded store's ceiling for what the file stored, beside what the hub took per record: the
  * goal cannot be met above it whatever the hub's own code does.
  */
-function reportStoreFloor(f: Awaited<ReturnType<typeof measureStoreFloor>>, hubSecondsPerRecord: number): void {
+function reportStoreCeiling(f: Awaited<ReturnType<typeof measureStoreCeiling>>, hubSecondsPerRecord: number): void {
   const perRecord = f.seconds / f.records;
   const us = (s: number) => ((s / f.records) * 1e6).toFixed(1);
   process.stdout.write([

@@ -13,7 +13,7 @@ import type { PGlite, Transaction } from '@electric-sql/pglite';
 import { openDriver } from '../../services/store/store';
 import { openPglite } from '../../services/store/pglite-driver';
 
-export interface StoreFloor {
+export interface StoreCeiling {
   records: number;
   chunks: number;
   seconds: number;
@@ -34,7 +34,7 @@ const REF_COLUMNS = 'system, local_id, supervision_code';
  * is written as it stands at the end (its whole timeline): a little more than the hub wrote for it
  * mid-file, so the ceiling reported is if anything a little low.
  */
-export async function measureStoreFloor(sourceDir: string, chunkRecords: number): Promise<StoreFloor> {
+export async function measureStoreCeiling(sourceDir: string, chunkRecords: number): Promise<StoreCeiling> {
   const source = await openPglite(sourceDir);
   let events: string[], cases: string[], refs: string[], files: string[], results: string[];
   try {
@@ -78,7 +78,7 @@ export async function measureStoreFloor(sourceDir: string, chunkRecords: number)
     });
   }
 
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-store-floor-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-store-ceiling-'));
   try {
     // The hub's schema, by its own migrations.
     await (await openDriver('embedded', dir)).close();
