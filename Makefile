@@ -14,7 +14,7 @@ build: install
 	$(NODE_BIN)/tsc -p tsconfig.json
 
 # The hub's heap is capped: without a cap, V8 lets the garbage of a large dropped file pile up to
-# several hundred MB before it collects (README, "Memory"). Override: make run HUB_NODE_OPTIONS=
+# several hundred MB before it collects (README, "Memory and CPU"). Override: make run HUB_NODE_OPTIONS=
 HUB_NODE_OPTIONS ?= --max-old-space-size=256
 # Garbage is collected on the thread that made it, not by helper threads: while a file is applied
 # the store's thread and the mapping worker keep both cores busy, and helpers only competed with

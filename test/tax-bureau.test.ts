@@ -16,7 +16,7 @@ import { createTestDatabase } from './support/servers';
 import { receiptPaths, ReceiptSpec } from '../adapters/kit/transports/file-drop-receipt';
 import { readBatchFile, BatchFileFormat } from '../adapters/kit/xml/batch-file';
 import type { CaseEvent } from '../contracts/types';
-import { STORES, StoreKind, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, spawnHub, testDataDir, HubProcess, waitFor, rssBytes } from './support/hub';
+import { STORES, StoreKind, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, spawnHub, makeRunNode, testDataDir, HubProcess, waitFor, rssBytes } from './support/hub';
 
 // The bureau's sample, as handed over (adapters/tax-bureau/samples keeps the copy).
 const SAMPLE_NAME = 'SWSX_11301000000_20261124093000_0001.xml';
@@ -532,7 +532,8 @@ describe('tax bureau file drop: the hub\'s memory does not grow with the file', 
     // Started as `make run` starts the hub and the README advises for every node: the heap capped
     // (what is measured is then the memory the hub holds, not how long V8 lets garbage lie, which
     // varies from run to run) and garbage collected on the threads that make it.
-    hub = await spawnHub({ HUB_DATA_DIR: dataDir, HUB_STORE: db.url, HUB_CONFIG: writeConfig(dataDir, { pollIntervalMs: 100 }), NODE_OPTIONS: '--max-old-space-size=256' }, [], ['--single-threaded-gc']);
+    const node = makeRunNode();
+    hub = await spawnHub({ HUB_DATA_DIR: dataDir, HUB_STORE: db.url, HUB_CONFIG: writeConfig(dataDir, { pollIntervalMs: 100 }), NODE_OPTIONS: node.options }, [], node.flags);
     const { inbox } = folders(dataDir);
     const url = hub.url;
     const run = async (records: number, seed: string) => {

@@ -7,8 +7,8 @@
 //
 // BENCH_MB (default 200) or BENCH_RECORDS size the file; BENCH_STORE=postgres://… runs the hub on
 // a PostgreSQL store instead of the embedded one; BENCH_DIR keeps the generated file between runs;
-// HUB_NODE_OPTIONS are the hub's Node options and HUB_NODE_FLAGS the flags before its script
-// (`make bench` sets what `make run` uses: the heap cap, single-threaded garbage collection).
+// HUB_NODE_OPTIONS are the hub's Node options and HUB_NODE_FLAGS the flags before its script; by
+// default those `make run` uses (the heap cap, single-threaded garbage collection).
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,7 +16,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { writeLargeBatchFile } from '../../infra/simulators/tax-bureau';
 import { DEMO_CONFIG } from '../../services/hub/paths';
-import { spawnHub, HubProcess, rssBytes, cpuSeconds, threadCpuSeconds } from '../support/hub';
+import { spawnHub, makeRunNode, HubProcess, rssBytes, cpuSeconds, threadCpuSeconds } from '../support/hub';
 import { measureStoreCeiling } from './store-ceiling';
 
 const GOALS = { recordsPerSecond: 20_000, rssIncreaseMb: 200 };
@@ -62,11 +62,12 @@ async function main(): Promise<number> {
   fs.writeFileSync(path.join(dataDir, 'hub.yaml'), YAML.stringify(config));
   const env: Record<string, string> = { HUB_DATA_DIR: dataDir, HUB_CONFIG: path.join(dataDir, 'hub.yaml'), HUB_LOG_LEVEL: 'info' };
   if (process.env.BENCH_STORE) env.HUB_STORE = process.env.BENCH_STORE;
-  // `make bench` passes the Node options and flags `make run` starts the hub with (its heap cap, its
-  // garbage collection on the threads that allocate).
-  const nodeOptions = process.env.HUB_NODE_OPTIONS ?? '';
+  // The Node options and flags `make run` starts the hub with (its heap cap, its garbage collection
+  // on the threads that allocate), unless HUB_NODE_OPTIONS or HUB_NODE_FLAGS say otherwise.
+  const asRun = makeRunNode();
+  const nodeOptions = process.env.HUB_NODE_OPTIONS ?? asRun.options;
   env.NODE_OPTIONS = nodeOptions;
-  const nodeFlags = (process.env.HUB_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const nodeFlags = process.env.HUB_NODE_FLAGS !== undefined ? process.env.HUB_NODE_FLAGS.split(/\s+/).filter(Boolean) : asRun.flags;
 
   let hub: HubProcess | null = null;
   try {

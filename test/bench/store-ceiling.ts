@@ -56,7 +56,9 @@ export async function measureStoreCeiling(sourceDir: string, chunkRecords: numbe
   const refRows = new Map<string, string[]>();
   for (const l of refs) {
     const code = field(l, 2);
-    refRows.set(code, [...(refRows.get(code) ?? []), l]);
+    const list = refRows.get(code);
+    if (list) list.push(l);
+    else refRows.set(code, [l]);
   }
   // Each chunk's statements, prepared now.
   const seen = new Set<string>();

@@ -53,6 +53,20 @@ export interface HubProcess {
 }
 
 /**
+ * The Node options and flags `make run` starts the hub with (HUB_NODE_OPTIONS and HUB_NODE_FLAGS in
+ * the Makefile), so that a test measures the hub as users run it.
+ */
+export function makeRunNode(): { options: string; flags: string[] } {
+  const makefile = fs.readFileSync(path.join(ROOT, 'Makefile'), 'utf8');
+  const value = (name: string) => {
+    const m = new RegExp(`^${name} \\?= ?(.*)$`, 'm').exec(makefile);
+    if (!m) throw new Error(`the Makefile sets no default for ${name}`);
+    return m[1].trim();
+  };
+  return { options: value('HUB_NODE_OPTIONS'), flags: value('HUB_NODE_FLAGS').split(/\s+/).filter(Boolean) };
+}
+
+/**
  * Starts `hub start` as `make run` does (the built CLI, the demo configuration), in its own process;
  * nodeFlags go to node before the script (V8 flags that NODE_OPTIONS does not take).
  */
