@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../services/hub/config';
-import { ADAPTERS_DIR } from '../services/hub/paths';
+import { loadConfig } from '../core/kernel/config';
+import { ADAPTERS_DIR } from '../core/kernel/paths';
 import { loadAdapterDefinition } from '../adapters/kit/definition';
 import { MappingProfile } from '../adapters/kit/mapping/engine';
 import { mapFile, runConformance, sharedTablesFor, toExpected } from '../adapters/kit/conformance';

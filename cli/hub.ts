@@ -1,6 +1,6 @@
-import { loadConfig } from '../services/hub/config';
-import { createLogger } from '../services/hub/logger';
-import { startHub, RunningHub } from '../services/hub/hub';
+import { loadConfig } from '../core/kernel/config';
+import { createLogger } from '../core/kernel/logger';
+import { startHub, RunningHub } from './start-hub';
 import { mapCommand, adapterTestCommand, adapterNewCommand } from './adapter-commands';
 import { replayCommand } from './replay-command';
 
@@ -43,7 +43,7 @@ async function start(args: string[]): Promise<number> {
       `  supervisor API  ${hub.url}/api/v1/cases   (Authorization: Bearer demo-supervisor-token)\n` +
       `  public view     ${hub.url}/api/v1/public/cases/{code}\n` +
       `  metrics         ${hub.url}/metrics\n` +
-      [...hub.context.adapters.values()].flatMap(({ definition, transport }) => transport.httpRoutes().map((r) => `  ${definition.id.padEnd(15)} ${r.method} ${hub.url}${r.path}\n`)).join('') +
+      [...hub.context.adapters.values()].flatMap(({ transport }) => transport.httpRoutes().map((r) => `  ${transport.adapterId.padEnd(15)} ${r.method} ${hub.url}${r.path}\n`)).join('') +
       `  data            ${config.dataDir}\n\n`);
   }
   await new Promise<void>((resolve) => {

@@ -1,4 +1,4 @@
-import { loadConfig } from '../services/hub/config';
+import { loadConfig } from '../core/kernel/config';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 

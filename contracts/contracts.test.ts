@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { CONTRACTS_DIR, ROOT } from '../services/hub/paths';
+import { CONTRACTS_DIR, ROOT } from '../core/kernel/paths';
 import { validateCaseEvent } from './validate';
 
 describe('contracts', () => {

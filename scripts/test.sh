@@ -15,6 +15,7 @@ if [ ! -f node_modules/.installed ] || [ package-lock.json -nt node_modules/.ins
   npm ci --no-audit --no-fund || fail_early "npm ci failed"
   touch node_modules/.installed
 fi
+rm -rf dist
 node_modules/.bin/tsc -p tsconfig.json || fail_early "the TypeScript build failed"
 bash scripts/ensure-services.sh || fail_early "the servers the tests need could not be started (see above)"
 

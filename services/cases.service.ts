@@ -1,9 +1,9 @@
 import { Errors, ServiceSchema, Context } from 'moleculer';
-import type { HubContext } from './hub/context';
-import { parseSupervisionCode } from './cases/supervision-code';
+import type { HubContext } from './context';
+import { parseSupervisionCode } from '../core/identifiers/supervision-code';
 import { toCaseView, toPublicView } from './cases/case-view';
-import { CANONICAL_STATUSES } from './hub/constants';
-import { decodeCursor, encodeCursor } from './hub/list-cursor';
+import { CANONICAL_STATUSES } from '../core/kernel/constants';
+import { decodeCursor, encodeCursor } from '../core/kernel/list-cursor';
 
 export interface CallerMeta {
   user?: { name: string; roles: string[]; personalData: boolean };

@@ -1,8 +1,8 @@
 import { Errors, ServiceSchema, Context } from 'moleculer';
-import type { HubContext } from './hub/context';
+import type { HubContext } from './context';
 import type { CallerMeta } from './cases.service';
 import { replayDeadLetter } from './intake/replay';
-import { maskPersonalData } from './hub/personal-data';
+import { maskPersonalData } from '../core/kernel/personal-data';
 
 /** Dead letters for operators: what failed and why, and replay through the current profile. */
 export function deadLettersService(hub: HubContext): ServiceSchema {

@@ -1,7 +1,7 @@
 import { ServiceSchema, Context } from 'moleculer';
-import type { HubContext } from './hub/context';
+import type { HubContext } from './context';
 import { listFileDrops, FileOutcome } from './intake/file-drops';
-import { decodeCursor, encodeCursor } from './hub/list-cursor';
+import { decodeCursor, encodeCursor } from '../core/kernel/list-cursor';
 
 /** Files taken from drop folders, for operators: outcome, counts and why a file was refused as a whole. */
 export function filesService(hub: HubContext): ServiceSchema {

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import ApiGateway from 'moleculer-web';
 import { Errors, ServiceSchema, Context } from 'moleculer';
-import type { HubContext } from './hub/context';
-import { sendProblem, sendJson } from '../adapters/kit/transports/http';
+import type { HubContext } from './context';
+import { sendProblem, sendJson } from '../core/kernel/http';
 
 type Req = IncomingMessage & { $action?: { name: string; role?: string }; $route?: unknown };
 

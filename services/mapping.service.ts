@@ -1,5 +1,5 @@
 import { ServiceSchema, Context } from 'moleculer';
-import type { HubContext } from './hub/context';
+import type { HubContext } from './context';
 
 /** The mapping profiles in force: versions, and reload without a restart. */
 export function mappingService(hub: HubContext): ServiceSchema {

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { postBatch } from '../infra/simulators/market-regulation';
-import { loadConfig } from '../services/hub/config';
-import { createLogger } from '../services/hub/logger';
-import { startHub, RunningHub } from '../services/hub/hub';
+import { loadConfig } from '../core/kernel/config';
+import { createLogger } from '../core/kernel/logger';
+import { startHub, RunningHub } from '../cli/start-hub';
 import { createTestDatabase, requireNats } from './support/servers';
 import { testDataDir, getJson, SUPERVISOR } from './support/hub';
 

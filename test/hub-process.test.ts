@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ADAPTERS_DIR } from '../services/hub/paths';
+import { ADAPTERS_DIR } from '../core/kernel/paths';
 import { postBatch, MarketBatch, MarketEvent } from '../infra/simulators/market-regulation';
-import { parseSupervisionCode } from '../services/cases/supervision-code';
+import { parseSupervisionCode } from '../core/identifiers/supervision-code';
 import { spawnHub, testDataDir, getJson, SUPERVISOR, HubProcess } from './support/hub';
 
 // The department's sample, as handed over (adapters/market-regulation/samples keeps the copy).

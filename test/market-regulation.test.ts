@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ADAPTERS_DIR } from '../services/hub/paths';
+import { ADAPTERS_DIR } from '../core/kernel/paths';
 import { postBatch, MarketBatch, MarketEvent } from '../infra/simulators/market-regulation';
-import { parseSupervisionCode } from '../services/cases/supervision-code';
+import { parseSupervisionCode } from '../core/identifiers/supervision-code';
 import { validateCaseView } from '../contracts/validate';
 import { STORES, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson } from './support/hub';
 
@@ -152,7 +152,7 @@ for (const store of STORES) {
     });
 
     it('attaches a message carrying a supervision code to that case, and refuses a code that contradicts the case', async () => {
-      const { issueSupervisionCode } = await import('../services/cases/supervision-code');
+      const { issueSupervisionCode } = await import('../core/identifiers/supervision-code');
       const carried = issueSupervisionCode('130100', new Date());
       const caseNo = `SJCARRY${Date.now()}`;
       const first = await postBatch(inbound, batch([event({ caseNo, supervisionCode: carried })]));
@@ -196,7 +196,7 @@ for (const store of STORES) {
       assert.match(bad.contentType, /problem\+json/);
       const known = (await caseOf('SJ130100202611240031')).supervisionCode as string;
       // Same shape, another random part, recomputed check character: well-formed, unknown.
-      const { supervisionCodeCheckChar } = await import('../services/cases/supervision-code');
+      const { supervisionCodeCheckChar } = await import('../core/identifiers/supervision-code');
       const other = known.slice(0, 14) + (known[14] === '0' ? '1' : '0') + known.slice(15, 23);
       const unknown = other + supervisionCodeCheckChar(other);
       assert.equal((await getJson(`${t.url}/api/v1/cases/${unknown}`, SUPERVISOR)).status, 404);

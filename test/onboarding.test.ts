@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import YAML from 'yaml';
 import { postBatch, MarketEvent } from '../infra/simulators/market-regulation';
-import { ADAPTERS_DIR, ROOT } from '../services/hub/paths';
+import { ADAPTERS_DIR, ROOT } from '../core/kernel/paths';
 import { scaffoldKinds } from '../adapters/kit/scaffold';
 import { STORES, startTestHub, TestHub, testDataDir, OPERATOR, SUPERVISOR, getJson } from './support/hub';
 

@@ -10,18 +10,18 @@ import {
   VehicleReport, VehicleReportStream, VEHICLE_HALLS, REPORT_SOAP_ACTION, VehicleQueryService,
 } from '../infra/simulators/vehicle-office';
 import { httpPost } from '../infra/simulators/http-post';
-import { normaliseCitizenId } from '../adapters/kit/normalisers/citizen-id';
-import { normaliseUscc } from '../adapters/kit/normalisers/uscc';
+import { normaliseCitizenId } from '../core/identifiers/citizen-id';
+import { normaliseUscc } from '../core/identifiers/uscc';
 import { eventId } from '../adapters/kit/mapping/event-id';
-import { PollCursorStore } from '../adapters/kit/transports/soap-poll';
+import { PollCursorStore } from '../services/store/poll-cursors';
 import { runConformance } from '../adapters/kit/conformance';
-import { parseSupervisionCode } from '../services/cases/supervision-code';
+import { parseSupervisionCode } from '../core/identifiers/supervision-code';
 import { validateCaseView } from '../contracts/validate';
-import { loadConfig } from '../services/hub/config';
-import { createLogger } from '../services/hub/logger';
-import { startHub, RunningHub } from '../services/hub/hub';
+import { loadConfig } from '../core/kernel/config';
+import { createLogger } from '../core/kernel/logger';
+import { startHub, RunningHub } from '../cli/start-hub';
 import { openStore } from '../services/store/open-store';
-import { ROOT, ADAPTERS_DIR } from '../services/hub/paths';
+import { ROOT, ADAPTERS_DIR } from '../core/kernel/paths';
 import { STORES, StoreKind, testDataDir, spawnHub, HubProcess, SUPERVISOR, OPERATOR, getJson, waitFor } from './support/hub';
 import { createTestDatabase } from './support/servers';
 

@@ -7,10 +7,10 @@ import { MappingProfile, MapResult } from './mapping/engine';
 import { loadSharedTables, SharedTables } from './mapping/shared-tables';
 import { resolve as resolveTransport } from './transports';
 import type { Transport } from './transports/base';
-import type { RawMessage } from '../../services/store/store';
-import { HubMetrics } from '../../services/hub/metrics';
-import { createLogger } from '../../services/hub/logger';
-import { CONTRACTS_DIR } from '../../services/hub/paths';
+import type { RawMessage } from '../../core/ports/inbox';
+import { HubMetrics } from '../../core/kernel/metrics';
+import { createLogger } from '../../core/kernel/logger';
+import { CONTRACTS_DIR } from '../../core/kernel/paths';
 
 /** What one record of a sample is expected to become. */
 export type ExpectedRecord = { events: unknown[] } | { rejected: { field: string; rule: string; reason?: string } };
@@ -35,7 +35,7 @@ export function sharedTablesFor(): SharedTables {
 export function readerFor(def: AdapterDefinition): Transport {
   const logger = createLogger('silent');
   const unavailable = new Proxy({}, { get: () => { throw new Error('reading a sample needs no store or intake'); } });
-  return resolveTransport(def.transport, { adapter: def, intake: unavailable as never, store: unavailable as never, logger, metrics: new HubMetrics(), config: unavailable as never });
+  return resolveTransport(def.transport, { adapter: def, intake: unavailable as never, leases: unavailable as never, cursors: unavailable as never, files: unavailable as never, logger, metrics: new HubMetrics(), config: unavailable as never });
 }
 
 export function rawFromFile(adapter: string, file: string): RawMessage {

@@ -1,19 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { compileCheck } from '../../services/hub/schema-check';
-import { ConfigError } from '../../services/hub/errors';
+import { compileCheck } from '../../core/kernel/schema-check';
+import { ConfigError } from '../../core/kernel/errors';
 import { validateOptions } from './transports';
 
-export interface AdapterDefinition {
-  id: string;
-  name: string;
-  dir: string;
-  transport: { type: string; options: Record<string, unknown> };
-  /** Path of the mapping profile. */
-  mapping: string;
-  samples: string;
-}
+import type { AdapterDefinition } from './transports/base';
+export type { AdapterDefinition };
 
 const schema = {
   type: 'object',

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import YAML from 'yaml';
-import { ConfigError } from '../../services/hub/errors';
+import { ConfigError } from '../../core/kernel/errors';
 import { loadAdapterDefinition } from './definition';
 import { MappingProfile } from './mapping/engine';
 import { mapFile, toExpected, sharedTablesFor } from './conformance';

@@ -1,6 +1,6 @@
 // Department systems stamp times in Beijing wall-clock time, each in its own notation.
 
-import { beijingParts, pad } from '../../adapters/kit/normalisers/calendar-date';
+import { beijingParts, pad } from '../../core/identifiers/calendar-date';
 
 /** `yyyy-MM-dd HH:mm:ss` (vehicle office). */
 export function beijingDateTime(instant: Date | number): string {

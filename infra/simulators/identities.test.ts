@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { normaliseCitizenId } from '../../adapters/kit/normalisers/citizen-id';
-import { normalisePhone } from '../../adapters/kit/normalisers/mobile';
-import { normaliseUscc } from '../../adapters/kit/normalisers/uscc';
+import { normaliseCitizenId } from '../../core/identifiers/citizen-id';
+import { normalisePhone } from '../../core/identifiers/mobile';
+import { normaliseUscc } from '../../core/identifiers/uscc';
 import {
   breakCheckChar, citizenId, enterprise, formattedMobile, invalidCitizenId, invalidUscc, landline, legacyCitizenId, mobile, person,
   toFullWidthDigits, uscc,

@@ -2,9 +2,9 @@
 // (computed by the hub's own normalisers, so the two cannot disagree) unless a caller breaks it
 // on purpose to exercise the hub's rejection path.
 
-import { citizenIdCheckDigit } from '../../adapters/kit/normalisers/citizen-id';
-import { usccCheckChar } from '../../adapters/kit/normalisers/uscc';
-import { MOD31_ALPHABET } from '../../adapters/kit/normalisers/mod31';
+import { citizenIdCheckDigit } from '../../core/identifiers/citizen-id';
+import { usccCheckChar } from '../../core/identifiers/uscc';
+import { MOD31_ALPHABET } from '../../core/identifiers/mod31';
 import { Random } from './random';
 
 /** Districts and counties of Shijiazhuang (GB/T 2260), where most applicants are registered. */

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { normaliseCitizenId } from '../../adapters/kit/normalisers/citizen-id';
-import { normaliseUscc } from '../../adapters/kit/normalisers/uscc';
+import { normaliseCitizenId } from '../../core/identifiers/citizen-id';
+import { normaliseUscc } from '../../core/identifiers/uscc';
 import {
   MarketBatch, MarketCaseStream, MarketEvent, MarketRegulationSimulator, MarketStatus, postBatch, signRequest,
 } from './market-regulation';

@@ -4,8 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as iconv from 'iconv-lite';
 import { XMLParser } from 'fast-xml-parser';
-import { normaliseUscc } from '../../adapters/kit/normalisers/uscc';
-import { normalisePhone } from '../../adapters/kit/normalisers/mobile';
+import { normaliseUscc } from '../../core/identifiers/uscc';
+import { normalisePhone } from '../../core/identifiers/mobile';
 import {
   TAX_ITEMS, TaxBureauDropSimulator, TaxRecord, TaxRecordStream, buildBatchXml, dropBatch, estimateRecordsForBytes, writeLargeBatchFile,
 } from './tax-bureau';

@@ -3,9 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as iconv from 'iconv-lite';
 import { XMLParser } from 'fast-xml-parser';
-import { normaliseCitizenId } from '../../adapters/kit/normalisers/citizen-id';
-import { normalisePhone } from '../../adapters/kit/normalisers/mobile';
-import { normaliseUscc } from '../../adapters/kit/normalisers/uscc';
+import { normaliseCitizenId } from '../../core/identifiers/citizen-id';
+import { normalisePhone } from '../../core/identifiers/mobile';
+import { normaliseUscc } from '../../core/identifiers/uscc';
 import {
   REPORT_SOAP_ACTION, VehicleOfficePushSimulator, VehicleReport, VehicleReportStream, buildReportEnvelope, pushReport,
 } from './vehicle-office';

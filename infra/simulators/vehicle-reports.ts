@@ -1,8 +1,8 @@
 // Status reports of the vehicle office (VEH), the fields of ReportCaseStatusRequest and of each
 // polled Record, per departments/vehicle-office/SPEC.md.
 
-import { toHalfWidth } from '../../adapters/kit/normalisers/half-width';
-import { maskIdNumber, maskPhone } from '../../adapters/kit/normalisers/mask';
+import { toHalfWidth } from '../../core/identifiers/half-width';
+import { maskIdNumber, maskPhone } from '../../core/identifiers/mask';
 import { beijingCompact, beijingDateTime, parseBeijing } from './beijing-time';
 import {
   breakCheckChar, citizenId, dottedName, enterprise, formattedMobile, legacyCitizenId, passportNumber,

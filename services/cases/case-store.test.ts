@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import type { CaseEvent } from '../../contracts/types';
 import type { Store } from '../store/open-store';
 import { eventId } from '../../adapters/kit/mapping/event-id';
-import { issueSupervisionCode } from './supervision-code';
+import { issueSupervisionCode } from '../../core/identifiers/supervision-code';
 import { STORES } from '../../test/support/hub';
 import { useStore } from '../../test/support/store';
 

@@ -1,9 +1,9 @@
 import type { CaseEvent } from '../../contracts/types';
 import { SqlDriver, SqlExecutor, rowsAsJson, jsonParam, CopyJson } from '../store/sql-driver';
-import { issueSupervisionCode } from './supervision-code';
-import { compactBody, expandBody, isPrepared, PreparedEvent } from './event-body';
+import { issueSupervisionCode } from '../../core/identifiers/supervision-code';
+import { compactBody, expandBody, isPrepared, mayBeRefused, ApplyInput } from '../../core/ports/event-row';
 import { Where } from '../store/where';
-import type { ListCursor } from '../hub/list-cursor';
+import type { ListCursor } from '../../core/kernel/list-cursor';
 import { projectCase, projectOrdered, orderTimeline, StoredEvent, CaseProjection, ProjectedEvent } from './projection';
 
 export type ApplyResult =
@@ -16,7 +16,7 @@ export interface ApplyOptions {
 }
 
 /** An event to apply: whole, or with its stored body already prepared (a file's mapping worker prepares them). */
-export type ApplyInput = CaseEvent | PreparedEvent;
+export type { ApplyInput };
 
 export interface CaseRow {
   projection: CaseProjection;
@@ -341,14 +341,6 @@ export class CaseStore {
   }
 }
 
-/**
- * Whether the case store may refuse this event once it is mapped: only an event that carries a
- * supervision code can contradict the case's (applyIn). A refused record's dead letter keeps it
- * whole, so a transport may keep less of any other (slimRecord).
- */
-export function mayBeRefused(event: ApplyInput): boolean {
-  return !!event.data.supervisionCode;
-}
 
 const CASE_COLUMNS = ['supervision_code', 'department_code', 'department_name', 'hall_code', 'hall_name', 'item_code', 'item_name', 'status',
   'status_time', 'applicant', 'light', 'deadline', 'paused', 'violations', 'event_count', 'timeline'];

@@ -1,5 +1,5 @@
 import type { CaseView } from '../../contracts/types';
-import { maskIdNumber, maskPhone } from '../../adapters/kit/normalisers/mask';
+import { maskIdNumber, maskPhone } from '../../core/identifiers/mask';
 import type { CaseRow } from './case-store';
 
 /** The supervisor's view; ID number and mobile masked unless the caller may see personal data. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SqlDriver, SqlExecutor } from '../store/sql-driver';
-import type { MappingFailure } from '../../adapters/kit/mapping/engine';
+import type { MappingFailure } from '../../core/ports/mapping';
 import { Where } from '../store/where';
 
 export interface DeadLetter {

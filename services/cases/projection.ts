@@ -1,11 +1,8 @@
 import type { CaseEvent, Applicant, CanonicalStatus } from '../../contracts/types';
 import { findViolations, Violation } from '../supervisor/violations';
 
-/** What the projection reads of an event. */
-export interface ProjectedEvent {
-  id: string;
-  data: Pick<CaseEvent['data'], 'status' | 'statusTime' | 'department' | 'item' | 'applicant'>;
-}
+import type { ProjectedEvent } from '../../core/ports/event-row';
+export type { ProjectedEvent };
 
 export interface StoredEvent<E extends ProjectedEvent = CaseEvent> {
   event: E;

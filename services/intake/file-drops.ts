@@ -1,21 +1,9 @@
 import type { SqlExecutor } from '../store/sql-driver';
 import { Where } from '../store/where';
-import type { ListCursor } from '../hub/list-cursor';
+import type { ListCursor } from '../../core/kernel/list-cursor';
 
-/** How far a dropped file got and what it gave: kept in the store's file_drops row. */
-export interface FileProgress {
-  /** Attributes of the batch element (the department's batch number…), once the file was read. */
-  batch: Record<string, string> | null;
-  records: number | null;
-  recordsDone: number;
-  accepted: number;
-  duplicates: number;
-  rejected: number;
-  /** Why the whole file was refused; nothing of it was applied. */
-  error: string | null;
-  /** The earlier file with the same bytes, whose receipt this one got. */
-  duplicateOf: string | null;
-}
+import type { FileProgress } from '../../core/ports/file-ledger';
+export type { FileProgress };
 
 /** What became of a file a department dropped: the operator's view of it. */
 export interface FileDropView extends FileProgress {

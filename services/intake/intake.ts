@@ -1,59 +1,23 @@
-import type { MappingFailure, MappingProfile } from '../../adapters/kit/mapping/engine';
+import type { RecordMapper, Profiles } from '../../core/ports/mapping';
+import type { Intake as IntakePort, MappedRecord, ProcessOptions, Progress, RecordOutcome, RecordSource, RecoveryPlan } from '../../core/ports/intake';
 import type { Store } from '../store/open-store';
-import type { HubMetrics } from '../hub/metrics';
-import type { Logger } from '../hub/logger';
+import type { HubMetrics } from '../../core/kernel/metrics';
+import type { Logger } from '../../core/kernel/logger';
 import type { RawMessage } from '../store/store';
-import type { ProfileSet } from './profile-set';
 import type { NewDeadLetter } from '../cases/dead-letter-store';
 import type { SqlExecutor } from '../store/sql-driver';
-import type { ApplyInput } from '../cases/case-store';
-import type { RecoveryPlan } from '../../adapters/kit/transports/base';
-
-export type RecordOutcome =
-  | { index: number; result: 'accepted' | 'duplicate'; eventId: string; supervisionCode: string }
-  | { index: number; result: 'rejected'; eventId?: string; field: string; reason: string; rule: string };
-
-/** A record already mapped: its canonical event (whole, or prepared: prepareEvent), or why it was refused (dead-lettered unless a transport's own check refused it). */
-export type MappedRecord =
-  | { index: number; record: unknown; event: ApplyInput }
-  | { index: number; record: unknown; failure: MappingFailure; deadLetter: boolean };
-
-/** Where records came from: the provenance of their events and dead letters. */
-export interface RecordSource {
-  adapter: string;
-  /** The raw message, or the file, the records came in. */
-  rawMessageId: string;
-  receivedAt: Date;
-  batch?: Record<string, unknown>;
-}
-
-export interface ProcessOptions {
-  /** Attributes of the batch or envelope (`$batch.X` in profiles). */
-  batch?: Record<string, unknown>;
-  /**
-   * A transport's own check of a record before mapping (a sender reporting outside its scope).
-   * Such a refusal is an authorisation matter, not a mapping one: it is answered and logged, but
-   * not dead-lettered, so that no replay can apply it.
-   */
-  precheck?: (record: unknown, index: number) => Omit<MappingFailure, 'adapter'> | null;
-  /**
-   * Runs inside the transaction that commits the records' outcome, so that a transport's own state
-   * (a poller's cursor) moves exactly when the records do. May run more than once if the
-   * transaction is retried.
-   */
-  commitWith?: (tx: SqlExecutor, outcomes: RecordOutcome[]) => Promise<void>;
-}
+import type { ApplyInput } from '../../core/ports/event-row';
 
 /**
  * The path every department message takes, whatever its transport: the raw bytes are stored first
  * (nothing is acknowledged before that), then each record is mapped, and its events, its dead
  * letters and the raw message's outcome are committed in one transaction.
  */
-export class Intake {
-  constructor(private readonly deps: { store: Store; profiles: ProfileSet; metrics: HubMetrics; logger: Logger }) {}
+export class Intake implements IntakePort {
+  constructor(private readonly deps: { store: Store; profiles: Profiles; metrics: HubMetrics; logger: Logger }) {}
 
   /** The mapping profile in force for an adapter (a transport that maps in a worker thread loads the same file and version). */
-  profileOf(adapter: string): MappingProfile {
+  profileOf(adapter: string): RecordMapper {
     return this.deps.profiles.get(adapter);
   }
 
@@ -80,28 +44,38 @@ export class Intake {
       return out;
     });
 
-    const applied = await metrics.time('apply', () =>
-      store.driver.transaction(async (tx) => {
-        const outcomes = await this.applyMappedIn(tx, source, mapped);
+    const applied = await this.apply(source, mapped, {
+      commitWith: async (tx, outcomes) => {
         await store.inbox.markProcessed(raw.id, records.length, outcomes.map(summarise), tx);
         if (opts.commitWith) await opts.commitWith(tx, outcomes);
-        return outcomes;
-      }),
-    );
-
-    metrics.endToEnd.observe({ adapter }, (Date.now() - raw.receivedAt.getTime()) / 1000);
-    this.account(source, mapped, applied);
+      },
+    });
     logger.info({ adapter, messageId: raw.id, records: records.length, accepted: count(applied, 'accepted'), duplicate: count(applied, 'duplicate'), rejected: count(applied, 'rejected') }, 'message processed');
     return applied;
   }
 
   /**
-   * Applies records already mapped (a file-drop transport maps in a worker thread) inside the
-   * caller's transaction: their events and their dead letters. The caller commits its own progress
-   * in the same transaction, so that records and progress are durable together or not at all.
-   * Outcomes are in the order of `mapped` and carry each record's own index.
+   * Applies mapped records in one transaction with the caller's own progress (`commitWith`: the raw
+   * message's outcome, a poll cursor, a file's chunk), so that records and progress are durable
+   * together or not at all; then counts them.
    */
-  async applyMappedIn(tx: SqlExecutor, source: RecordSource, mapped: readonly MappedRecord[]): Promise<RecordOutcome[]> {
+  async apply(source: RecordSource, mapped: readonly MappedRecord[], progress: Progress = {}): Promise<RecordOutcome[]> {
+    const { store, metrics } = this.deps;
+    const outcomes = await metrics.time('apply', () =>
+      store.driver.transaction(async (tx) => {
+        if (progress.before) await progress.before(tx);
+        const out = await this.applyMappedIn(tx, source, mapped);
+        if (progress.commitWith) await progress.commitWith(tx, out);
+        return out;
+      }),
+    );
+    metrics.endToEnd.observe({ adapter: source.adapter }, (Date.now() - source.receivedAt.getTime()) / 1000);
+    this.account(source, mapped, outcomes);
+    return outcomes;
+  }
+
+  /** The events and dead letters of mapped records, inside the caller's transaction. Outcomes are in the order of `mapped`. */
+  private async applyMappedIn(tx: SqlExecutor, source: RecordSource, mapped: readonly MappedRecord[]): Promise<RecordOutcome[]> {
     const { store } = this.deps;
     const { adapter, rawMessageId, receivedAt, batch } = source;
     const context = batch ? { batch } : {};
@@ -129,7 +103,7 @@ export class Intake {
   }
 
   /** Counts and logs committed outcomes (metrics of the public interface: one count per record). */
-  account(source: Pick<RecordSource, 'adapter' | 'rawMessageId'>, mapped: readonly MappedRecord[], outcomes: readonly RecordOutcome[]): void {
+  private account(source: Pick<RecordSource, 'adapter' | 'rawMessageId'>, mapped: readonly MappedRecord[], outcomes: readonly RecordOutcome[]): void {
     const { metrics, logger } = this.deps;
     const { adapter } = source;
     const byResult = new Map<string, number>();

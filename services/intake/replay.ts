@@ -1,6 +1,6 @@
 import type { CaseEvent } from '../../contracts/types';
-import type { HubContext } from '../hub/context';
-import type { MappingFailure } from '../../adapters/kit/mapping/engine';
+import type { HubContext } from '../context';
+import type { MappingFailure } from '../../core/ports/mapping';
 
 export type ReplayOutcome =
   | { id: string; result: 'applied' | 'duplicate'; dryRun: boolean; eventId: string; supervisionCode?: string; event?: CaseEvent; profileVersion: string }

@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import type { SqlDriver, SqlExecutor } from './sql-driver';
+import type { Inbox as InboxPort, RawMessage } from '../../core/ports/inbox';
+export type { RawMessage };
 import { PgliteDriver } from './pglite-driver';
 import { PostgresDriver } from './postgres-driver';
 
@@ -41,18 +43,8 @@ function splitStatements(sql: string): string[] {
   return sql.split(/;\s*$/m).map((s) => s.replace(/^\s*--.*$/gm, '').trim()).filter(Boolean);
 }
 
-export interface RawMessage {
-  id: string;
-  adapter: string;
-  receivedAt: Date;
-  contentType: string | null;
-  headers: Record<string, string>;
-  body: Buffer;
-  sha256: string;
-}
-
 /** Raw messages exactly as received, stored before any answer. */
-export class Inbox {
+export class Inbox implements InboxPort {
   constructor(private readonly db: SqlDriver) {}
 
   /** Stores the bytes durably and returns the raw message (its id is the provenance of every event). */

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { writeLargeBatchFile } from '../../infra/simulators/tax-bureau';
-import { DEMO_CONFIG } from '../../services/hub/paths';
+import { DEMO_CONFIG } from '../../core/kernel/paths';
 import { spawnHub, makeRunNode, HubProcess, rssBytes, cpuSeconds, threadCpuSeconds } from '../support/hub';
 import { measureStoreCeiling } from './store-ceiling';
 

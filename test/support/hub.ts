@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
-import { loadConfig } from '../../services/hub/config';
-import { createLogger } from '../../services/hub/logger';
-import { startHub, RunningHub } from '../../services/hub/hub';
-import { ROOT } from '../../services/hub/paths';
+import { loadConfig } from '../../core/kernel/config';
+import { createLogger } from '../../core/kernel/logger';
+import { startHub, RunningHub } from '../../cli/start-hub';
+import { ROOT } from '../../core/kernel/paths';
 import { createTestDatabase } from './servers';
 
 export type StoreKind = 'embedded' | 'postgres';

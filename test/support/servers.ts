@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import net from 'node:net';
 import pg from 'pg';
-import { ROOT } from '../../services/hub/paths';
+import { ROOT } from '../../core/kernel/paths';
 
 export const POSTGRES_ADMIN_URL = process.env.HUB_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 

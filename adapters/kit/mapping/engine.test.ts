@@ -4,8 +4,8 @@ import fc from 'fast-check';
 import { MappingProfile } from './engine';
 import { sharedTablesFor } from '../conformance';
 import { MarketCaseStream } from '../../../infra/simulators/market-regulation';
-import { ADAPTERS_DIR } from '../../../services/hub/paths';
-import { ConfigError } from '../../../services/hub/errors';
+import { ADAPTERS_DIR } from '../../../core/kernel/paths';
+import { ConfigError } from '../../../core/kernel/errors';
 
 const shared = sharedTablesFor();
 const profile = () => MappingProfile.fromFile(path.join(ADAPTERS_DIR, 'market-regulation', 'mapping.yaml'), shared);

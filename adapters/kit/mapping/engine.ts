@@ -1,39 +1,20 @@
 import fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import YAML from 'yaml';
-import { compileCheck } from '../../../services/hub/schema-check';
+import { compileCheck } from '../../../core/kernel/schema-check';
 import jsonata from 'jsonata';
 import type { CaseEvent, CanonicalStatus, Applicant } from '../../../contracts/types';
-import { getNormaliser, Normaliser, NormaliserOptions } from '../normalisers';
-import { parseSupervisionCode } from '../../../services/cases/supervision-code';
-import { ConfigError } from '../../../services/hub/errors';
-import { CANONICAL_STATUSES, EVENT_TYPE, SOURCE_PREFIX } from '../../../services/hub/constants';
+import { getNormaliser, Normaliser, NormaliserOptions } from '../../../core/identifiers';
+import { parseSupervisionCode } from '../../../core/identifiers/supervision-code';
+import { ConfigError } from '../../../core/kernel/errors';
+import { CANONICAL_STATUSES, EVENT_TYPE, SOURCE_PREFIX } from '../../../core/kernel/constants';
 import { validateCaseEvent } from '../../../contracts/validate';
 import { eventId } from './event-id';
 import type { SharedTables } from './shared-tables';
 import profileSchema from './profile.schema.json';
 
-/** Why a record could not be mapped: enough for the sender, the dead-letter list and the log. */
-export interface MappingFailure {
-  adapter: string;
-  /** The field as the department names it (`applicant.creditCode`, `ZT`, `NSRSBH`). */
-  field: string;
-  value: string | null;
-  rule: string;
-  /** Chinese first (the sender's clerks read it), then detail for operators. */
-  reason: string;
-  /** The id the record's event would have had, when its key could be read: the same record refused twice is one dead letter. */
-  eventId?: string;
-}
-
-export type MapResult = { ok: true; event: CaseEvent } | { ok: false; failure: MappingFailure };
-
-export interface RecordContext {
-  rawMessageId: string;
-  recordIndex: number;
-  /** Attributes of the batch or envelope the record came in (`$batch.X` in profiles). */
-  batch?: Record<string, unknown>;
-}
+import type { MappingFailure, MapResult, RecordContext, RecordMapper } from '../../../core/ports/mapping';
+export type { MappingFailure, MapResult, RecordContext };
 
 type Getter = (record: any, batch: Record<string, unknown>) => Promise<unknown> | unknown;
 
@@ -130,7 +111,7 @@ function asText(v: unknown): string | null {
  * record parses to) into one canonical case event, or a refusal naming the field, value and rule.
  * Pure: the same record and context always give the same result and the same event id.
  */
-export class MappingProfile {
+export class MappingProfile implements RecordMapper {
   readonly adapter: string;
   readonly version: string;
   readonly file: string;

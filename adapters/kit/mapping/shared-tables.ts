@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import YAML from 'yaml';
-import { createDepartmentResolver, DepartmentResolver, Registry } from '../normalisers/department';
+import { createDepartmentResolver, DepartmentResolver, Registry } from '../../../core/identifiers/department';
 
 export interface CatalogueItem {
   code: string;

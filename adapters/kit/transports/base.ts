@@ -1,38 +1,38 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Intake, ProcessOptions } from '../../../services/intake/intake';
-import type { Logger } from '../../../services/hub/logger';
-import type { HubMetrics } from '../../../services/hub/metrics';
-import type { HubConfig } from '../../../services/hub/config';
-import type { RawMessage } from '../../../services/store/store';
-import type { Store } from '../../../services/store/open-store';
-import type { AdapterDefinition } from '../definition';
+import type { Logger } from '../../../core/kernel/logger';
+import type { HubMetrics } from '../../../core/kernel/metrics';
+import type { HubConfig } from '../../../core/kernel/config';
+import type { RawMessage } from '../../../core/ports/inbox';
+import type { Intake, RecoveryPlan, SplitMessage } from '../../../core/ports/intake';
+import type { Leases } from '../../../core/ports/jobs';
+import type { PollCursors } from '../../../core/ports/poll-cursors';
+import type { FileLedgers } from '../../../core/ports/file-ledger';
+import type { HttpRoute, TransportHandle } from '../../../core/ports/transport';
 
-/** The records of one raw message, and the attributes of its batch or envelope. */
-export interface SplitMessage {
-  records: unknown[];
-  batch?: Record<string, unknown>;
+export type { HttpRoute, RecoveryPlan, SplitMessage };
+
+/** A department's adapter as loaded from its folder (adapter.yaml; see ../definition.ts). */
+export interface AdapterDefinition {
+  id: string;
+  name: string;
+  dir: string;
+  transport: { type: string; options: Record<string, unknown> };
+  /** Path of the mapping profile. */
+  mapping: string;
+  samples: string;
 }
 
 /**
- * A stored raw message after a stop: records to process (with the transport's own check of each), a
- * reason to close it without processing, or null when its bytes cannot be read.
+ * What a transport is handed: its adapter's definition and the ports it may use. Never SQL or a
+ * service module: a transport's state in the store (leases, cursors, file progress) is reached
+ * through its port, and its records go to the intake.
  */
-export type RecoveryPlan =
-  | (SplitMessage & { precheck?: ProcessOptions['precheck'] })
-  | { close: Record<string, unknown> }
-  | null;
-
-/** An HTTP endpoint a transport serves; the gateway mounts it. */
-export interface HttpRoute {
-  method: 'GET' | 'POST' | 'PUT';
-  path: string;
-  handler(req: IncomingMessage, res: ServerResponse): Promise<void>;
-}
-
 export interface TransportContext {
   adapter: AdapterDefinition;
   intake: Intake;
-  store: Store;
+  leases: Leases;
+  cursors: PollCursors;
+  files: FileLedgers;
   logger: Logger;
   metrics: HubMetrics;
   config: HubConfig;
@@ -42,7 +42,7 @@ export interface TransportContext {
  * A transport turns a department's bytes into raw messages and records, and answers the sender.
  * It knows nothing about case statuses: records go to the intake, which maps and applies them.
  */
-export abstract class Transport<Options = unknown> {
+export abstract class Transport<Options = unknown> implements TransportHandle {
   /** Requests being answered; a stop waits for them. */
   private inFlight = 0;
 

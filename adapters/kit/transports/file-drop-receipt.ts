@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { RecordOutcome } from '../../../services/intake/intake';
-import { beijingParts, pad } from '../normalisers/calendar-date';
+import type { RecordOutcome } from '../../../core/ports/intake';
+import { beijingParts, pad } from '../../../core/identifiers/calendar-date';
 import { exists, fsyncDir, renameIfPresent, writeDurably } from './file-drop-folders';
 
 /**
@@ -27,14 +27,8 @@ export interface ReceiptSpec {
   timeFormat: 'yyyyMMddHHmmss' | 'iso8601';
 }
 
-/** One record's line of the receipt, kept in the store until the receipt is written. */
-export type ReceiptEntry = [ok: 0 | 1, codeOrReason: string, ...fields: string[]];
-
-/** The per-record results of a chunk as stored: the record fields the receipt names, then the entries. */
-export interface StoredResults {
-  fields: string[];
-  entries: ReceiptEntry[];
-}
+import type { ReceiptEntry, StoredResults } from '../../../core/ports/file-ledger';
+export type { ReceiptEntry, StoredResults };
 
 export interface ReceiptContent {
   /** The file answered (its id in the store). */

@@ -1,9 +1,8 @@
-import type { MappingProfile } from '../mapping/engine';
+import type { RecordMapper } from '../../../core/ports/mapping';
 import type { CaseEvent } from '../../../contracts/types';
-import type { MappedRecord } from '../../../services/intake/intake';
+import type { MappedRecord } from '../../../core/ports/intake';
 import { readBatchFile, BatchFileFormat } from '../xml/batch-file';
-import { prepareEvent } from '../../../services/cases/event-body';
-import { mayBeRefused } from '../../../services/cases/case-store';
+import { mayBeRefused, prepareEvent } from '../../../core/ports/event-row';
 
 /** Consecutive records of a file, mapped, applied in one transaction with the file's progress. */
 export interface MappedChunk {
@@ -31,7 +30,7 @@ export interface RecordJob {
  * prepared too, off the store's thread when this runs in a worker: prepareEvent), handing them on in chunks. `deliver` is awaited before more of the file is read, so memory holds a chunk or two
  * whatever the file's size.
  */
-export async function mapFileRecords(job: RecordJob, profile: MappingProfile, deliver: (chunk: MappedChunk) => Promise<void>): Promise<number> {
+export async function mapFileRecords(job: RecordJob, profile: RecordMapper, deliver: (chunk: MappedChunk) => Promise<void>): Promise<number> {
   let items: MappedRecord[] = [];
   let first = job.skip;
   let total = 0;

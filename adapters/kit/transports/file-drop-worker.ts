@@ -6,9 +6,9 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { readBatchFile, BatchFileFormat, BatchSummary, CorruptFile, CorruptRule } from '../xml/batch-file';
 import { MappingProfile } from '../mapping/engine';
 import { loadSharedTables } from '../mapping/shared-tables';
-import { RetryableError } from '../../../services/hub/errors';
+import { RetryableError } from '../../../core/kernel/errors';
 import { mapFileRecords, MappedChunk, RecordJob } from './file-drop-records';
-import { isPrepared, PreparedEvent } from '../../../services/cases/event-body';
+import { isPrepared, PreparedEvent } from '../../../core/ports/event-row';
 
 const KIND = 'hub-file-drop-worker';
 

@@ -2,15 +2,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Transport, TransportContext, SplitMessage } from './base';
-import type { RawMessage } from '../../../services/store/store';
-import type { RecordOutcome, RecordSource } from '../../../services/intake/intake';
-import { ConfigError } from '../../../services/hub/errors';
-import { beijingYmd } from '../normalisers/calendar-date';
+import type { RawMessage } from '../../../core/ports/inbox';
+import type { RecordOutcome, RecordSource } from '../../../core/ports/intake';
+import { ConfigError } from '../../../core/kernel/errors';
+import { beijingYmd } from '../../../core/identifiers/calendar-date';
 import { IntervalJob } from '../jobs/interval-job';
 import { BatchFileFormat, BatchSummary, CorruptFile, readBatchFile } from '../xml/batch-file';
 import { DropFolders, exists, renameIfPresent, fsyncDir, removeIfPresent } from './file-drop-folders';
-import { FileDropLedger, FileRow, LostClaim } from './file-drop-ledger';
-import { newClaimant } from '../jobs/claimant';
+import { FileLedger, FileRow, LostClaim } from '../../../core/ports/file-ledger';
+import { newClaimant } from '../../../core/kernel/claimant';
 import { ReceiptSpec, stageReceipt, publishReceipt, recordFields, toStoredResults } from './file-drop-receipt';
 import { mapFileRecords, MappedChunk, RecordJob } from './file-drop-records';
 import { checkInWorker, mapInWorker, WorkerAborted } from './file-drop-worker';
@@ -58,7 +58,7 @@ export class FileDropTransport extends Transport<FileDropOptions> {
   private readonly sweep: IntervalJob;
   // Built at start: a transport constructed only to read samples (conformance) has no store or data folder.
   private folders!: DropFolders;
-  private ledger!: FileDropLedger;
+  private ledger!: FileLedger;
   private heartbeat: NodeJS.Timeout | null = null;
   /** Files that failed for a reason of ours (I/O, a crashed worker): not retried before this time. */
   private readonly backoff = new Map<string, { until: number; failures: number }>();
@@ -109,7 +109,7 @@ export class FileDropTransport extends Transport<FileDropOptions> {
     const o = this.options;
     const root = path.resolve(this.ctx.config.dataDir, o.root ?? path.join('drop', this.adapterId));
     this.folders = new DropFolders(root, path.resolve(root, o.inbox), o.receipt ? path.resolve(root, o.receipt.dir ?? 'receipts') : null);
-    this.ledger = new FileDropLedger(this.ctx.store.driver, this.adapterId, this.me, o.claimLeaseSeconds);
+    this.ledger = this.ctx.files.ledger(this.adapterId, this.me, o.claimLeaseSeconds);
     await this.folders.ensure();
     this.heartbeat = setInterval(() => {
       this.ledger.renew().catch((err) => this.ctx.logger.warn({ err: (err as Error).message }, 'file claims not renewed'));
@@ -333,15 +333,10 @@ export class FileDropTransport extends Transport<FileDropOptions> {
 
   /** One transaction: the chunk's events and dead letters, its receipt lines and the file's progress. */
   private async applyChunk(row: FileRow, source: RecordSource, chunk: MappedChunk): Promise<void> {
-    const { store, metrics, intake } = this.ctx;
-    const outcomes = await metrics.time('apply', () => store.driver.transaction(async (tx) => {
-      await this.ledger.lockChunk(tx, row.id, chunk.first);
-      const out = await intake.applyMappedIn(tx, source, chunk.items);
-      await this.ledger.saveChunk(tx, row.id, chunk.first, toStoredResults(this.fields, chunk.items.map((i) => i.record), out), tally(out));
-      return out;
-    }));
-    intake.account(source, chunk.items, outcomes);
-    metrics.endToEnd.observe({ adapter: this.adapterId }, (Date.now() - row.claimedAt.getTime()) / 1000);
+    await this.ctx.intake.apply(source, chunk.items, {
+      before: (tx) => this.ledger.lockChunk(tx, row.id, chunk.first),
+      commitWith: (tx, out) => this.ledger.saveChunk(tx, row.id, chunk.first, toStoredResults(this.fields, chunk.items.map((i) => i.record), out), tally(out)),
+    });
     // Between chunks, whatever else waits on the event loop (HTTP requests) goes first.
     await new Promise((resolve) => setImmediate(resolve));
   }

@@ -1,5 +1,5 @@
-import { compileCheck } from '../../../services/hub/schema-check';
-import { ConfigError } from '../../../services/hub/errors';
+import { compileCheck } from '../../../core/kernel/schema-check';
+import { ConfigError } from '../../../core/kernel/errors';
 import type { Transport, TransportClass, TransportContext } from './base';
 import { RestTransport } from './rest';
 import { FileDropTransport } from './file-drop';

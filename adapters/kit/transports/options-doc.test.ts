@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { transportOptionsMarkdown } from './options-doc';
 import { transportTypes } from './index';
-import { ADAPTERS_DIR } from '../../../services/hub/paths';
+import { ADAPTERS_DIR } from '../../../core/kernel/paths';
 
 describe('transport options documentation', () => {
   it('is generated from the transports\' schemas and up to date (make docs)', () => {

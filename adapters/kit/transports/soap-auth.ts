@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ProcessOptions } from '../../../services/intake/intake';
+import type { Precheck } from '../../../core/ports/intake';
 
 export type AuthScheme = 'wsse-username-token' | 'http-basic';
 
@@ -62,7 +62,7 @@ export function authenticate(opts: PushAuthOptions, soapHeaders: unknown, http: 
  * The intake precheck that keeps a sender to its own codes (a hall reports only its own GLBM).
  * Undefined when the sender may report any code.
  */
-export function scopePrecheck(opts: PushAuthOptions, sender: string): ProcessOptions['precheck'] {
+export function scopePrecheck(opts: PushAuthOptions, sender: string): Precheck | undefined {
   const codes = opts.senders[sender]?.codes;
   const field = opts.scopeField;
   if (!field || !codes) return undefined;

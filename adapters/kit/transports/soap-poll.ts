@@ -5,15 +5,15 @@
 
 import client from 'prom-client';
 import * as soap from 'soap';
-import type { SqlDriver, SqlExecutor } from '../../../services/store/sql-driver';
-import type { Intake } from '../../../services/intake/intake';
-import type { Logger } from '../../../services/hub/logger';
-import type { HubMetrics } from '../../../services/hub/metrics';
-import { METRICS } from '../../../services/hub/constants';
-import { ConfigError } from '../../../services/hub/errors';
-import { normaliseLocalTime, LocalTimeFormat } from '../normalisers/local-time';
+import type { Intake } from '../../../core/ports/intake';
+import type { Leases } from '../../../core/ports/jobs';
+import type { Logger } from '../../../core/kernel/logger';
+import type { HubMetrics } from '../../../core/kernel/metrics';
+import { METRICS } from '../../../core/kernel/constants';
+import { ConfigError } from '../../../core/kernel/errors';
+import { normaliseLocalTime, LocalTimeFormat } from '../../../core/identifiers/local-time';
 import { IntervalJob } from '../jobs/interval-job';
-import { JobLease } from '../jobs/job-lease';
+import type { Lease } from '../../../core/ports/jobs';
 import { readPath, textOf, AuthScheme } from './soap-auth';
 import { HttpExchange, SoapHttpClient, resolveOperation, ResolvedOperation } from './soap-wsdl';
 
@@ -46,15 +46,8 @@ class LeaseLost extends Error {
   }
 }
 
-/**
- * Where the poller stands: every record with a time before `position` is applied, and so are the
- * records at exactly `position` whose keys are in `keys`. Times are canonical (ISO 8601, +08:00),
- * so they compare as text.
- */
-export interface CursorState {
-  position: string;
-  keys: string[];
-}
+import type { CursorState, PollCursors } from '../../../core/ports/poll-cursors';
+export type { CursorState };
 
 export interface FeedPage {
   records: unknown[];
@@ -148,36 +141,6 @@ function keysAt(seen: Map<string, string | null>, time: string): string[] {
   return out;
 }
 
-/** The pollers' cursors in the store (table poll_cursors). */
-export class PollCursorStore {
-  constructor(private readonly db: SqlDriver) {}
-
-  async load(adapter: string): Promise<CursorState | null> {
-    const r = await this.db.query<{ position: string; keys_at_position: string[] }>('SELECT position, keys_at_position FROM poll_cursors WHERE adapter = $1', [adapter]);
-    return r.rows[0] ? { position: r.rows[0].position, keys: r.rows[0].keys_at_position } : null;
-  }
-
-  /**
-   * Stores the cursor unless a stored one is further on: each cursor a poller writes is true on its
-   * own, so keeping the furthest (when several nodes poll) never skips a record.
-   */
-  async saveIn(tx: SqlExecutor, adapter: string, state: CursorState): Promise<void> {
-    await tx.query(
-      `INSERT INTO poll_cursors (adapter, position, keys_at_position, updated_at) VALUES ($1, $2, $3, now())
-       ON CONFLICT (adapter) DO UPDATE SET position = EXCLUDED.position, updated_at = now(),
-         keys_at_position = CASE WHEN poll_cursors.position = EXCLUDED.position
-           THEN (SELECT coalesce(jsonb_agg(DISTINCT k), '[]'::jsonb) FROM jsonb_array_elements(poll_cursors.keys_at_position || EXCLUDED.keys_at_position) AS k)
-           ELSE EXCLUDED.keys_at_position END
-       WHERE poll_cursors.position <= EXCLUDED.position`,
-      [adapter, state.position, JSON.stringify(state.keys)],
-    );
-  }
-
-  save(adapter: string, state: CursorState): Promise<void> {
-    return this.saveIn(this.db, adapter, state);
-  }
-}
-
 type SoapPage = FeedPage & { raw: HttpExchange; request: Record<string, unknown> };
 
 function getCounter(registry: client.Registry, name: string, help: string): client.Counter<'adapter'> {
@@ -210,19 +173,19 @@ export class SoapPoller {
   private requestOrder: string[] = [];
   private readonly http: SoapHttpClient;
   private readonly job: IntervalJob;
-  private readonly cursors: PollCursorStore;
+  private readonly cursors: PollCursors;
   private readonly initial: CursorState;
   private readonly errors: client.Counter<'adapter'>;
   private readonly pagesRead: client.Counter<'adapter'>;
-  private readonly lease: JobLease;
+  private readonly lease: Lease;
 
-  constructor(private readonly deps: { adapter: string; wsdlFile: string; options: PollOptions; intake: Intake; db: SqlDriver; logger: Logger; metrics: HubMetrics }) {
+  constructor(private readonly deps: { adapter: string; wsdlFile: string; options: PollOptions; intake: Intake; leases: Leases; cursors: PollCursors; logger: Logger; metrics: HubMetrics }) {
     const o = deps.options;
     const initial = canonicalTime(o.initialStartTime, undefined);
     if (!initial) throw new ConfigError(`${deps.adapter}: poll.initialStartTime ${JSON.stringify(o.initialStartTime)} is not a time`, { adapter: deps.adapter, field: 'poll.initialStartTime' });
     this.initial = { position: initial, keys: [] };
-    this.cursors = new PollCursorStore(deps.db);
-    this.lease = new JobLease(deps.db, `poll:${deps.adapter}`, o.leaseSeconds ?? Math.max(30, 3 * o.intervalSeconds));
+    this.cursors = deps.cursors;
+    this.lease = deps.leases.lease(`poll:${deps.adapter}`, o.leaseSeconds ?? Math.max(30, 3 * o.intervalSeconds));
     this.http = new SoapHttpClient({ timeoutMs: o.timeoutSeconds * 1000, maxBodyBytes: o.maxBodyBytes, encodings: o.encodings });
     this.errors = getCounter(deps.metrics.registry, METRICS.pollErrors, 'Failed polls of a department feed (each is retried with backoff)');
     this.pagesRead = getCounter(deps.metrics.registry, METRICS.pollPages, 'Pages read from department feeds');

@@ -3,10 +3,10 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as soap from 'soap';
 import { Transport, HttpRoute, TransportContext, SplitMessage, RecoveryPlan } from './base';
-import type { RawMessage } from '../../../services/store/store';
-import type { RecordOutcome } from '../../../services/intake/intake';
-import { ConfigError } from '../../../services/hub/errors';
-import { readBody, flatHeaders, BodyTooLarge } from './http';
+import type { RawMessage } from '../../../core/ports/inbox';
+import type { RecordOutcome } from '../../../core/ports/intake';
+import { ConfigError } from '../../../core/kernel/errors';
+import { readBody, flatHeaders, BodyTooLarge } from '../../../core/kernel/http';
 import { readXml } from './xml-safety';
 import { checkEnvelope, soapFault, refusalFaultCode } from './soap-envelope';
 import { checkShape, DescribedShape } from './soap-shape';
@@ -132,7 +132,7 @@ export class SoapTransport extends Transport<SoapOptions> {
       // Built here, not in the constructor: a transport built only to read samples has no store.
       this.poller = new SoapPoller({
         adapter: this.adapterId, wsdlFile: poll.wsdl ? path.resolve(this.ctx.adapter.dir, poll.wsdl) : this.wsdlFile,
-        options: poll, intake: this.ctx.intake, db: this.ctx.store.driver, logger: this.ctx.logger, metrics: this.ctx.metrics,
+        options: poll, intake: this.ctx.intake, leases: this.ctx.leases, cursors: this.ctx.cursors, logger: this.ctx.logger, metrics: this.ctx.metrics,
       });
       await this.poller.start();
     }

@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import type { CaseEvent } from '../../contracts/types';
-import { ADAPTERS_DIR } from '../hub/paths';
-import { compactBody, expandBody, preparedBody, EventColumns } from './event-body';
-import { CopyJson, copyBytes } from '../store/sql-driver';
+import { ADAPTERS_DIR } from '../kernel/paths';
+import { compactBody, expandBody, preparedBody, EventColumns } from './event-row';
+import { CopyJson, copyBytes } from '../../services/store/sql-driver';
 
 /** Every event the departments' samples map to. */
 function sampleEvents(): CaseEvent[] {

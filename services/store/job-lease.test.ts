@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { JobLease } from './job-lease';
-import { STORES } from '../../../test/support/hub';
-import { useStore } from '../../../test/support/store';
+import { STORES } from '../../test/support/hub';
+import { useStore } from '../../test/support/store';
 
 for (const kind of STORES) {
   describe(`job lease: one holder at a time (${kind} store)`, function () {

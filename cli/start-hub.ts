@@ -1,21 +1,21 @@
 import { ServiceBroker } from 'moleculer';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { loadConfig, HubConfig } from './config';
-import { createLogger, Logger } from './logger';
-import { HubMetrics } from './metrics';
-import type { HubContext } from './context';
-import { openStore } from '../store/open-store';
-import { ProfileSet } from '../intake/profile-set';
-import { Intake } from '../intake/intake';
-import { loadSharedTables } from '../../adapters/kit/mapping/shared-tables';
-import { loadAdapterDefinition } from '../../adapters/kit/definition';
-import { resolve as resolveTransport } from '../../adapters/kit/transports';
-import { gatewayService } from '../gateway.service';
-import { casesService } from '../cases.service';
-import { deadLettersService } from '../dead-letters.service';
-import { filesService } from '../files.service';
-import { mappingService, profilesService } from '../mapping.service';
+import { loadConfig, HubConfig } from '../core/kernel/config';
+import { createLogger, Logger } from '../core/kernel/logger';
+import { HubMetrics } from '../core/kernel/metrics';
+import type { HubContext } from '../services/context';
+import { openStore } from '../services/store/open-store';
+import { ProfileSet } from '../adapters/kit/mapping/profile-set';
+import { Intake } from '../services/intake/intake';
+import { loadSharedTables } from '../adapters/kit/mapping/shared-tables';
+import { loadAdapterDefinition } from '../adapters/kit/definition';
+import { resolve as resolveTransport } from '../adapters/kit/transports';
+import { gatewayService } from '../services/gateway.service';
+import { casesService } from '../services/cases.service';
+import { deadLettersService } from '../services/dead-letters.service';
+import { filesService } from '../services/files.service';
+import { mappingService, profilesService } from '../services/mapping.service';
 
 export interface RunningHub {
   context: HubContext;
@@ -49,8 +49,8 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
     for (const ref of config.adapters.filter((a) => a.enabled)) {
       const definition = loadAdapterDefinition(ref.dir, ref.overrides);
       profiles.add(definition.id, definition.mapping);
-      const transport = resolveTransport(definition.transport, { adapter: definition, intake, store, logger: logger.child({ adapter: definition.id }), metrics, config });
-      context.adapters.set(definition.id, { definition, transport });
+      const transport = resolveTransport(definition.transport, { adapter: definition, intake, leases: store.leases, cursors: store.cursors, files: store.files, logger: logger.child({ adapter: definition.id }), metrics, config });
+      context.adapters.set(definition.id, { transport });
     }
     registerStoreGauges(context);
 

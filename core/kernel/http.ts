@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE } from '../../../services/hub/constants';
+import { PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE } from './constants';
 
 export class BodyTooLarge extends Error {
   constructor(readonly limit: number) { super(`body larger than ${limit} bytes`); }

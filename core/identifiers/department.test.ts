@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { Registry, createDepartmentResolver } from './department';
 
-const registry = parse(readFileSync(path.resolve(__dirname, '../../../../contracts/registry.yaml'), 'utf8')) as Registry;
+const registry = parse(readFileSync(path.resolve(__dirname, '../../../contracts/registry.yaml'), 'utf8')) as Registry;
 const resolver = createDepartmentResolver(registry);
 
 const VEHICLE_OFFICE = { code: '11130100000400113E', name: '石家庄市公安局交通管理局车辆管理所' };

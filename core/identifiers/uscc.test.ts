@@ -35,7 +35,7 @@ describe('unified social credit code (GB 32100)', () => {
 
   describe('normaliseUscc', () => {
     it('accepts every code in contracts/registry.yaml', () => {
-      const registry = parse(readFileSync(path.resolve(__dirname, '../../../../contracts/registry.yaml'), 'utf8')) as {
+      const registry = parse(readFileSync(path.resolve(__dirname, '../../../contracts/registry.yaml'), 'utf8')) as {
         departments: { code: string; halls?: { code: string }[] }[];
       };
       const codes = registry.departments.flatMap((d) => [d.code, ...(d.halls ?? []).map((h) => h.code)]);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { copyBytes, copyField, copyJsonBytes, CopyJson } from './sql-driver';
+import { copyBytes, copyField, copyJsonBytes, CopyJson } from './copy-text';
 
 /** COPY text format, field by field: what copyBytes must give, as a string. */
 function copyText(rows: readonly (readonly unknown[])[]): string {

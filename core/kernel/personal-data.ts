@@ -1,4 +1,4 @@
-import { maskIdNumber, maskPhone } from '../../adapters/kit/normalisers/mask';
+import { maskIdNumber, maskPhone } from '../identifiers/mask';
 
 /**
  * Masks personal data wherever it may hide in free text or structured log fields: citizen ID

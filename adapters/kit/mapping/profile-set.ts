@@ -1,8 +1,8 @@
 import fs from 'node:fs';
-import { MappingProfile } from '../../adapters/kit/mapping/engine';
-import type { SharedTables } from '../../adapters/kit/mapping/shared-tables';
-import { ConfigError } from '../hub/errors';
-import type { Logger } from '../hub/logger';
+import { MappingProfile } from './engine';
+import type { SharedTables } from './shared-tables';
+import { ConfigError } from '../../../core/kernel/errors';
+import type { Logger } from '../../../core/kernel/logger';
 
 /**
  * The mapping profiles in force, one per adapter. A profile is reloaded when its file changes or on

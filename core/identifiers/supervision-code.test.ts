@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { MOD31_ALPHABET } from '../../adapters/kit/normalisers/mod31';
+import { MOD31_ALPHABET } from './mod31';
 import { issueSupervisionCode, parseSupervisionCode, randomSupervisionPart, supervisionCodeCheckChar } from './supervision-code';
 
 const randomPart = fc.string({ unit: fc.constantFrom(...MOD31_ALPHABET), minLength: 9, maxLength: 9 });

@@ -4,11 +4,11 @@
 // modulo 31, the 23 weights are distinct and non-zero, so any single wrong character is caught.
 
 import { randomInt } from 'node:crypto';
-import { isRealDate } from '../../adapters/kit/normalisers/calendar-date';
-import { toHalfWidth } from '../../adapters/kit/normalisers/half-width';
-import { beijingDate } from '../../adapters/kit/normalisers/local-time';
-import { MOD31_ALPHABET, isMod31Char, mod31CheckChar } from '../../adapters/kit/normalisers/mod31';
-import { Normalised, accept, refuse } from '../../adapters/kit/normalisers/result';
+import { isRealDate } from './calendar-date';
+import { toHalfWidth } from './half-width';
+import { beijingDate } from './local-time';
+import { MOD31_ALPHABET, isMod31Char, mod31CheckChar } from './mod31';
+import { Normalised, accept, refuse } from './result';
 
 export const SUPERVISION_CODE_LENGTH = 24;
 const RANDOM_LENGTH = 9;

@@ -1,7 +1,6 @@
 import type { CaseEvent } from '../../contracts/types';
-import { EVENT_TYPE, SOURCE_PREFIX } from '../hub/constants';
-import { copyJsonBytes } from '../store/sql-driver';
-import type { ProjectedEvent } from './projection';
+import { EVENT_TYPE, SOURCE_PREFIX } from '../kernel/constants';
+import { copyJsonBytes } from './copy-text';
 
 /** What an event row holds in columns besides its body. */
 export interface EventColumns {
@@ -9,6 +8,12 @@ export interface EventColumns {
   adapter: string;
   rawMessageId: string;
   supervisionCode: string;
+}
+
+/** What the case projection reads of an event. */
+export interface ProjectedEvent {
+  id: string;
+  data: Pick<CaseEvent['data'], 'status' | 'statusTime' | 'department' | 'item' | 'applicant'>;
 }
 
 const ENVELOPE = { specversion: '1.0', type: EVENT_TYPE, datacontenttype: 'application/json' } as const;
@@ -96,4 +101,16 @@ export function expandBody(body: Record<string, any>, cols: EventColumns): CaseE
     ...body,
     data: { ...data, provenance: { adapter: cols.adapter, rawMessageId: cols.rawMessageId, ...data.provenance } },
   } as CaseEvent;
+}
+
+/** An event as the case store takes it: whole, or prepared by a mapping worker. */
+export type ApplyInput = CaseEvent | PreparedEvent;
+
+/**
+ * Whether the case store may refuse this mapped event: only one that carries a supervision code,
+ * which may contradict the code its case already has. Every other mapped event is applied or a
+ * duplicate, so a file's check pass need not wait for the store to know its outcome.
+ */
+export function mayBeRefused(event: ApplyInput): boolean {
+  return !!event.data.supervisionCode;
 }

@@ -1,12 +1,13 @@
-import type { SqlExecutor } from '../../../services/store/sql-driver';
-import { newClaimant } from './claimant';
+import type { SqlExecutor } from './sql-driver';
+import { newClaimant } from '../../core/kernel/claimant';
+import type { Lease, Leases } from '../../core/ports/jobs';
 
 /**
  * A job that one hub node at a time runs (polling a department's feed): held through the store, so
  * that it works the same with one embedded process and with many cluster nodes. The holder renews
  * its lease every time it asks; another node takes the job over once the lease has run out.
  */
-export class JobLease {
+export class JobLease implements Lease {
   readonly owner = newClaimant().id;
   /** null until the first answer, so that the first answer is reported as a change. */
   private held: boolean | null = null;
@@ -31,5 +32,14 @@ export class JobLease {
   async release(): Promise<void> {
     this.held = false;
     await this.db.query('DELETE FROM job_leases WHERE name = $1 AND owner = $2', [this.name, this.owner]);
+  }
+}
+
+/** Leases held in the store (table job_leases). */
+export class StoreLeases implements Leases {
+  constructor(private readonly db: SqlExecutor) {}
+
+  lease(name: string, seconds: number): Lease {
+    return new JobLease(this.db, name, seconds);
   }
 }

@@ -1,35 +1,7 @@
-import type { SqlDriver, SqlExecutor } from '../../../services/store/sql-driver';
-import { RetryableError } from '../../../services/hub/errors';
-import type { StoredResults } from './file-drop-receipt';
-import type { FileProgress } from '../../../services/intake/file-drops';
-import type { Claimant } from '../jobs/claimant';
-
-export type FileState = 'claimed' | 'applying' | 'applied' | 'failed' | 'duplicate' | 'receipted' | 'archived';
-
-export interface FileRow extends FileProgress {
-  id: string;
-  adapter: string;
-  name: string;
-  state: FileState;
-  owner: string;
-  ownerHost: string;
-  ownerPid: number;
-  leaseExpired: boolean;
-  claimedAt: Date;
-  path: string;
-  sha256: string | null;
-  size: number | null;
-  finishedAt: Date | null;
-  /** The receipt was staged whole: what remains is publishing it (see publishReceipt). */
-  receiptStaged: boolean;
-}
-
-/** Another node took the file over (this node stalled past its lease): its work on the file stops. */
-export class LostClaim extends RetryableError {
-  constructor(file: string, adapter: string) {
-    super(`file ${file} of ${adapter} is no longer claimed by this node`, 'LOST_CLAIM', { adapter, file });
-  }
-}
+import type { SqlDriver, SqlExecutor } from './sql-driver';
+import { RetryableError } from '../../core/kernel/errors';
+import { LostClaim, FileLedger, FileLedgers, FileRow, StoredResults } from '../../core/ports/file-ledger';
+import type { Claimant } from '../../core/kernel/claimant';
 
 const COLUMNS = `id, adapter, name, state, owner, owner_host, owner_pid, lease_until < now() AS lease_expired, (extract(epoch FROM claimed_at) * 1000)::float8 AS claimed_ms, path,
   sha256, size::text AS size, batch, records, records_done, accepted, duplicates, rejected, error, duplicate_of, (extract(epoch FROM finished_at) * 1000)::float8 AS finished_ms,
@@ -40,7 +12,7 @@ const COLUMNS = `id, adapter, name, state, owner, owner_host, owner_pid, lease_u
  * far it got, and its outcome. Progress is written in the transaction that applies the records,
  * so that after a crash a file resumes exactly where its last committed chunk ended.
  */
-export class FileDropLedger {
+export class FileDropLedger implements FileLedger {
   constructor(private readonly db: SqlDriver, private readonly adapter: string, private readonly me: Claimant, private readonly leaseSeconds: number) {}
 
   async claim(id: string, name: string, path: string): Promise<FileRow> {
@@ -199,4 +171,13 @@ function toRow(r: any): FileRow {
     finishedAt: r.finished_ms === null ? null : new Date(Number(r.finished_ms)),
     receiptStaged: r.receipt_staged === true || r.receipt_staged === 't',
   };
+}
+
+/** The file ledgers on one store. */
+export class StoreFileLedgers implements FileLedgers {
+  constructor(private readonly db: SqlDriver) {}
+
+  ledger(adapter: string, holder: Claimant, leaseSeconds: number): FileLedger {
+    return new FileDropLedger(this.db, adapter, holder, leaseSeconds);
+  }
 }

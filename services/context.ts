@@ -1,0 +1,19 @@
+import type { HubConfig } from '../core/kernel/config';
+import type { Logger } from '../core/kernel/logger';
+import type { HubMetrics } from '../core/kernel/metrics';
+import type { Store } from './store/open-store';
+import type { Profiles } from '../core/ports/mapping';
+import type { Intake } from './intake/intake';
+import type { TransportHandle } from '../core/ports/transport';
+
+/** What the hub's services receive at start-up: the ports chosen from configuration, never the mode itself. */
+export interface HubContext {
+  config: HubConfig;
+  logger: Logger;
+  metrics: HubMetrics;
+  store: Store;
+  profiles: Profiles;
+  intake: Intake;
+  /** The department transports this node runs, by adapter id. */
+  adapters: Map<string, { transport: TransportHandle }>;
+}
