@@ -13,7 +13,7 @@ import { startHub, RunningHub } from '../cli/start-hub';
 import { openStore } from '../services/store/open-store';
 import { issueSupervisionCode } from '../core/identifiers/supervision-code';
 import { createTestDatabase } from './support/servers';
-import { receiptPaths, ReceiptSpec } from '../adapters/kit/transports/file-drop-receipt';
+import { receiptPaths, ReceiptSpec } from '../adapters/kit/transports/file-drop/file-drop-receipt';
 import { readBatchFile, BatchFileFormat } from '../adapters/kit/xml/batch-file';
 import type { CaseEvent } from '../contracts/types';
 import { STORES, StoreKind, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, spawnHub, makeRunNode, testDataDir, HubProcess, waitFor, rssBytes } from './support/hub';
@@ -576,7 +576,7 @@ describe('tax bureau file drop: two hub nodes sharing one PostgreSQL store and o
     await dropDb?.();
   });
 
-  it('never lets both take the same file: each file is applied once and answered once', async () => {
+  it('never lets both take the same file: one node watches at a time, each file is applied once and answered once', async () => {
     const dataDir = testDataDir('tax-two-nodes');
     const db = await createTestDatabase();
     dropDb = () => db.drop();
@@ -596,8 +596,11 @@ describe('tax bureau file drop: two hub nodes sharing one PostgreSQL store and o
     assert.ok(rows.every((r) => r.duplicates === 0 && r.accepted === per));
     const events = await driver.query<{ n: string }>('SELECT count(*)::text AS n FROM events');
     assert.equal(Number(events.rows[0].n), names.length * per);
-    // Both nodes took part (the claim, not luck, kept them apart).
-    assert.equal(new Set(rows.map((r) => r.owner)).size, 2);
+    // One node watches the folder at a time (the watch lease): the holder took every file, and the
+    // other, though it saw the same folder, took none.
+    assert.equal(new Set(rows.map((r) => r.owner)).size, 1);
+    const holder = await driver.query<{ owner: string }>("SELECT owner FROM job_leases WHERE name = 'watch:tax-bureau'");
+    assert.equal(rows[0].owner, holder.rows[0]?.owner, 'the files are owned by the watch lease holder');
   });
 });
 

@@ -255,14 +255,15 @@ export async function scaffoldAdapter(parent: string, id: string, kind: string, 
   const expected = toExpected(await mapFile(def, MappingProfile.fromFile(def.mapping, shared), sampleFile));
   fs.writeFileSync(sampleFile.replace(/\.[^.]+$/, '') + '.expected.json', JSON.stringify(expected, null, 2) + '\n');
 
-  fs.writeFileSync(path.join(dir, 'README.md'), readme(id, kind, dept.name, s.notes, sample.file));
+  fs.writeFileSync(path.join(dir, 'README.md'), readme(id, s.transportType ?? kind, dept.name, s.notes, sample.file));
   return dir;
 }
 
-function readme(id: string, kind: string, department: string, notes: string, sampleFile: string): string {
+function readme(id: string, transportType: string, department: string, notes: string, sampleFile: string): string {
   return `# ${id}
 
-Department: ${department}. Transport: \`${kind}\`. ${notes}
+Department: ${department}. Transport: \`${transportType}\` (what it does, its options and its guarantees:
+\`adapters/kit/transports/${transportType}/README.md\`). ${notes}
 
 ## Files
 

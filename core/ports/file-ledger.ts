@@ -1,6 +1,5 @@
 import { RetryableError } from '../kernel/errors';
 import type { Transaction } from './sql';
-import type { Claimant } from '../kernel/claimant';
 
 /** How far a dropped file got and what it gave: kept in the store's file_drops row. */
 export interface FileProgress {
@@ -33,10 +32,8 @@ export interface FileRow extends FileProgress {
   adapter: string;
   name: string;
   state: FileState;
+  /** The holder of the adapter's watch lease (Lease.owner) that took the file, or took it over last. */
   owner: string;
-  ownerHost: string;
-  ownerPid: number;
-  leaseExpired: boolean;
   claimedAt: Date;
   path: string;
   sha256: string | null;
@@ -46,7 +43,7 @@ export interface FileRow extends FileProgress {
   receiptStaged: boolean;
 }
 
-/** Another node took the file over (this node stalled past its lease): its work on the file stops. */
+/** Another node took the file over (this node stalled past the watch lease): its work on the file stops. */
 export class LostClaim extends RetryableError {
   constructor(file: string, adapter: string) {
     super(`file ${file} of ${adapter} is no longer claimed by this node`, 'LOST_CLAIM', { adapter, file });
@@ -54,7 +51,13 @@ export class LostClaim extends RetryableError {
 }
 
 
-/** The store's record of every file an adapter took (table file_drops): claims under a lease, progress, outcome. */
+/**
+ * The store's record of every file an adapter took (table file_drops): who took it, progress,
+ * outcome. A file belongs to the node holding the adapter's watch lease (core/ports/jobs): the row
+ * names that holder, and a node that takes the lease over takes over the files of the last one.
+ * Every write checks the row still names this holder, so that a node that lost the lease (it
+ * stalled) can no longer change a file another node works on.
+ */
 export interface FileLedger {
   claim(id: string, name: string, path: string): Promise<FileRow>;
   /** A claim that never took its file (another process renamed it first). */
@@ -62,12 +65,8 @@ export interface FileLedger {
   get(id: string): Promise<FileRow | null>;
   /** Files of this adapter not yet archived, oldest claim first. */
   open(): Promise<FileRow[]>;
-  /** Takes over a file whose holder is gone; null when someone else was quicker. */
+  /** Takes over a file of an earlier holder of the watch lease (this node holds it now); null when the row changed owner meanwhile. */
   takeOver(row: FileRow): Promise<FileRow | null>;
-  /** Renews the leases of every file this node holds. */
-  renew(): Promise<void>;
-  /** On a clean stop: the files this node holds may be taken over at once. */
-  release(): Promise<void>;
   validated(id: string, v: { sha256: string | null; size: number; batch: Record<string, string>; records: number; error: string | null }): Promise<FileRow>;
   lockChunk(tx: Transaction, id: string, first: number): Promise<void>;
   /** Inside the chunk's transaction: its results and the file's progress; the last chunk finishes the file. */
@@ -85,7 +84,8 @@ export interface FileLedger {
   purge(id: string): Promise<void>;
 }
 
-/** The file ledgers of the adapters that take dropped files, one per adapter and holder. */
+/** The file ledgers of the adapters that take dropped files, one per adapter and holder of its watch lease. */
 export interface FileLedgers {
-  ledger(adapter: string, holder: Claimant, leaseSeconds: number): FileLedger;
+  /** `owner`: the Lease.owner of the adapter's watch lease, as this node holds it. */
+  ledger(adapter: string, owner: string): FileLedger;
 }

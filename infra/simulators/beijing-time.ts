@@ -1,22 +1,28 @@
-// Department systems stamp times in Beijing wall-clock time, each in its own notation.
+// Department systems stamp times in Beijing wall-clock time, each in its own notation. Beijing
+// has kept UTC+08:00 all year since 1991, so its wall clock is the UTC clock eight hours on; the
+// simulators compute it here rather than with the hub's calendar code, so that each checks the
+// other.
 
-import { beijingParts, pad } from '../../core/identifiers/calendar-date';
+const EIGHT_HOURS_MS = 8 * 3_600_000;
+
+/** `yyyy-MM-ddTHH:mm:ss` of the Beijing wall clock (years 0–9999). */
+function wallClock(instant: Date | number): string {
+  return new Date(new Date(instant).getTime() + EIGHT_HOURS_MS).toISOString().slice(0, 19);
+}
 
 /** `yyyy-MM-dd HH:mm:ss` (vehicle office). */
 export function beijingDateTime(instant: Date | number): string {
-  const p = beijingParts(new Date(instant));
-  return `${pad(p.year, 4)}-${pad(p.month)}-${pad(p.day)} ${pad(p.hour)}:${pad(p.minute)}:${pad(p.second)}`;
+  return wallClock(instant).replace('T', ' ');
 }
 
 /** `yyyyMMddHHmmss` (tax bureau, file names, vehicle LSH). */
 export function beijingCompact(instant: Date | number): string {
-  const p = beijingParts(new Date(instant));
-  return `${pad(p.year, 4)}${pad(p.month)}${pad(p.day)}${pad(p.hour)}${pad(p.minute)}${pad(p.second)}`;
+  return wallClock(instant).replace(/[-T:]/g, '');
 }
 
 /** `yyyy-MM-ddTHH:mm:ss+08:00` (market regulation). */
 export function beijingIso(instant: Date | number): string {
-  return `${beijingDateTime(instant).replace(' ', 'T')}+08:00`;
+  return `${wallClock(instant)}+08:00`;
 }
 
 /** Parses `yyyy-MM-dd HH:mm:ss` or `yyyyMMddHHmmss` as Beijing time. */

@@ -1,10 +1,9 @@
 // Fictional applicants for simulated traffic. Every identifier carries a valid check character
-// (computed by the hub's own normalisers, so the two cannot disagree) unless a caller breaks it
-// on purpose to exercise the hub's rejection path.
+// (computed by the simulators' own code, independent of the hub's normalisers, so that a bug in
+// either shows as a disagreement) unless a caller breaks it on purpose to exercise the hub's
+// rejection path.
 
-import { citizenIdCheckDigit } from '../../core/identifiers/citizen-id';
-import { usccCheckChar } from '../../core/identifiers/uscc';
-import { MOD31_ALPHABET } from '../../core/identifiers/mod31';
+import { CREDIT_CODE_CHARS, citizenIdCheck, creditCodeCheck } from './check-characters';
 import { Random } from './random';
 
 /** Districts and counties of Shijiazhuang (GB/T 2260), where most applicants are registered. */
@@ -51,7 +50,7 @@ export type Enterprise = { name: string; creditCode: string };
 /** An 18-character citizen ID number (GB 11643) with its check digit. */
 export function citizenId(rng: Random, opts: { region?: string; birthYear?: number } = {}): string {
   const body = citizenIdBody(rng, opts.region ?? randomRegion(rng), opts.birthYear ?? rng.int(1950, 2004));
-  return body + citizenIdCheckDigit(body);
+  return body + citizenIdCheck(body);
 }
 
 /** The 15-digit form issued before 1999: region, yyMMdd, 3-digit serial, no check digit. */
@@ -72,14 +71,14 @@ export function uscc(rng: Random, opts: { individual?: boolean; region?: string 
   const region = opts.region ?? rng.pick(['130100', ...CITY_REGIONS]);
   // Codes issued since 2015 carry "MA" plus a serial in place of an old organisation code.
   let org = 'MA';
-  for (let i = 0; i < 7; i++) org += rng.pick([...MOD31_ALPHABET]);
+  for (let i = 0; i < 7; i++) org += rng.pick([...CREDIT_CODE_CHARS]);
   const body = prefix + region + org;
-  return body + usccCheckChar(body);
+  return body + creditCodeCheck(body);
 }
 
 /** The same identifier with a different, therefore wrong, check character. */
 export function breakCheckChar(id: string, kind: 'citizen-id' | 'uscc'): string {
-  const alphabet = kind === 'citizen-id' ? '0123456789X' : MOD31_ALPHABET;
+  const alphabet = kind === 'citizen-id' ? '0123456789X' : CREDIT_CODE_CHARS;
   const last = id[id.length - 1].toUpperCase();
   const i = alphabet.indexOf(last);
   return id.slice(0, -1) + alphabet[(i + 1) % alphabet.length];

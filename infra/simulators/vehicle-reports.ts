@@ -1,14 +1,13 @@
 // Status reports of the vehicle office (VEH), the fields of ReportCaseStatusRequest and of each
 // polled Record, per departments/vehicle-office/SPEC.md.
 
-import { toHalfWidth } from '../../core/identifiers/half-width';
-import { maskIdNumber, maskPhone } from '../../core/identifiers/mask';
 import { beijingCompact, beijingDateTime, parseBeijing } from './beijing-time';
 import {
   breakCheckChar, citizenId, dottedName, enterprise, formattedMobile, legacyCitizenId, passportNumber,
   personName, toFullWidthDigits, xinjiangCitizenId,
 } from './identities';
 import { DailySerial } from './daily-serial';
+import { maskedIdNumber, maskedPhone } from './log-mask';
 import { CaseEvent, CasePool, Step, planLifecycle } from './lifecycle';
 import { Random } from './random';
 
@@ -268,7 +267,7 @@ export function describeReport(r: VehicleReport): Record<string, unknown> {
     GLBM: r.GLBM,
     SLBH: r.SLBH,
     ZT: r.ZT,
-    SFZMHM: maskIdNumber(toHalfWidth(r.SQR.SFZMHM)),
-    ...(r.SQR.LXDH ? { LXDH: maskPhone(r.SQR.LXDH.replace(/^\+86|[\s-]/g, '')) } : {}),
+    SFZMHM: maskedIdNumber(r.SQR.SFZMHM),
+    ...(r.SQR.LXDH ? { LXDH: maskedPhone(r.SQR.LXDH) } : {}),
   };
 }

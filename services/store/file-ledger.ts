@@ -1,31 +1,29 @@
 import type { SqlDriver, SqlExecutor } from './sql-driver';
 import { RetryableError } from '../../core/kernel/errors';
 import { LostClaim, FileLedger, FileLedgers, FileRow, StoredResults } from '../../core/ports/file-ledger';
-import type { Claimant } from '../../core/kernel/claimant';
 
-const COLUMNS = `id, adapter, name, state, owner, owner_host, owner_pid, lease_until < now() AS lease_expired, (extract(epoch FROM claimed_at) * 1000)::float8 AS claimed_ms, path,
+const COLUMNS = `id, adapter, name, state, owner, (extract(epoch FROM claimed_at) * 1000)::float8 AS claimed_ms, path,
   sha256, size::text AS size, batch, records, records_done, accepted, duplicates, rejected, error, duplicate_of, (extract(epoch FROM finished_at) * 1000)::float8 AS finished_ms,
   receipt_staged_at IS NOT NULL AS receipt_staged`;
 
 /**
- * The store's record of every file an adapter took: who holds it (a lease the holder renews), how
- * far it got, and its outcome. Progress is written in the transaction that applies the records,
- * so that after a crash a file resumes exactly where its last committed chunk ended.
+ * The store's record of every file an adapter took: which holder of the adapter's watch lease has
+ * it, how far it got, and its outcome. Progress is written in the transaction that applies the
+ * records, so that after a crash a file resumes exactly where its last committed chunk ended.
  */
 export class FileDropLedger implements FileLedger {
-  constructor(private readonly db: SqlDriver, private readonly adapter: string, private readonly me: Claimant, private readonly leaseSeconds: number) {}
+  constructor(private readonly db: SqlDriver, private readonly adapter: string, private readonly owner: string) {}
 
   async claim(id: string, name: string, path: string): Promise<FileRow> {
     const r = await this.db.query(
-      `INSERT INTO file_drops (id, adapter, name, state, owner, owner_host, owner_pid, lease_until, path)
-       VALUES ($1, $2, $3, 'claimed', $4, $5, $6, now() + make_interval(secs => $7), $8) RETURNING ${COLUMNS}`,
-      [id, this.adapter, name, this.me.id, this.me.host, this.me.pid, this.leaseSeconds, path]);
+      `INSERT INTO file_drops (id, adapter, name, state, owner, path) VALUES ($1, $2, $3, 'claimed', $4, $5) RETURNING ${COLUMNS}`,
+      [id, this.adapter, name, this.owner, path]);
     return toRow(r.rows[0]);
   }
 
   /** A claim that never took its file (another process renamed it first). */
   async forget(id: string): Promise<void> {
-    await this.db.query("DELETE FROM file_drops WHERE id = $1 AND state = 'claimed' AND owner = $2", [id, this.me.id]);
+    await this.db.query("DELETE FROM file_drops WHERE id = $1 AND state = 'claimed' AND owner = $2", [id, this.owner]);
   }
 
   async get(id: string): Promise<FileRow | null> {
@@ -39,23 +37,14 @@ export class FileDropLedger implements FileLedger {
     return r.rows.map(toRow);
   }
 
-  /** Takes over a file whose holder is gone; null when someone else was quicker. */
+  /**
+   * Takes over a file of an earlier holder of the watch lease; null when the row changed owner
+   * meanwhile. Waits for a chunk that holder may still be committing (the row's lock), and answers
+   * the progress after it.
+   */
   async takeOver(row: FileRow): Promise<FileRow | null> {
-    const r = await this.db.query(
-      `UPDATE file_drops SET owner = $3, owner_host = $4, owner_pid = $5, lease_until = now() + make_interval(secs => $6)
-       WHERE id = $1 AND owner = $2 RETURNING ${COLUMNS}`,
-      [row.id, row.owner, this.me.id, this.me.host, this.me.pid, this.leaseSeconds]);
+    const r = await this.db.query(`UPDATE file_drops SET owner = $3 WHERE id = $1 AND owner = $2 RETURNING ${COLUMNS}`, [row.id, row.owner, this.owner]);
     return r.rows[0] ? toRow(r.rows[0]) : null;
-  }
-
-  /** Renews the leases of every file this node holds. */
-  async renew(): Promise<void> {
-    await this.db.query('UPDATE file_drops SET lease_until = now() + make_interval(secs => $2) WHERE owner = $1 AND archived_at IS NULL', [this.me.id, this.leaseSeconds]);
-  }
-
-  /** On a clean stop: the files this node holds may be taken over at once. */
-  async release(): Promise<void> {
-    await this.db.query('UPDATE file_drops SET lease_until = now() WHERE owner = $1 AND archived_at IS NULL', [this.me.id]);
   }
 
   /**
@@ -69,7 +58,7 @@ export class FileDropLedger implements FileLedger {
            state = CASE WHEN $7::text IS NULL THEN 'applying' ELSE 'failed' END,
            finished_at = CASE WHEN $7::text IS NULL THEN NULL ELSE now() END
          WHERE id = $1 AND owner = $2 RETURNING ${COLUMNS}`,
-        [id, this.me.id, v.sha256, v.size, JSON.stringify(v.batch), v.records, v.error]);
+        [id, this.owner, v.sha256, v.size, JSON.stringify(v.batch), v.records, v.error]);
       if (!r.rows[0]) throw new LostClaim(id, this.adapter);
       return toRow(r.rows[0]);
     } catch (err) {
@@ -79,7 +68,7 @@ export class FileDropLedger implements FileLedger {
       `UPDATE file_drops SET sha256 = $3, size = $4, batch = $5, state = 'duplicate',
          duplicate_of = (SELECT o.id FROM file_drops o WHERE o.adapter = $6 AND o.sha256 = $3 AND o.duplicate_of IS NULL AND o.purged_at IS NULL)
        WHERE id = $1 AND owner = $2 RETURNING ${COLUMNS}`,
-      [id, this.me.id, v.sha256, v.size, JSON.stringify(v.batch), this.adapter]);
+      [id, this.owner, v.sha256, v.size, JSON.stringify(v.batch), this.adapter]);
     if (!r.rows[0]) throw new LostClaim(id, this.adapter);
     return toRow(r.rows[0]);
   }
@@ -91,7 +80,7 @@ export class FileDropLedger implements FileLedger {
   async lockChunk(tx: SqlExecutor, id: string, first: number): Promise<void> {
     const r = await tx.query<{ owner: string; records_done: number }>('SELECT owner, records_done FROM file_drops WHERE id = $1 FOR UPDATE', [id]);
     const row = r.rows[0];
-    if (!row || row.owner !== this.me.id) throw new LostClaim(id, this.adapter);
+    if (!row || row.owner !== this.owner) throw new LostClaim(id, this.adapter);
     if (row.records_done !== first) throw new RetryableError(`file ${id}: chunk starts at record ${first} but ${row.records_done} are done`, 'PROGRESS_MISMATCH', { adapter: this.adapter, file: id });
   }
 
@@ -101,16 +90,15 @@ export class FileDropLedger implements FileLedger {
     await tx.query('INSERT INTO file_drop_results (file_id, first, results) VALUES ($1, $2, $3)', [id, first, JSON.stringify(results)]);
     await tx.query(
       `UPDATE file_drops SET records_done = records_done + $2, accepted = accepted + $3, duplicates = duplicates + $4, rejected = rejected + $5,
-         lease_until = now() + make_interval(secs => $6),
          state = CASE WHEN records_done + $2 >= records THEN 'applied' ELSE state END,
          finished_at = CASE WHEN records_done + $2 >= records THEN now() ELSE finished_at END
        WHERE id = $1`,
-      [id, n, counts.accepted, counts.duplicates, counts.rejected, this.leaseSeconds]);
+      [id, n, counts.accepted, counts.duplicates, counts.rejected]);
   }
 
   /** A file with no records at all is applied as soon as it is checked. */
   async finishEmpty(id: string): Promise<FileRow> {
-    const r = await this.db.query(`UPDATE file_drops SET state = 'applied', finished_at = now() WHERE id = $1 AND owner = $2 AND records_done >= records RETURNING ${COLUMNS}`, [id, this.me.id]);
+    const r = await this.db.query(`UPDATE file_drops SET state = 'applied', finished_at = now() WHERE id = $1 AND owner = $2 AND records_done >= records RETURNING ${COLUMNS}`, [id, this.owner]);
     if (!r.rows[0]) throw new LostClaim(id, this.adapter);
     return toRow(r.rows[0]);
   }
@@ -129,20 +117,20 @@ export class FileDropLedger implements FileLedger {
   }
 
   async receiptStaged(id: string): Promise<FileRow> {
-    const r = await this.db.query(`UPDATE file_drops SET receipt_staged_at = now() WHERE id = $1 AND owner = $2 RETURNING ${COLUMNS}`, [id, this.me.id]);
+    const r = await this.db.query(`UPDATE file_drops SET receipt_staged_at = now() WHERE id = $1 AND owner = $2 RETURNING ${COLUMNS}`, [id, this.owner]);
     if (!r.rows[0]) throw new LostClaim(id, this.adapter);
     return toRow(r.rows[0]);
   }
 
   async receipted(id: string): Promise<FileRow> {
     const r = await this.db.query(
-      `UPDATE file_drops SET state = 'receipted', receipted_at = now(), finished_at = coalesce(finished_at, now()) WHERE id = $1 AND owner = $2 RETURNING ${COLUMNS}`, [id, this.me.id]);
+      `UPDATE file_drops SET state = 'receipted', receipted_at = now(), finished_at = coalesce(finished_at, now()) WHERE id = $1 AND owner = $2 RETURNING ${COLUMNS}`, [id, this.owner]);
     if (!r.rows[0]) throw new LostClaim(id, this.adapter);
     return toRow(r.rows[0]);
   }
 
   async archived(id: string, path: string): Promise<void> {
-    await this.db.query("UPDATE file_drops SET state = 'archived', archived_at = now(), path = $3 WHERE id = $1 AND owner = $2", [id, this.me.id, path]);
+    await this.db.query("UPDATE file_drops SET state = 'archived', archived_at = now(), path = $3 WHERE id = $1 AND owner = $2", [id, this.owner, path]);
   }
 
   /** Archived files past the retention period (their copies and results are deleted next). */
@@ -164,8 +152,7 @@ export class FileDropLedger implements FileLedger {
 
 function toRow(r: any): FileRow {
   return {
-    id: r.id, adapter: r.adapter, name: r.name, state: r.state, owner: r.owner, ownerHost: r.owner_host, ownerPid: Number(r.owner_pid),
-    leaseExpired: r.lease_expired === true || r.lease_expired === 't', claimedAt: new Date(Number(r.claimed_ms)), path: r.path, sha256: r.sha256,
+    id: r.id, adapter: r.adapter, name: r.name, state: r.state, owner: r.owner, claimedAt: new Date(Number(r.claimed_ms)), path: r.path, sha256: r.sha256,
     size: r.size === null ? null : Number(r.size), batch: typeof r.batch === 'string' ? JSON.parse(r.batch) : r.batch, records: r.records,
     recordsDone: r.records_done, accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejected, error: r.error, duplicateOf: r.duplicate_of,
     finishedAt: r.finished_ms === null ? null : new Date(Number(r.finished_ms)),
@@ -177,7 +164,7 @@ function toRow(r: any): FileRow {
 export class StoreFileLedgers implements FileLedgers {
   constructor(private readonly db: SqlDriver) {}
 
-  ledger(adapter: string, holder: Claimant, leaseSeconds: number): FileLedger {
-    return new FileDropLedger(this.db, adapter, holder, leaseSeconds);
+  ledger(adapter: string, owner: string): FileLedger {
+    return new FileDropLedger(this.db, adapter, owner);
   }
 }

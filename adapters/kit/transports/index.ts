@@ -1,9 +1,9 @@
 import { compileCheck } from '../../../core/kernel/schema-check';
 import { ConfigError } from '../../../core/kernel/errors';
 import type { Transport, TransportClass, TransportContext } from './base';
-import { RestTransport } from './rest';
-import { FileDropTransport } from './file-drop';
-import { SoapTransport } from './soap';
+import { RestTransport } from './rest/rest';
+import { FileDropTransport } from './file-drop/file-drop';
+import { SoapTransport } from './soap/soap';
 
 const registry = new Map<string, TransportClass>();
 

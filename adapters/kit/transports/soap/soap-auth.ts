@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Precheck } from '../../../core/ports/intake';
+import type { Precheck } from '../../../../core/ports/intake';
 
 export type AuthScheme = 'wsse-username-token' | 'http-basic';
 

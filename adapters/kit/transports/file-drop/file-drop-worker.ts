@@ -3,12 +3,12 @@
 // thread it would also hold up every HTTP request in the meantime.
 
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { readBatchFile, BatchFileFormat, BatchSummary, CorruptFile, CorruptRule } from '../xml/batch-file';
-import { MappingProfile } from '../mapping/engine';
-import { loadSharedTables } from '../mapping/shared-tables';
-import { RetryableError } from '../../../core/kernel/errors';
+import { readBatchFile, BatchFileFormat, BatchSummary, CorruptFile, CorruptRule } from '../../xml/batch-file';
+import { MappingProfile } from '../../mapping/engine';
+import { loadSharedTables } from '../../mapping/shared-tables';
+import { RetryableError } from '../../../../core/kernel/errors';
 import { mapFileRecords, MappedChunk, RecordJob } from './file-drop-records';
-import { isPrepared, PreparedEvent } from '../../../core/ports/event-row';
+import { isPrepared, PreparedEvent } from '../../../../core/ports/event-row';
 
 const KIND = 'hub-file-drop-worker';
 

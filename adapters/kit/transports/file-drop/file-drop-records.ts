@@ -1,8 +1,8 @@
-import type { RecordMapper } from '../../../core/ports/mapping';
-import type { CaseEvent } from '../../../contracts/types';
-import type { MappedRecord } from '../../../core/ports/intake';
-import { readBatchFile, BatchFileFormat } from '../xml/batch-file';
-import { mayBeRefused, prepareEvent } from '../../../core/ports/event-row';
+import type { RecordMapper } from '../../../../core/ports/mapping';
+import type { CaseEvent } from '../../../../contracts/types';
+import type { MappedRecord } from '../../../../core/ports/intake';
+import { readBatchFile, BatchFileFormat } from '../../xml/batch-file';
+import { mayBeRefused, prepareEvent } from '../../../../core/ports/event-row';
 
 /** Consecutive records of a file, mapped, applied in one transaction with the file's progress. */
 export interface MappedChunk {

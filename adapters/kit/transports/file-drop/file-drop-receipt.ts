@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { RecordOutcome } from '../../../core/ports/intake';
-import { beijingParts, pad } from '../../../core/identifiers/calendar-date';
+import type { RecordOutcome } from '../../../../core/ports/intake';
+import { beijingParts, pad } from '../../../../core/identifiers/calendar-date';
 import { exists, fsyncDir, renameIfPresent, writeDurably } from './file-drop-folders';
 
 /**
@@ -27,7 +27,7 @@ export interface ReceiptSpec {
   timeFormat: 'yyyyMMddHHmmss' | 'iso8601';
 }
 
-import type { ReceiptEntry, StoredResults } from '../../../core/ports/file-ledger';
+import type { ReceiptEntry, StoredResults } from '../../../../core/ports/file-ledger';
 export type { ReceiptEntry, StoredResults };
 
 export interface ReceiptContent {

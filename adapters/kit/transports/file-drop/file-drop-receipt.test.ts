@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { XMLParser } from 'fast-xml-parser';
-import { ADAPTERS_DIR } from '../../../core/kernel/paths';
+import { ADAPTERS_DIR } from '../../../../core/kernel/paths';
 import { stageReceipt, publishReceipt, receiptPaths, toStoredResults, recordFields, receiptName, ReceiptSpec, ReceiptContent, StoredResults } from './file-drop-receipt';
 
 // The tax bureau's receipt as its adapter definition describes it.

@@ -5,8 +5,8 @@ import fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as soap from 'soap';
-import { ConfigError } from '../../../core/kernel/errors';
-import { readXml } from './xml-safety';
+import { ConfigError } from '../../../../core/kernel/errors';
+import { readXml } from '../xml-safety';
 import { checkEnvelope } from './soap-envelope';
 
 export interface OperationRef {

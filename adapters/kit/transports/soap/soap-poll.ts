@@ -5,15 +5,14 @@
 
 import client from 'prom-client';
 import * as soap from 'soap';
-import type { Intake } from '../../../core/ports/intake';
-import type { Leases } from '../../../core/ports/jobs';
-import type { Logger } from '../../../core/kernel/logger';
-import type { HubMetrics } from '../../../core/kernel/metrics';
-import { METRICS } from '../../../core/kernel/constants';
-import { ConfigError } from '../../../core/kernel/errors';
-import { normaliseLocalTime, LocalTimeFormat } from '../../../core/identifiers/local-time';
-import { IntervalJob } from '../jobs/interval-job';
-import type { Lease } from '../../../core/ports/jobs';
+import type { Intake } from '../../../../core/ports/intake';
+import type { Leases } from '../../../../core/ports/jobs';
+import type { Logger } from '../../../../core/kernel/logger';
+import type { HubMetrics } from '../../../../core/kernel/metrics';
+import { METRICS } from '../../../../core/kernel/constants';
+import { ConfigError } from '../../../../core/kernel/errors';
+import { normaliseLocalTime, LocalTimeFormat } from '../../../../core/identifiers/local-time';
+import { LeasedPoll, PollRound } from '../../jobs/leased-poll';
 import { readPath, textOf, AuthScheme } from './soap-auth';
 import { HttpExchange, SoapHttpClient, resolveOperation, ResolvedOperation } from './soap-wsdl';
 
@@ -39,14 +38,7 @@ export interface PollOptions {
   encodings: string[];
 }
 
-/** This node no longer holds the poll's lease: its walk ends, another node goes on from the cursor. */
-class LeaseLost extends Error {
-  constructor(lease: string) {
-    super(`lease ${lease} is held by another node`);
-  }
-}
-
-import type { CursorState, PollCursors } from '../../../core/ports/poll-cursors';
+import type { CursorState, PollCursors } from '../../../../core/ports/poll-cursors';
 export type { CursorState };
 
 export interface FeedPage {
@@ -164,7 +156,9 @@ export function feedTime(canonical: string, format: LocalTimeFormat): string {
 /**
  * The polling job of a SOAP transport: every `intervalSeconds`, walks the feed from the stored
  * cursor with node-soap's client; each page with fresh records is stored raw (Intake.receive)
- * before its records are applied; failures back off and are logged and counted.
+ * before its records are applied. The interval, its backoff, the lease (`poll:<adapter>`: one node
+ * of a cluster polls) and the hand-off of the cursor to the next holder are the polling base's
+ * (../../jobs/leased-poll.ts); failures are logged and counted here.
  */
 export class SoapPoller {
   private client: soap.Client | null = null;
@@ -172,12 +166,11 @@ export class SoapPoller {
   /** The request element's fields in schema order (node-soap writes keys in object order). */
   private requestOrder: string[] = [];
   private readonly http: SoapHttpClient;
-  private readonly job: IntervalJob;
+  private readonly job: LeasedPoll<CursorState>;
   private readonly cursors: PollCursors;
   private readonly initial: CursorState;
   private readonly errors: client.Counter<'adapter'>;
   private readonly pagesRead: client.Counter<'adapter'>;
-  private readonly lease: Lease;
 
   constructor(private readonly deps: { adapter: string; wsdlFile: string; options: PollOptions; intake: Intake; leases: Leases; cursors: PollCursors; logger: Logger; metrics: HubMetrics }) {
     const o = deps.options;
@@ -185,15 +178,19 @@ export class SoapPoller {
     if (!initial) throw new ConfigError(`${deps.adapter}: poll.initialStartTime ${JSON.stringify(o.initialStartTime)} is not a time`, { adapter: deps.adapter, field: 'poll.initialStartTime' });
     this.initial = { position: initial, keys: [] };
     this.cursors = deps.cursors;
-    this.lease = deps.leases.lease(`poll:${deps.adapter}`, o.leaseSeconds ?? Math.max(30, 3 * o.intervalSeconds));
     this.http = new SoapHttpClient({ timeoutMs: o.timeoutSeconds * 1000, maxBodyBytes: o.maxBodyBytes, encodings: o.encodings });
     this.errors = getCounter(deps.metrics.registry, METRICS.pollErrors, 'Failed polls of a department feed (each is retried with backoff)');
     this.pagesRead = getCounter(deps.metrics.registry, METRICS.pollPages, 'Pages read from department feeds');
-    this.job = new IntervalJob({
+    this.job = new LeasedPoll({
       name: `poll:${deps.adapter}`,
+      leases: deps.leases,
+      leaseSeconds: o.leaseSeconds ?? Math.max(30, 3 * o.intervalSeconds),
       intervalMs: o.intervalSeconds * 1000,
       maxBackoffMs: o.maxBackoffSeconds * 1000,
-      run: (signal) => this.run(signal),
+      logger: deps.logger,
+      says: { held: 'this node polls the feed', elsewhere: 'another node polls the feed' },
+      progress: async () => (await this.cursors.load(deps.adapter)) ?? this.initial,
+      round: (state, round) => this.walk(state, round),
       onError: (err, failures, retryInMs) => {
         this.errors.inc({ adapter: deps.adapter });
         deps.logger.warn({ url: o.url, operation: o.operation, err: (err as Error)?.message ?? String(err), failuresInARow: failures, retryInSeconds: Math.round(retryInMs / 100) / 10 }, 'poll failed; backing off');
@@ -227,50 +224,35 @@ export class SoapPoller {
 
   async stop(): Promise<void> {
     await this.job.stop();
-    await this.lease.release().catch((err) => this.deps.logger.warn({ err: (err as Error).message }, 'poll lease not released; another node takes over when it runs out'));
   }
 
-  /** Whether this node is the one that polls (the lease is taken or renewed); logs when that changes. */
-  private async polling(): Promise<boolean> {
-    const { held, changed } = await this.lease.hold();
-    if (changed) this.deps.logger.info({ lease: this.lease.name, owner: this.lease.owner }, held ? 'this node polls the feed' : 'another node polls the feed');
-    return held;
-  }
-
-  /** One poll: walks the feed, again from the cursor when records appeared behind the page being read. */
-  async run(signal: AbortSignal): Promise<void> {
-    try {
-      await this.walk(signal);
-    } catch (err) {
-      if (!(err instanceof LeaseLost)) throw err;
-    }
-  }
-
-  private async walk(signal: AbortSignal): Promise<void> {
+  /**
+   * One walk through the feed from the stored cursor; 'again' (the base reads the cursor anew and
+   * walks again) when records appeared behind the page being read.
+   */
+  private async walk(state: CursorState, round: PollRound): Promise<'done' | 'again'> {
     const { adapter } = this.deps;
-    this.http.signal = signal;
-    for (let walk = 1; walk <= 5 && !signal.aborted; walk++) {
-      if (!(await this.polling())) return;
-      const state = (await this.cursors.load(adapter)) ?? this.initial;
-      const r = await walkFeed(state, {
-        fetch: (position, page) => this.fetch(position, page),
-        keyOf: (record) => textOf(readPath(record, this.deps.options.record.keyField)) || null,
-        timeOf: (record) => canonicalTime(textOf(readPath(record, this.deps.options.record.timeField)), this.deps.options.request.timeFormat),
-        apply: (page, pageNo, fresh, next, moved) => this.apply(page, pageNo, fresh, next, moved),
-        aborted: () => signal.aborted,
-      }, this.deps.options.request.firstPage);
-      this.deps.metrics.queueDepth.set({ queue: `poll:${adapter}` }, 0);
-      if (r.fresh > 0 || r.restart) {
-        this.deps.logger.info({ pages: r.pages, fresh: r.fresh, cursor: r.state.position, restart: r.restart }, r.restart ? 'records appeared behind the page being read; walking again from the cursor' : 'poll walk done');
-      }
-      if (!r.restart) return;
+    this.http.signal = round.signal;
+    const r = await walkFeed(state, {
+      fetch: async (position, page) => {
+        // A node that lost the lease mid-walk (it stalled) stops: what it applied is kept, and the cursor only moves forward.
+        await round.stillHeld();
+        return this.fetch(position, page);
+      },
+      keyOf: (record) => textOf(readPath(record, this.deps.options.record.keyField)) || null,
+      timeOf: (record) => canonicalTime(textOf(readPath(record, this.deps.options.record.timeField)), this.deps.options.request.timeFormat),
+      apply: (page, pageNo, fresh, next, moved) => this.apply(page, pageNo, fresh, next, moved),
+      aborted: () => round.signal.aborted,
+    }, this.deps.options.request.firstPage);
+    this.deps.metrics.queueDepth.set({ queue: `poll:${adapter}` }, 0);
+    if (r.fresh > 0 || r.restart) {
+      this.deps.logger.info({ pages: r.pages, fresh: r.fresh, cursor: r.state.position, restart: r.restart }, r.restart ? 'records appeared behind the page being read; walking again from the cursor' : 'poll walk done');
     }
+    return r.restart ? 'again' : 'done';
   }
 
   private async fetch(position: string, page: number): Promise<SoapPage> {
     const o = this.deps.options;
-    // A node that lost the lease mid-walk (it stalled) stops: what it applied is kept, and the cursor only moves forward.
-    if (!(await this.polling())) throw new LeaseLost(this.lease.name);
     const values: Record<string, unknown> = { [o.request.startTimeField]: feedTime(position, o.request.timeFormat), [o.request.pageField]: page };
     const request: Record<string, unknown> = {};
     for (const k of this.requestOrder) if (k in values) request[k] = values[k];

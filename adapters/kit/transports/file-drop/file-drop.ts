@@ -1,16 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { Transport, TransportContext, SplitMessage } from './base';
-import type { RawMessage } from '../../../core/ports/inbox';
-import type { RecordOutcome, RecordSource } from '../../../core/ports/intake';
-import { ConfigError } from '../../../core/kernel/errors';
-import { beijingYmd } from '../../../core/identifiers/calendar-date';
-import { IntervalJob } from '../jobs/interval-job';
-import { BatchFileFormat, BatchSummary, CorruptFile, readBatchFile } from '../xml/batch-file';
+import { Transport, TransportContext, SplitMessage } from '../base';
+import type { RawMessage } from '../../../../core/ports/inbox';
+import type { RecordOutcome, RecordSource } from '../../../../core/ports/intake';
+import { ConfigError } from '../../../../core/kernel/errors';
+import { beijingYmd } from '../../../../core/identifiers/calendar-date';
+import { IntervalJob } from '../../jobs/interval-job';
+import { LeasedPoll, PollRound } from '../../jobs/leased-poll';
+import { BatchFileFormat, BatchSummary, CorruptFile, readBatchFile } from '../../xml/batch-file';
 import { DropFolders, exists, renameIfPresent, fsyncDir, removeIfPresent } from './file-drop-folders';
-import { FileLedger, FileRow, LostClaim } from '../../../core/ports/file-ledger';
-import { newClaimant } from '../../../core/kernel/claimant';
+import { FileLedger, FileRow, LostClaim } from '../../../../core/ports/file-ledger';
 import { ReceiptSpec, stageReceipt, publishReceipt, recordFields, toStoredResults } from './file-drop-receipt';
 import { mapFileRecords, MappedChunk, RecordJob } from './file-drop-records';
 import { checkInWorker, mapInWorker, WorkerAborted } from './file-drop-worker';
@@ -52,14 +52,12 @@ export class FileDropTransport extends Transport<FileDropOptions> {
   static readonly optionsSchema = optionsSchema;
   private readonly format: BatchFileFormat;
   private readonly pattern: RegExp;
-  private readonly me = newClaimant();
   private readonly fields: string[];
-  private readonly poll: IntervalJob;
   private readonly sweep: IntervalJob;
   // Built at start: a transport constructed only to read samples (conformance) has no store or data folder.
+  private watch!: LeasedPoll<FileRow[]>;
   private folders!: DropFolders;
   private ledger!: FileLedger;
-  private heartbeat: NodeJS.Timeout | null = null;
   /** Files that failed for a reason of ours (I/O, a crashed worker): not retried before this time. */
   private readonly backoff = new Map<string, { until: number; failures: number }>();
 
@@ -76,11 +74,6 @@ export class FileDropTransport extends Transport<FileDropOptions> {
       encodings: o.encodings, fallbackEncoding: o.fallbackEncoding, maxBytes: o.maxFileBytes,
     };
     this.fields = recordFields(o.receipt);
-    this.poll = new IntervalJob({
-      name: `${ctx.adapter.id} drop folder`, intervalMs: o.pollIntervalMs, maxBackoffMs: 60_000,
-      run: (signal) => this.tick(signal),
-      onError: (err, n, retryInMs) => ctx.logger.error({ err: (err as Error).message, failures: n, retryInMs }, 'drop folder not read'),
-    });
     this.sweep = new IntervalJob({
       name: `${ctx.adapter.id} archive retention`, intervalMs: 3600_000, maxBackoffMs: 3600_000, initialDelayMs: 5_000,
       run: () => this.purgeExpired(),
@@ -109,35 +102,41 @@ export class FileDropTransport extends Transport<FileDropOptions> {
     const o = this.options;
     const root = path.resolve(this.ctx.config.dataDir, o.root ?? path.join('drop', this.adapterId));
     this.folders = new DropFolders(root, path.resolve(root, o.inbox), o.receipt ? path.resolve(root, o.receipt.dir ?? 'receipts') : null);
-    this.ledger = this.ctx.files.ledger(this.adapterId, this.me, o.claimLeaseSeconds);
+    // One lease covers the folder and every file taken from it: one node of a cluster watches the
+    // folder (`watch:<adapter>`), and the files it took and did not finish are recorded under it,
+    // for whichever node holds the lease next.
+    this.watch = new LeasedPoll({
+      name: `watch:${this.adapterId}`, leases: this.ctx.leases, leaseSeconds: o.claimLeaseSeconds,
+      intervalMs: o.pollIntervalMs, maxBackoffMs: 60_000, logger: this.ctx.logger,
+      says: { held: 'this node watches the drop folder', elsewhere: 'another node watches the drop folder' },
+      progress: () => this.ledger.open(),
+      round: async (open, round) => { await this.tick(open, round); return 'done'; },
+      onError: (err, n, retryInMs) => this.ctx.logger.error({ err: (err as Error).message, failures: n, retryInMs }, 'drop folder not read'),
+    });
+    this.ledger = this.ctx.files.ledger(this.adapterId, this.watch.owner);
     await this.folders.ensure();
-    this.heartbeat = setInterval(() => {
-      this.ledger.renew().catch((err) => this.ctx.logger.warn({ err: (err as Error).message }, 'file claims not renewed'));
-    }, (this.options.claimLeaseSeconds * 1000) / 3);
-    this.heartbeat.unref();
-    this.poll.start();
+    this.watch.start();
     this.sweep.start();
-    this.ctx.logger.info({ inbox: this.folders.inbox, receipts: this.folders.receipts }, 'watching drop folder');
+    this.ctx.logger.info({ inbox: this.folders.inbox, receipts: this.folders.receipts, lease: this.watch.name }, 'drop folder ready; watched by the holder of its lease');
   }
 
   async stop(): Promise<void> {
     if (!this.ledger) return;
-    await this.poll.stop();
+    // Giving up the lease hands the folder, and the files this node has not finished, to the next node (or start).
+    await this.watch.stop();
     await this.sweep.stop();
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    this.heartbeat = null;
-    // Files this node was working on may be taken over at once by the next node (or start).
-    await this.ledger.release().catch((err) => this.ctx.logger.warn({ err: (err as Error).message }, 'file claims not released'));
   }
 
-  private async tick(signal: AbortSignal): Promise<void> {
-    for (const row of await this.ledger.open()) {
+  private async tick(open: FileRow[], round: PollRound): Promise<void> {
+    const { signal } = round;
+    for (const row of open) {
       if (signal.aborted) return;
-      if (row.owner === this.me.id) await this.carryOn(row, signal);
-      else if (this.abandoned(row)) {
+      if (row.owner === this.watch.owner) await this.carryOn(row, signal);
+      else {
+        // This node holds the lease, so the file's holder no longer does: the file is this node's now.
         const held = await this.ledger.takeOver(row);
         if (held) {
-          this.ctx.logger.info({ file: row.name, fileId: row.id, state: row.state, previousOwner: row.owner }, 'file taken over from a node that is gone');
+          this.ctx.logger.info({ file: row.name, fileId: row.id, state: row.state, previousOwner: row.owner, resumeAt: held.recordsDone }, 'file taken over from a node that no longer watches the folder');
           await this.carryOn(held, signal);
         }
       }
@@ -147,20 +146,9 @@ export class FileDropTransport extends Transport<FileDropOptions> {
     await this.clearOrphanMarkers(names).catch((err) => this.ctx.logger.warn({ err: (err as Error).message }, 'orphaned markers not moved; tried again at the next look'));
     for (const name of await this.readyFiles(names)) {
       if (signal.aborted) return;
+      await round.stillHeld();
       const row = await this.claim(name);
       if (row) await this.carryOn(row, signal);
-    }
-  }
-
-  /** The holder's lease ran out, or it was a process on this machine that no longer runs. */
-  private abandoned(row: FileRow): boolean {
-    if (row.leaseExpired) return true;
-    if (row.ownerHost !== this.me.host || row.ownerPid === process.pid) return false;
-    try {
-      process.kill(row.ownerPid, 0);
-      return false;
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'ESRCH';
     }
   }
 

@@ -1,9 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Transport, HttpRoute } from './base';
-import type { RawMessage } from '../../../core/ports/inbox';
-import type { RecordOutcome } from '../../../core/ports/intake';
-import { readBody, sendProblem, sendJson, flatHeaders, BodyTooLarge } from '../../../core/kernel/http';
+import { Transport, HttpRoute } from '../base';
+import type { RawMessage } from '../../../../core/ports/inbox';
+import type { RecordOutcome } from '../../../../core/ports/intake';
+import { readBody, sendProblem, sendJson, flatHeaders, BodyTooLarge } from '../../../../core/kernel/http';
 import optionsSchema from './rest.schema.json';
 
 export interface RestOptions {
