@@ -22,8 +22,9 @@ HUB_NODE_OPTIONS ?= --max-old-space-size=256
 HUB_NODE_FLAGS ?= --single-threaded-gc
 
 # Embedded mode: one process, PGlite under $${HUB_DATA_DIR:-./data}, demo departments and simulators.
+# --demo: the demo configuration (tokens everyone knows), which `hub start` never takes by itself.
 run: build
-	NODE_OPTIONS="$(HUB_NODE_OPTIONS)" node $(HUB_NODE_FLAGS) bin/hub.js start --with-simulators
+	NODE_OPTIONS="$(HUB_NODE_OPTIONS)" node $(HUB_NODE_FLAGS) bin/hub.js start --demo --with-simulators
 
 # Every test; the last line printed is "N passed, N failed".
 test:

@@ -9,13 +9,14 @@ import { scaffoldAdapter } from '../adapters/kit/scaffold';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 
-/** An adapter id of the configuration, or a department folder. */
+/** A department folder, an adapter id of the configuration HUB_CONFIG names (when it is set), or a bundled adapter's id. */
 function adapterDir(idOrDir: string): string {
   if (fs.existsSync(path.join(idOrDir, 'adapter.yaml'))) return path.resolve(idOrDir);
-  try {
+  // A dry run needs no node configuration; one that is set and broken is reported, not passed over.
+  if (process.env.HUB_CONFIG) {
     const ref = loadConfig().adapters.find((a) => a.id === idOrDir);
     if (ref) return ref.dir;
-  } catch { /* no usable configuration: fall back to the bundled folders */ }
+  }
   const bundled = path.join(ADAPTERS_DIR, idOrDir);
   if (fs.existsSync(path.join(bundled, 'adapter.yaml'))) return bundled;
   throw new Error(`no adapter ${idOrDir}: give an adapter id of the configuration or a folder with adapter.yaml`);

@@ -2,10 +2,12 @@ import { ServiceBroker } from 'moleculer';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { loadConfig, HubConfig } from '../core/kernel/config';
+import { ConfigError } from '../core/kernel/errors';
 import { createLogger, Logger } from '../core/kernel/logger';
 import { HubMetrics } from '../core/kernel/metrics';
 import type { HubContext } from '../services/context';
 import { openStore } from '../services/store/open-store';
+import type { StatementObserver } from '../services/store/sql-driver';
 import { ProfileSet } from '../adapters/kit/mapping/profile-set';
 import { Intake } from '../services/intake/intake';
 import { loadSharedTables } from '../adapters/kit/mapping/shared-tables';
@@ -16,6 +18,10 @@ import { casesService } from '../services/cases.service';
 import { deadLettersService } from '../services/dead-letters.service';
 import { filesService } from '../services/files.service';
 import { mappingService, profilesService } from '../services/mapping.service';
+import { busMiddleware } from '../services/outbox/bus';
+import { BrokerChannels } from '../services/outbox/broker-channels';
+import { startDispatch } from '../services/outbox/outbox-dispatch';
+import { OUTBOX_QUEUE } from '../core/kernel/constants';
 
 export interface RunningHub {
   context: HubContext;
@@ -33,22 +39,47 @@ const SERVICES = {
   mapping: mappingService,
 } as const;
 
+/** The services a node may run (HUB_SERVICES). */
+export const SERVICE_NAMES = Object.keys(SERVICES);
+
+/** The services this node runs; a name that is none of them is refused before anything is opened. */
+function servicesOf(config: HubConfig): string[] {
+  if (config.services === 'all') return SERVICE_NAMES;
+  const unknown = config.services.filter((n) => !SERVICE_NAMES.includes(n));
+  if (unknown.length) {
+    throw new ConfigError(`HUB_SERVICES names no service ${unknown.map((n) => JSON.stringify(n)).join(', ')}: the services are all, or some of ${SERVICE_NAMES.join(', ')}`, { field: 'HUB_SERVICES', value: unknown.join(',') });
+  }
+  return config.services;
+}
+
+/** What a caller embedding the hub may add to its configuration. */
+export interface HubOptions {
+  /** Shown every statement the store sends, before it runs (the plans of the hub's own statements). */
+  observeStatements?: StatementObserver;
+}
+
 /**
  * Starts a hub node: opens the store the configuration names, loads every adapter and its mapping
- * profile, starts the Moleculer services this node runs, then the transports (which first process
- * whatever raw messages a previous stop left pending).
+ * profile, starts the Moleculer services this node runs, then, on a node that runs the gateway, the
+ * department transports (which first process whatever raw messages a previous stop left pending).
+ * Transports run where the gateway runs: their push endpoints are the gateway's routes, and a node
+ * without it (a query node) neither polls departments nor takes drop folders.
  */
-export async function startHub(config: HubConfig = loadConfig(), logger: Logger = createLogger(config.logLevel)): Promise<RunningHub> {
+export async function startHub(config: HubConfig = loadConfig(), logger: Logger = createLogger(config.logLevel), options: HubOptions = {}): Promise<RunningHub> {
+  const wanted = servicesOf(config);
+  const runsTransports = wanted.includes('gateway');
   const metrics = new HubMetrics();
-  const store = await openStore({ store: config.store, dataDir: config.dataDir, region: config.region });
+  const store = await openStore({ store: config.store, dataDir: config.dataDir, region: config.region, observe: options.observeStatements });
   try {
     const shared = loadSharedTables(config.registryFile, config.catalogueFile);
     const profiles = new ProfileSet(shared, logger);
     const intake = new Intake({ store, profiles, metrics, logger });
-    const context: HubContext = { config, logger, metrics, store, profiles, intake, adapters: new Map() };
+    const channels = new BrokerChannels();
+    const context: HubContext = { config, logger, metrics, store, profiles, intake, channels, adapters: new Map() };
     for (const ref of config.adapters.filter((a) => a.enabled)) {
       const definition = loadAdapterDefinition(ref.dir, ref.overrides);
       profiles.add(definition.id, definition.mapping);
+      if (!runsTransports) continue;
       const transport = resolveTransport(definition.transport, { adapter: definition, intake, leases: store.leases, cursors: store.cursors, files: store.files, logger: logger.child({ adapter: definition.id }), metrics, config });
       context.adapters.set(definition.id, { transport });
     }
@@ -60,15 +91,29 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
       transporter: config.transporter ?? undefined,
       logger: { type: 'Console', options: { level: config.logLevel === 'debug' ? 'info' : 'warn', formatter: 'json' } },
       metrics: false,
+      // The `hub` command stops the node on SIGTERM and SIGINT, in order (gateway, transports, store):
+      // moleculer's own handlers would stop the broker alone and end the process before the rest.
+      skipProcessEventRegistration: true,
+      // The bus: in-process without a transporter, NATS JetStream with one (services/outbox/).
+      middlewares: [busMiddleware(config)],
     });
-    const wanted = config.services === 'all' ? Object.keys(SERVICES) : config.services;
+    channels.attach(broker);
     for (const name of wanted) {
       const make = SERVICES[name as keyof typeof SERVICES];
       if (make) broker.createService(make(context));
     }
     broker.createService(profilesService(context));
-    await broker.start();
-    for (const { transport } of context.adapters.values()) await transport.start();
+    try {
+      await broker.start();
+      for (const { transport } of context.adapters.values()) await transport.start();
+    } catch (err) {
+      // A half-started node lets go of what it took (the transporter, pollers), so that the process can end.
+      await broker.stop().catch(() => undefined);
+      for (const { transport } of context.adapters.values()) await transport.stop().catch(() => undefined);
+      throw err;
+    }
+    // Once the bus is connected (the broker's start connects it last); stopped before the bus stops.
+    const dispatch = startDispatch(context);
 
     const gateway = broker.getLocalService('gateway') as unknown as { server?: Server } | undefined;
     const address = gateway?.server?.address() as AddressInfo | null | undefined;
@@ -82,8 +127,12 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
         stopping ??= (async () => {
           const grace = setTimeout(() => logger.warn('requests still in flight after the grace period'), config.shutdownGraceSeconds * 1000);
           try {
+            await dispatch.stop();
             await broker.stop();
             for (const { transport } of context.adapters.values()) await transport.stop();
+            // What this node received and did not finish is left to the next node that starts (a
+            // store already gone keeps the claims until they run out).
+            await store.inbox.releaseClaims().catch((err) => logger.warn({ err: (err as Error).message }, 'inbox claims not given up; they run out by themselves'));
           } finally {
             clearTimeout(grace);
             await store.close();
@@ -109,5 +158,9 @@ function registerStoreGauges(hub: HubContext): void {
     this.reset();
     for (const a of hub.profiles.adapters()) this.set({ adapter: a }, 0);
     for (const r of await store.deadLetters.openCounts()) this.set({ adapter: r.adapter }, r.n);
+  };
+  // Only the outbox's label: other queues set their own.
+  (metrics.queueDepth as any).collect = async function collect(this: typeof metrics.queueDepth) {
+    this.set({ queue: OUTBOX_QUEUE }, await store.outbox.depth());
   };
 }

@@ -3,7 +3,6 @@
 /**
  * The canonical case statuses every department's local codes are mapped to.
  */
-
 export type CanonicalStatus =
   | "SUBMITTED"
   | "ACCEPTED"
@@ -20,10 +19,10 @@ export type CanonicalStatus =
   | "WITHDRAWN";
 
 export type BeijingTime = string;
-/**
- * The canonical case statuses every department's local codes are mapped to.
- */
 
+/**
+ * A canonical case event: a CloudEvents 1.0 JSON object whose data is one status change of one case.
+ */
 export interface CaseEvent {
   specversion: "1.0";
   /**
@@ -104,9 +103,8 @@ export interface Applicant {
 }
 
 /**
- * The canonical case statuses every department's local codes are mapped to.
+ * A case as the supervisor sees it (GET /api/v1/cases/{code}).
  */
-
 export interface CaseView {
   supervisionCode: string;
   department: {
@@ -161,4 +159,22 @@ export interface CaseView {
       profileVersion?: string;
     };
   }[];
+}
+
+/**
+ * Classes of canonical statuses that the supervision rules and the statistics read: the one list of each, for code and SQL alike.
+ */
+export interface StatusClasses {
+  /**
+   * A case with one of these is finished: activity after it is a reopening (REOPENED), and it is no longer in progress.
+   */
+  final: CanonicalStatus[];
+  /**
+   * Statuses that decide an application; reached with no acceptance on record, a case was handled outside the system (NO_ACCEPTANCE).
+   */
+  decided: CanonicalStatus[];
+  /**
+   * Statuses that count a case as completed in the statistics.
+   */
+  completed: CanonicalStatus[];
 }

@@ -19,8 +19,14 @@ async function generate() {
       $refOptions: { resolve: { http: false, contracts: { order: 1, canRead: /^https:\/\/hub\.invalid\/contracts\/v1\//, read: (f) => fs.readFileSync(path.join(dir, path.basename(f.url)), 'utf8') } } },
     });
     // Referenced schemas are declared in each file that uses them: keep the first declaration.
-    for (const block of ts.split(/\n(?=export )/)) {
-      const name = (block.match(/^export (?:type|interface) (\w+)/) || [])[1];
+    // A declaration's doc comment stands before it: split before either, and keep each comment with
+    // the declaration that follows it, so that a skipped declaration takes its comment along.
+    let comment = '';
+    for (const piece of ts.split(/\n(?=export |\/\*\*)/)) {
+      if (!piece.trim().startsWith('export ')) { comment += piece.trim() + '\n'; continue; }
+      const block = comment + piece;
+      comment = '';
+      const name = (piece.trim().match(/^export (?:type|interface) (\w+)/) || [])[1];
       if (name && seen.has(name)) continue;
       if (name) seen.add(name);
       parts.push(block.trim() + '\n');

@@ -13,9 +13,52 @@ export interface CallerMeta {
 async function findCase(hub: HubContext, code: string) {
   const parsed = parseSupervisionCode(code);
   if (!parsed.ok) throw new Errors.MoleculerClientError(`malformed supervision code: ${parsed.message}`, 400, 'bad-supervision-code', { field: 'code', rule: parsed.rule });
-  const row = await hub.store.cases.get(parsed.value.code);
+  const row = await hub.store.cases.read(parsed.value.code);
   if (!row) throw new Errors.MoleculerClientError(`no case with supervision code ${parsed.value.code}`, 404, 'case-not-found', { code: parsed.value.code });
   return row;
+}
+
+/** The most cases one reprojection request recomputes: one transaction, holding their locks. */
+export const REPROJECT_MAX_BATCH = 1000;
+
+interface ReprojectParams {
+  codes?: string[];
+  all?: boolean;
+  after?: string;
+  limit?: number;
+  count?: boolean;
+}
+
+/**
+ * One batch of `POST /cases/reproject`: every case (`all`, keyset by supervision code from `after`,
+ * `limit` at a time) or the cases named (`codes`, all in this batch). `count` adds where the run
+ * stands: the cases in scope and how many of them this batch and those before it covered.
+ */
+async function reprojectBatch(hub: HubContext, p: ReprojectParams) {
+  if (!!p.codes === !!p.all) throw new Errors.MoleculerClientError('name the cases to reproject: either codes or all', 400, 'bad-scope', { field: p.codes ? 'all' : 'codes' });
+  if (p.codes && (p.after !== undefined || p.limit !== undefined)) {
+    throw new Errors.MoleculerClientError('after and limit page through all cases; named codes are reprojected in one batch', 400, 'bad-scope', { field: p.after !== undefined ? 'after' : 'limit' });
+  }
+  const codeOf = (value: string, field: string) => {
+    const parsed = parseSupervisionCode(value);
+    if (!parsed.ok) throw new Errors.MoleculerClientError(`malformed supervision code in ${field}: ${parsed.message}`, 400, 'bad-supervision-code', { field, value, rule: parsed.rule });
+    return parsed.value.code;
+  };
+  const codes = p.codes ? [...new Set(p.codes.map((c, i) => codeOf(c, `codes[${i}]`)))] : undefined;
+  const after = p.after !== undefined ? codeOf(p.after, 'after') : null;
+  const started = Date.now();
+  const batch = await hub.store.cases.reproject({ codes, after, limit: codes ? codes.length : p.limit ?? 200 });
+  const last = batch.codes[batch.codes.length - 1] ?? after;
+  const found = new Set(batch.codes);
+  if (batch.changed.length) hub.logger.info({ reprojected: batch.codes.length, changed: batch.changed, after, ms: Date.now() - started }, 'case projections rebuilt');
+  return {
+    reprojected: batch.codes.length,
+    changed: batch.changed,
+    notFound: codes ? codes.filter((c) => !found.has(c)) : [],
+    // The last case of this batch: a run stopped here goes on with after = nextCursor.
+    nextCursor: batch.more ? last : null,
+    ...(p.count ? { progress: codes ? { total: codes.length, done: codes.length } : await hub.store.cases.countUpTo(last) } : {}),
+  };
 }
 
 /** The case store's read side: the supervisor's case view, lists, lookups and the public view. */
@@ -63,6 +106,19 @@ export function casesService(hub: HubContext): ServiceSchema {
             items: rows.map(({ firstSeen, ...r }) => r),
             nextCursor: more && last ? encodeCursor({ time: last.firstSeen, key: last.supervisionCode }) : null,
           };
+        },
+      },
+      reproject: {
+        role: 'operator',
+        params: {
+          codes: { type: 'array', items: 'string', min: 1, max: REPROJECT_MAX_BATCH, optional: true },
+          all: { type: 'boolean', optional: true },
+          after: { type: 'string', optional: true },
+          limit: { type: 'number', integer: true, min: 1, max: REPROJECT_MAX_BATCH, optional: true, convert: true },
+          count: { type: 'boolean', optional: true },
+        },
+        async handler(ctx: Context<ReprojectParams>) {
+          return reprojectBatch(hub, ctx.params);
         },
       },
       stats: {

@@ -5,6 +5,7 @@ import type { Store } from './store/open-store';
 import type { Profiles } from '../core/ports/mapping';
 import type { Intake } from './intake/intake';
 import type { TransportHandle } from '../core/ports/transport';
+import type { Channels } from '../core/ports/channel';
 
 /** What the hub's services receive at start-up: the ports chosen from configuration, never the mode itself. */
 export interface HubContext {
@@ -14,6 +15,8 @@ export interface HubContext {
   store: Store;
   profiles: Profiles;
   intake: Intake;
+  /** The bus: publishing on its channels. */
+  channels: Channels;
   /** The department transports this node runs, by adapter id. */
   adapters: Map<string, { transport: TransportHandle }>;
 }

@@ -1,18 +1,34 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse, Server } from 'node:http';
 import ApiGateway from 'moleculer-web';
-import { Errors, ServiceSchema, Context } from 'moleculer';
+import { Errors, ServiceSchema, Context, Service } from 'moleculer';
 import type { HubContext } from './context';
 import { sendProblem, sendJson } from '../core/kernel/http';
 
-type Req = IncomingMessage & { $action?: { name: string; role?: string }; $route?: unknown };
+type Req = IncomingMessage & { $action?: { name: string; role?: string }; $route?: unknown; $alias?: { action?: string } };
+
+/**
+ * The errors that say no node of the hub runs the service a route calls: moleculer-web's when no
+ * node offers the action, moleculer's when the node that did left during the call.
+ */
+const NO_NODE_RUNS_IT = new Set(['ServiceUnavailableError', 'ServiceNotFoundError', 'ServiceNotAvailableError']);
 
 const TYPE_BY_STATUS: Record<number, string> = { 400: 'bad-request', 401: 'unauthorized', 403: 'forbidden', 404: 'not-found', 413: 'body-too-large', 422: 'invalid', 503: 'unavailable' };
 
 /** Turns any error into RFC 9457 problem details; internal details stay in the log. */
 function problemFor(hub: HubContext, req: IncomingMessage, res: ServerResponse, err: any): void {
+  if (NO_NODE_RUNS_IT.has(err?.name)) {
+    // The route exists; what answers it is missing for now (a node stopped or not started yet).
+    const action = (req as Req).$alias?.action ?? err?.data?.action;
+    const service = typeof action === 'string' && action.includes('.') ? action.slice(0, action.lastIndexOf('.')) : null;
+    hub.logger.warn({ url: req.url, action: action ?? null }, 'no node runs the service this route calls');
+    sendProblem(res, 503, 'unavailable', 'Service unavailable',
+      `${service ? `no node of this hub runs the ${service} service now` : 'no node of this hub runs the service this route calls now'}; try again later`,
+      service ? { service } : {}, { 'Retry-After': '5' });
+    return;
+  }
   let status = Number(err?.code) || 500;
   if (err?.name === 'ValidationError') status = 400;
-  if (err?.name === 'ServiceNotFoundError' || err?.name === 'NotFoundError') status = 404;
+  if (err?.name === 'NotFoundError') status = 404;
   if (status < 400 || status > 599) status = 500;
   if (status >= 500) hub.logger.error({ url: req.url, err: err?.message, stack: err?.stack }, 'request failed');
   const type = typeof err?.type === 'string' && err.type && status < 500 ? err.type.toLowerCase().replace(/_/g, '-') : TYPE_BY_STATUS[status] ?? 'internal';
@@ -50,9 +66,13 @@ export function gatewayService(hub: HubContext): ServiceSchema {
           aliases: {
             ...transportAliases,
             'GET /health/live': (_req: IncomingMessage, res: ServerResponse) => sendJson(res, 200, { status: 'ok' }),
-            'GET /health/ready': (_req: IncomingMessage, res: ServerResponse) => {
+            // Ready: the store answers, and some node of the hub runs every service this node's routes call.
+            'GET /health/ready': function ready(this: Service, _req: IncomingMessage, res: ServerResponse) {
+              const missing = missingServices(this);
               hub.store.driver.query('SELECT 1').then(
-                () => sendJson(res, 200, { status: 'ready', store: 'ok' }),
+                () => (missing.length
+                  ? sendProblem(res, 503, 'not-ready', 'Not ready', `no node of this hub runs ${missing.join(', ')}, which this node's routes call`, { missing })
+                  : sendJson(res, 200, { status: 'ready', store: 'ok' })),
                 (err) => sendProblem(res, 503, 'not-ready', 'Not ready', `store unreachable: ${(err as Error).message}`),
               );
             },
@@ -81,6 +101,7 @@ export function gatewayService(hub: HubContext): ServiceSchema {
             'GET cases/lookup': 'cases.lookup',
             'GET cases': 'cases.list',
             'GET cases/:code': 'cases.get',
+            'POST cases/reproject': 'cases.reproject',
             'GET stats/departments': 'cases.stats',
             'GET dead-letters': 'dead-letters.list',
             'POST dead-letters/:id/replay': 'dead-letters.replay',
@@ -92,7 +113,24 @@ export function gatewayService(hub: HubContext): ServiceSchema {
         },
       ],
     },
+    created(this: Service) {
+      // moleculer-web waits for 'listening' only: a port in use would leave the node's start waiting
+      // for ever. The listen callback is handed the error instead, so that the start fails with it.
+      const server = (this as Service & { server: Server }).server;
+      server.removeAllListeners('error');
+      server.on('error', (err) => hub.logger.error({ err: err.message }, 'HTTP server error'));
+      const listen = server.listen.bind(server) as (port: number, host: string, done: () => void) => Server;
+      (server as unknown as { listen: unknown }).listen = (port: number, host: string, done: (err?: Error) => void) => {
+        const failed = (err: Error) => done(err);
+        server.once('error', failed);
+        return listen(port, host, () => { server.off('error', failed); done(); });
+      };
+    },
     methods: {
+      // moleculer-web logs every 5xx with its stack before the route's onError; problemFor logs what is ours to log.
+      errorHandler(this: Service & { sendError(req: IncomingMessage, res: ServerResponse, err: unknown): void }, req: IncomingMessage, res: ServerResponse, err: unknown) {
+        this.sendError(req, res, err);
+      },
       authorize(ctx: Context<unknown, any>, _route: unknown, req: Req) {
         const header = req.headers.authorization ?? '';
         const m = /^Bearer\s+(\S+)$/i.exec(header);
@@ -104,4 +142,15 @@ export function gatewayService(hub: HubContext): ServiceSchema {
       },
     },
   };
+}
+
+/** The services this gateway's routes call that no node of the hub offers now. */
+function missingServices(gateway: Service): string[] {
+  const missing = new Set<string>();
+  for (const route of (gateway.settings.routes ?? []) as { aliases?: Record<string, unknown> }[]) {
+    for (const target of Object.values(route.aliases ?? {})) {
+      if (typeof target === 'string' && !gateway.broker.registry.actions.isAvailable(target)) missing.add(target.slice(0, target.lastIndexOf('.')));
+    }
+  }
+  return [...missing].sort();
 }

@@ -3,9 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { postBatch } from '../infra/simulators/market-regulation';
 import { loadConfig } from '../core/kernel/config';
+import { DEMO_CONFIG } from '../core/kernel/paths';
 import { createLogger } from '../core/kernel/logger';
 import { startHub, RunningHub } from '../cli/start-hub';
-import { createTestDatabase, requireNats } from './support/servers';
+import { createTestDatabase, requireNats, deleteStreams } from './support/servers';
 import { testDataDir, getJson, SUPERVISOR } from './support/hub';
 
 const SAMPLE = path.resolve(__dirname, '../../adapters/market-regulation/samples/batch-01.json');
@@ -15,19 +16,21 @@ describe('cluster mode: two nodes over NATS sharing PostgreSQL', function () {
   const nodes: RunningHub[] = [];
   let drop: (() => Promise<void>) | null = null;
 
+  let namespace = '';
   after(async () => {
     for (const n of nodes.reverse()) await n.stop().catch(() => undefined);
     await drop?.();
+    if (namespace) await deleteStreams(namespace);
   });
 
   it('takes a webhook on the gateway node and answers case queries from the cases node', async () => {
     await requireNats();
     const db = await createTestDatabase();
     drop = db.drop;
-    const namespace = `test-${process.pid}-${Date.now()}`;
+    namespace = `test-${process.pid}-${Date.now()}`;
     const env = (services: string) => ({
       HUB_HTTP_PORT: '0', HUB_DATA_DIR: testDataDir('cluster'), HUB_STORE: db.url, HUB_TRANSPORTER: 'nats://127.0.0.1:4222',
-      HUB_NAMESPACE: namespace, HUB_SERVICES: services, HUB_LOG_LEVEL: 'silent',
+      HUB_NAMESPACE: namespace, HUB_SERVICES: services, HUB_LOG_LEVEL: 'silent', HUB_CONFIG: DEMO_CONFIG,
     });
     const casesNode = await startHub(loadConfig(env('cases,dead-letters,files,mapping')), createLogger('silent'));
     nodes.push(casesNode);

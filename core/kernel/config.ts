@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { compileCheck } from './schema-check';
+import Ajv, { ErrorObject } from 'ajv';
 import { ConfigError } from './errors';
-import { DEMO_CONFIG, CONTRACTS_DIR } from './paths';
+import { CONTRACTS_DIR } from './paths';
 import type { Role } from './constants';
+import schema from './config.schema.json';
 
 export interface TokenConfig {
   name: string;
@@ -23,6 +24,18 @@ export interface AdapterRef {
   overrides?: Record<string, unknown>;
 }
 
+/** The outbox and the bus (services/outbox/). */
+export interface OutboxConfig {
+  /** Whether this node publishes committed events; off (HUB_OUTBOX_DISPATCH=off), they wait in the outbox. */
+  dispatch: boolean;
+  /** How often the dispatcher looks for events other nodes committed; this node's own commits nudge it at once. */
+  pollIntervalMs: number;
+  /** Events read and published per round. */
+  batchSize: number;
+  /** Limits of the bus's NATS JetStream streams (cluster mode), which otherwise keep every message forever. */
+  stream: { maxAgeHours: number; maxBytes: number };
+}
+
 export interface HubConfig {
   region: string;
   http: { host: string; port: number; maxBodyBytes: number };
@@ -32,6 +45,7 @@ export interface HubConfig {
   transporter: string | null;
   /** Moleculer namespace: nodes of one hub share it; hubs sharing a NATS server keep apart. */
   namespace: string;
+  /** Reserved (HUB_QUEUE): nothing uses it yet. */
   queue: string | null;
   services: string[] | 'all';
   tokens: TokenConfig[];
@@ -40,87 +54,147 @@ export interface HubConfig {
   catalogueFile: string;
   /** Seconds the gateway lets requests in flight finish on SIGTERM. */
   shutdownGraceSeconds: number;
+  outbox: OutboxConfig;
   logLevel: string;
   configFile: string;
 }
 
-const schema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    region: { type: 'string', pattern: '^\\d{6}$' },
-    http: {
-      type: 'object', additionalProperties: false,
-      properties: { host: { type: 'string' }, port: { type: 'integer', minimum: 0, maximum: 65535 }, maxBodyBytes: { type: 'integer', minimum: 1 } },
-    },
-    dataDir: { type: 'string' },
-    store: { type: 'string' },
-    transporter: { type: ['string', 'null'] },
-    namespace: { type: 'string' },
-    queue: { type: ['string', 'null'] },
-    services: { anyOf: [{ const: 'all' }, { type: 'array', items: { type: 'string' } }] },
-    tokens: {
-      type: 'array',
-      items: {
-        type: 'object', additionalProperties: false, required: ['name', 'token', 'roles'],
-        properties: {
-          name: { type: 'string' }, token: { type: 'string', minLength: 8 },
-          roles: { type: 'array', items: { enum: ['supervisor', 'operator'] } }, personalData: { type: 'boolean' },
-        },
-      },
-    },
-    adapters: {
-      type: 'array',
-      items: {
-        type: 'object', additionalProperties: false, required: ['id'],
-        properties: { id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' }, dir: { type: 'string' }, enabled: { type: 'boolean' }, overrides: { type: 'object' } },
-      },
-    },
-    registry: { type: 'string' },
-    catalogue: { type: 'string' },
-    shutdownGraceSeconds: { type: 'number', minimum: 0 },
-    logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
-  },
-};
+/**
+ * Why `hub start` will not start without HUB_CONFIG: the demo configuration carries well-known
+ * tokens, so a production node must never fall back to it.
+ */
+export const NO_CONFIG_MESSAGE = 'HUB_CONFIG is not set: set it to this node\'s configuration file (core/kernel/config.schema.json), or start the demo departments and tokens with `hub start --demo`';
 
-const check = compileCheck(schema);
+/** The HUB_* variables of the public interface, each over the setting it names (HUB_DATA_DIR apart: it is relative to the working directory). */
+const ENV_SETTINGS: { name: string; field: string; read?: (name: string, value: string) => unknown }[] = [
+  { name: 'HUB_HTTP_HOST', field: 'http.host' },
+  { name: 'HUB_HTTP_PORT', field: 'http.port', read: (_n, v) => (/^\d+$/.test(v) ? Number(v) : v) },
+  { name: 'HUB_STORE', field: 'store' },
+  { name: 'HUB_TRANSPORTER', field: 'transporter' },
+  { name: 'HUB_NAMESPACE', field: 'namespace' },
+  { name: 'HUB_QUEUE', field: 'queue' },
+  { name: 'HUB_SERVICES', field: 'services', read: (_n, v) => serviceList(v) },
+  { name: 'HUB_LOG_LEVEL', field: 'logLevel' },
+  { name: 'HUB_OUTBOX_DISPATCH', field: 'outbox.dispatch', read: onOff },
+];
+
+// Defaults are filled in from the schema, so that the schema is the one place that states them.
+const validate = new Ajv({ allErrors: true, strict: false, useDefaults: true }).compile(schema);
 
 /**
- * Reads the YAML configuration (HUB_CONFIG, or the demo configuration), then applies the HUB_*
- * environment variables of the public interface over it. Relative paths in the file are relative
- * to the file's folder; HUB_DATA_DIR is relative to the working directory.
+ * Reads the YAML configuration HUB_CONFIG names (there is no default: see NO_CONFIG_MESSAGE), then
+ * applies the HUB_* environment variables of the public interface over it, and checks the result
+ * against config.schema.json, naming the setting (and the variable) that is wrong. Relative paths
+ * in the file are relative to the file's folder; HUB_DATA_DIR is relative to the working directory.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, file = env.HUB_CONFIG || DEMO_CONFIG): HubConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, file: string | undefined = env.HUB_CONFIG || undefined): HubConfig {
+  if (!file) throw new ConfigError(NO_CONFIG_MESSAGE, { field: 'HUB_CONFIG' });
+  const where = path.resolve(file);
+  const named = file === env.HUB_CONFIG ? ' (HUB_CONFIG)' : '';
+  let text: string;
+  try {
+    text = fs.readFileSync(where, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(code === 'ENOENT' ? `configuration file ${where}${named} not found` : `cannot read configuration file ${where}${named}: ${(err as Error).message}`, { file: where });
+  }
   let raw: any;
   try {
-    raw = YAML.parse(fs.readFileSync(file, 'utf8')) ?? {};
+    raw = YAML.parse(text) ?? {};
   } catch (err) {
-    throw new ConfigError(`cannot read configuration ${file}: ${(err as Error).message}`, { file });
+    // The parser's message goes on to draw the offending lines; its first line says what and where.
+    throw new ConfigError(`configuration file ${where}${named} is not YAML: ${(err as Error).message.split('\n')[0]}`, { file: where });
   }
-  const why = check(raw);
-  if (why) {
-    throw new ConfigError(`invalid configuration ${file}: ${why}`, { file });
+  if (raw && typeof raw === 'object' && !Array.isArray(raw) && typeof raw.services === 'string') raw.services = serviceList(raw.services);
+  const fromEnv = new Map<string, string>();
+  if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
+    for (const s of ENV_SETTINGS) {
+      const value = env[s.name];
+      if (value === undefined || value === '') continue;
+      setField(raw, s.field, s.read ? s.read(s.name, value) : value);
+      fromEnv.set(s.field, s.name);
+    }
   }
-  const base = path.dirname(path.resolve(file));
-  const rel = (p: string) => path.resolve(base, p);
-  const port = env.HUB_HTTP_PORT !== undefined ? Number(env.HUB_HTTP_PORT) : raw.http?.port ?? 8080;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`HUB_HTTP_PORT is not a port: ${env.HUB_HTTP_PORT}`);
-  const services = env.HUB_SERVICES ? (env.HUB_SERVICES === 'all' ? 'all' : env.HUB_SERVICES.split(',').map((s) => s.trim()).filter(Boolean)) : raw.services ?? 'all';
+  const valid: boolean = validate(raw);
+  if (!valid) {
+    const problems = (validate.errors ?? []).map((e) => describeProblem(e, raw, fromEnv));
+    const first = fieldOf(validate.errors![0]);
+    const inFile = (validate.errors ?? []).some((e) => !envOf(fieldOf(e), fromEnv));
+    throw new ConfigError(`invalid configuration${inFile ? ` ${where}` : ''}: ${problems.join('; ')}`, { file: where, field: envOf(first, fromEnv) ?? first });
+  }
+  const rel = (p: string) => path.resolve(path.dirname(where), p);
   return {
-    region: raw.region ?? '130100',
-    http: { host: env.HUB_HTTP_HOST || raw.http?.host || '127.0.0.1', port, maxBodyBytes: raw.http?.maxBodyBytes ?? 1024 * 1024 },
+    region: raw.region,
+    http: { host: raw.http.host, port: raw.http.port, maxBodyBytes: raw.http.maxBodyBytes },
     dataDir: path.resolve(env.HUB_DATA_DIR || (raw.dataDir ? rel(raw.dataDir) : './data')),
-    store: env.HUB_STORE || raw.store || 'embedded',
-    transporter: env.HUB_TRANSPORTER || raw.transporter || null,
-    namespace: env.HUB_NAMESPACE || raw.namespace || 'hub',
-    queue: env.HUB_QUEUE || raw.queue || null,
-    services,
-    tokens: raw.tokens ?? [],
-    adapters: (raw.adapters ?? []).map((a: any) => ({ id: a.id, dir: rel(a.dir ?? a.id), enabled: a.enabled !== false, overrides: a.overrides })),
+    store: raw.store,
+    transporter: raw.transporter,
+    namespace: raw.namespace,
+    queue: raw.queue,
+    services: raw.services,
+    tokens: raw.tokens,
+    adapters: raw.adapters.map((a: any) => ({ id: a.id, dir: rel(a.dir ?? a.id), enabled: a.enabled, overrides: a.overrides })),
     registryFile: raw.registry ? rel(raw.registry) : path.join(CONTRACTS_DIR, 'registry.yaml'),
     catalogueFile: raw.catalogue ? rel(raw.catalogue) : path.join(CONTRACTS_DIR, 'catalogue.yaml'),
-    shutdownGraceSeconds: raw.shutdownGraceSeconds ?? 10,
-    logLevel: env.HUB_LOG_LEVEL || raw.logLevel || 'info',
-    configFile: path.resolve(file),
+    shutdownGraceSeconds: raw.shutdownGraceSeconds,
+    outbox: raw.outbox,
+    logLevel: raw.logLevel,
+    configFile: where,
   };
+}
+
+/** `all`, or the names of a comma-separated list. */
+function serviceList(value: string): string[] | 'all' {
+  return value.trim() === 'all' ? 'all' : value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** An on/off environment variable. */
+function onOff(name: string, value: string): boolean {
+  if (/^(on|true|1|yes)$/i.test(value)) return true;
+  if (/^(off|false|0|no)$/i.test(value)) return false;
+  throw new ConfigError(`${name} must be on or off, not ${JSON.stringify(value)}`, { field: name, value });
+}
+
+function setField(obj: any, field: string, value: unknown): void {
+  const keys = field.split('.');
+  let at = obj;
+  for (const k of keys.slice(0, -1)) {
+    if (at[k] === null || typeof at[k] !== 'object') at[k] = {};
+    at = at[k];
+  }
+  at[keys[keys.length - 1]] = value;
+}
+
+/** The dotted path of the setting a schema error is about (the unknown or missing one itself, when it is that). */
+function fieldOf(e: ErrorObject): string {
+  const keys = e.instancePath.split('/').slice(1).map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (e.keyword === 'additionalProperties') keys.push(String((e.params as { additionalProperty: string }).additionalProperty));
+  if (e.keyword === 'required') keys.push(String((e.params as { missingProperty: string }).missingProperty));
+  return keys.join('.');
+}
+
+/** The variable that set a setting, or the list or object it is part of. */
+function envOf(field: string, fromEnv: Map<string, string>): string | undefined {
+  for (const [f, name] of fromEnv) if (field === f || field.startsWith(`${f}.`)) return name;
+  return undefined;
+}
+
+/** One problem in words: the setting, the variable that set it, what it must be and what it is. */
+function describeProblem(e: ErrorObject, data: unknown, fromEnv: Map<string, string>): string {
+  const field = fieldOf(e);
+  if (e.keyword === 'additionalProperties') return `unknown setting ${field}`;
+  if (e.keyword === 'required') return `${field} is missing`;
+  const variable = envOf(field, fromEnv);
+  const name = variable ? `${variable} (${field})` : field || 'the file';
+  let value: unknown = data;
+  for (const k of e.instancePath.split('/').slice(1)) value = (value as any)?.[k];
+  const must = e.keyword === 'enum' ? `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` : e.message;
+  // A secret that breaks the schema is still a secret.
+  if (/(token|secret|password|key)$/i.test(field)) return `${name} ${must}`;
+  return `${name} ${must}, not ${withoutPassword(JSON.stringify(value))}`;
+}
+
+/** A URL's password never reaches a message. */
+function withoutPassword(text: string): string {
+  return text.replace(/(\/\/[^:/@\s"]*):[^@\s"]*@/g, '$1:***@');
 }

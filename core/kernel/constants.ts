@@ -1,4 +1,7 @@
 /** Names dashboards, clients and code share; changing one here changes it everywhere. */
+import type { CanonicalStatus, StatusClasses } from '../../contracts/types';
+import statusSchema from '../../contracts/v1/canonical-status.schema.json';
+import statusClasses from '../../contracts/v1/status-classes.schema.json';
 
 export const METRICS = {
   inboundMessages: 'hub_inbound_messages_total',
@@ -17,16 +20,38 @@ export const METRICS = {
   pollPages: 'hub_poll_pages_total',
 } as const;
 
+/**
+ * The bus's channels (Moleculer channels; prefixed with the namespace on the wire). Every applied
+ * event goes on eventApplied, its CloudEvents envelope as contracts/ defines it; the supervisor
+ * publishes its alerts on the other two.
+ */
+export const CHANNELS = {
+  eventApplied: 'case.event.applied',
+  lightChanged: 'case.light.changed',
+  violationRaised: 'case.violation.raised',
+} as const;
+
+/** Where the bus puts a message that a consumer failed on after every retry. */
+export const BUS_FAILED_CHANNEL = 'bus.failed';
+
+/** The queue label of hub_queue_depth for events committed and not yet published. */
+export const OUTBOX_QUEUE = 'outbox';
+
 export const INBOUND_RESULTS = ['accepted', 'duplicate', 'rejected', 'failed'] as const;
 export type InboundResult = (typeof INBOUND_RESULTS)[number];
 
 export const ROLES = { supervisor: 'supervisor', operator: 'operator' } as const;
 export type Role = (typeof ROLES)[keyof typeof ROLES];
 
-export const CANONICAL_STATUSES = [
-  'SUBMITTED', 'ACCEPTED', 'REJECTED', 'UNDER_REVIEW', 'SUPPLEMENT_REQUESTED', 'SUPPLEMENTED',
-  'SUSPENDED', 'RESUMED', 'APPROVED', 'DENIED', 'COMPLETED', 'DELIVERED', 'WITHDRAWN',
-] as const;
+/** The canonical statuses, as contracts/v1/canonical-status.schema.json lists them. */
+export const CANONICAL_STATUSES: readonly CanonicalStatus[] = statusSchema.enum as CanonicalStatus[];
+
+/** Classes of statuses (contracts/v1/status-classes.schema.json): the one list of each, for code and SQL. */
+export const STATUS_CLASSES: Readonly<Record<keyof StatusClasses, readonly CanonicalStatus[]>> = {
+  final: statusClasses.properties.final.const as CanonicalStatus[],
+  decided: statusClasses.properties.decided.const as CanonicalStatus[],
+  completed: statusClasses.properties.completed.const as CanonicalStatus[],
+};
 
 export const EVENT_TYPE = 'gov.case.status.v1';
 export const SOURCE_PREFIX = 'urn:hub:system:';

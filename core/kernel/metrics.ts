@@ -41,7 +41,7 @@ export class HubMetrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200],
   });
   readonly queueDepth = new client.Gauge({
-    name: METRICS.queueDepth, help: 'Jobs waiting in each queue', labelNames: ['queue'], registers: [this.registry],
+    name: METRICS.queueDepth, help: 'Work waiting in each queue (outbox: events committed and not yet published on the bus)', labelNames: ['queue'], registers: [this.registry],
   });
 
   constructor() {

@@ -4,6 +4,7 @@ import { issueSupervisionCode } from '../../core/identifiers/supervision-code';
 import { compactBody, expandBody, isPrepared, mayBeRefused, ApplyInput } from '../../core/ports/event-row';
 import { Where } from '../store/where';
 import type { ListCursor } from '../../core/kernel/list-cursor';
+import { STATUS_CLASSES } from '../../core/kernel/constants';
 import { projectCase, projectOrdered, orderTimeline, StoredEvent, CaseProjection, ProjectedEvent } from './projection';
 
 export type ApplyResult =
@@ -22,6 +23,36 @@ export interface CaseRow {
   projection: CaseProjection;
   references: { system: string; localId: string }[];
   timeline: StoredEvent[];
+}
+
+/** A case as its row stores it (CaseStore.read): what the case views are made of. */
+export interface StoredCase {
+  projection: CaseProjection;
+  references: { system: string; localId: string }[];
+  /** Ordered by status time, then by arrival. */
+  timeline: StoredTimelineEntry[];
+}
+
+/** One event of a stored case's timeline, with the provenance the case view shows. */
+export interface StoredTimelineEntry {
+  eventId: string;
+  status: CaseEvent['data']['status'];
+  /** The status time as the department sent it. */
+  time: string;
+  system: string;
+  sourceStatus: CaseEvent['data']['sourceStatus'];
+  remark: string | null;
+  provenance: { adapter: string; rawMessageId: string; profileVersion?: string };
+}
+
+/** One batch of CaseStore.reproject. */
+export interface ReprojectBatch {
+  /** The cases recomputed, in supervision-code order. */
+  codes: string[];
+  /** Those whose stored row differed from their events' projection, and was rewritten. */
+  changed: string[];
+  /** Whether cases remain after the last one of this batch. */
+  more: boolean;
 }
 
 export interface CaseSummary {
@@ -184,9 +215,13 @@ export class CaseStore {
   }
 
   private async selectRefs(tx: SqlExecutor, pairs: readonly { s: string; l: string }[]): Promise<Map<string, string>> {
+    // One look-up by key per pair, whatever the size of the table: as a join, the planner (which takes
+    // the pairs for 100 rows) hashed them against a sequential scan of every reference, for each report.
+    // The LIMIT keeps the lateral subquery from being flattened into such a join.
     const r = await tx.query<{ refs: string | null }>(
-      `SELECT json_agg(json_build_array(r.system, r.local_id, r.supervision_code))::text AS refs
-       FROM case_refs r JOIN json_to_recordset($1::json) AS x(s text, l text) ON r.system = x.s AND r.local_id = x.l`,
+      `SELECT json_agg(json_build_array(x.s, x.l, r.supervision_code))::text AS refs
+       FROM json_to_recordset($1::json) AS x(s text, l text)
+       CROSS JOIN LATERAL (SELECT c.supervision_code FROM case_refs c WHERE c.system = x.s AND c.local_id = x.l LIMIT 1) AS r`,
       [jsonParam(JSON.stringify(pairs.map(({ s, l }) => ({ s, l }))))]);
     return new Map(parseJson<[string, string, string][]>(r.rows[0]?.refs).map(([s, l, c]) => [refKey(s, l), c]));
   }
@@ -211,6 +246,8 @@ export class CaseStore {
         : compactBody(event.subject === code ? event : { ...event, subject: code }, { id: event.id, adapter: p.adapter, rawMessageId: p.rawMessageId, supervisionCode: code });
       return [event.id, seqs[i], code, p.adapter, p.rawMessageId, event.data.status, event.data.statusTime, receivedAt, body];
     }));
+    // Each applied event waits in the outbox (migration 011), committed with it, until the bus has it.
+    await tx.insertRows('outbox', ['seq', 'event_id'], rows.map(({ event }, i) => [seqs[i], event.id]));
     return byCase;
   }
 
@@ -255,6 +292,10 @@ export class CaseStore {
       [rowsAsJson(CASE_COLUMNS, changed)]);
   }
 
+  /**
+   * The case as its events describe it, projected now, with the events whole. The read path serves
+   * `read` (the stored row); this is what a stored row is checked against.
+   */
   async get(code: string): Promise<CaseRow | null> {
     const events = await this.db.query<{ id: string; adapter: string; raw_message_id: string; body: Record<string, unknown>; seq: string }>(
       `SELECT e.id, e.adapter, e.raw_message_id, e.body, e.seq FROM cases c CROSS JOIN LATERAL json_array_elements(c.timeline) AS t(entry)
@@ -265,6 +306,114 @@ export class CaseStore {
     })));
     const refs = await this.db.query<{ system: string; local_id: string }>('SELECT system, local_id FROM case_refs WHERE supervision_code = $1 ORDER BY created_at, system, local_id', [code]);
     return { projection: projectCase(code, timeline), references: refs.rows.map((r) => ({ system: r.system, localId: r.local_id })), timeline };
+  }
+
+  /**
+   * The case as its row stores it, in one statement by key: the row, its references, and its
+   * timeline with what the case view shows of each event (source system, source status, remark,
+   * provenance), read from the events the timeline names. Nothing is projected here, so the case
+   * view, lists and statistics answer from the same stored projection (see `reproject`).
+   */
+  async read(code: string): Promise<StoredCase | null> {
+    const r = await this.db.query<{
+      department_code: string; department_name: string; hall_code: string | null; hall_name: string | null; item_code: string; item_name: string;
+      status: CaseProjection['status']; applicant: CaseProjection['applicant']; light: CaseProjection['light']; deadline: string | null; paused: boolean;
+      violations: CaseProjection['violations']; event_count: number; refs: [string, string][] | null;
+      timeline: [string, CaseProjection['status'], string, string, StoredTimelineEntry['sourceStatus'], string | null, string, string, string | null][] | null;
+    }>(
+      `SELECT c.department_code, c.department_name, c.hall_code, c.hall_name, c.item_code, c.item_name, c.status, c.applicant, c.light,
+         to_char(c.deadline AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS"+08:00"') AS deadline, c.paused, c.violations, c.event_count,
+         (SELECT json_agg(json_build_array(r.system, r.local_id) ORDER BY r.created_at, r.system, r.local_id)
+            FROM case_refs r WHERE r.supervision_code = c.supervision_code) AS refs,
+         -- Ordered here rather than trusted: rows filled by migration 004 and not rewritten since keep arrival order.
+         (SELECT json_agg(json_build_array(t.entry->>0, t.entry->>2, t.entry->>3, b.d->'system', b.d->'sourceStatus', b.d->'remark',
+                   COALESCE(b.d->'provenance'->>'adapter', e.adapter),
+                   COALESCE(b.d->'provenance'->>'rawMessageId', e.raw_message_id), b.d->'provenance'->'profileVersion') ORDER BY (t.entry->>3)::timestamptz, (t.entry->>1)::bigint)
+            FROM json_array_elements(c.timeline) AS t(entry)
+            JOIN events e ON e.id = t.entry->>0 AND e.supervision_code = c.supervision_code
+            CROSS JOIN LATERAL (SELECT e.body->'data' AS d) AS b) AS timeline
+       FROM cases c WHERE c.supervision_code = $1`, [code]);
+    const row = r.rows[0];
+    if (!row) return null;
+    const timeline: StoredTimelineEntry[] = (row.timeline ?? []).map(([eventId, status, time, system, sourceStatus, remark, adapter, rawMessageId, profileVersion]) => ({
+      eventId, status, time, system, sourceStatus, remark,
+      provenance: { adapter, rawMessageId, ...(profileVersion !== null ? { profileVersion } : {}) },
+    }));
+    return {
+      projection: {
+        supervisionCode: code,
+        department: { code: row.department_code, name: row.department_name, ...(row.hall_code ? { hall: { code: row.hall_code, name: row.hall_name! } } : {}) },
+        item: { code: row.item_code, name: row.item_name },
+        status: row.status,
+        // The latest status's time as the department sent it (the column holds the instant only).
+        statusTime: timeline[timeline.length - 1]?.time ?? '',
+        applicant: row.applicant,
+        light: row.light,
+        deadline: row.deadline,
+        paused: row.paused,
+        violations: row.violations,
+        eventCount: row.event_count,
+      },
+      references: (row.refs ?? []).map(([system, localId]) => ({ system, localId })),
+      timeline,
+    };
+  }
+
+  /**
+   * Recomputes the stored projections of one batch of cases from their events, after a supervision
+   * rule changed or a row went wrong: the first `limit` cases after `after` in supervision-code order
+   * (keyset, so a run over every case never holds more than a batch), or only those of `codes`. One
+   * transaction under the cases' locks, so events applied meanwhile wait for it and are projected
+   * after it. A row is rewritten only when it differs from the projection.
+   *
+   * A case's events are those its row's timeline names, written in the transaction that stored
+   * them (events have no index by case, which appending them would pay for); everything else in the
+   * row, the timeline's statuses, times and order included, is recomputed from the events.
+   */
+  async reproject(scope: { codes?: readonly string[]; after?: string | null; limit: number }): Promise<ReprojectBatch> {
+    return this.db.transaction(async (tx) => {
+      const w = new Where();
+      if (scope.after) w.add('supervision_code > ?', scope.after);
+      if (scope.codes) w.add('supervision_code = ANY(?::text[])', [...scope.codes]);
+      const picked = await tx.query<{ supervision_code: string }>(
+        `SELECT supervision_code FROM cases ${w} ORDER BY supervision_code LIMIT ${w.param(scope.limit + 1)}`, w.params);
+      const codes = picked.rows.slice(0, scope.limit).map((x) => x.supervision_code);
+      const more = picked.rows.length > scope.limit;
+      if (!codes.length) return { codes, changed: [], more };
+      await this.lockCases(tx, codes);
+      const r = await tx.query<{ events: string | null }>(
+        `SELECT json_agg(json_build_array(c.supervision_code, e.id, e.seq, b.d->'status', b.d->'statusTime', b.d->'department', b.d->'item', b.d->'applicant'))::text AS events
+         FROM cases c CROSS JOIN LATERAL json_array_elements(c.timeline) AS t(entry)
+         JOIN events e ON e.id = t.entry->>0 AND e.supervision_code = c.supervision_code
+         CROSS JOIN LATERAL (SELECT e.body->'data' AS d) AS b
+         WHERE c.supervision_code = ANY($1::text[])`, [codes]);
+      type Row = [string, string, number, ProjectedEvent['data']['status'], string, ProjectedEvent['data']['department'], ProjectedEvent['data']['item'], ProjectedEvent['data']['applicant']];
+      const byCase = new Map<string, StoredEvent<ProjectedEvent>[]>();
+      for (const [code, id, seq, status, statusTime, department, item, applicant] of parseJson<Row[]>(r.rows[0]?.events)) {
+        let list = byCase.get(code);
+        if (!list) byCase.set(code, (list = []));
+        list.push({ seq: Number(seq), event: { id, data: { status, statusTime, department, item, applicant } } });
+      }
+      // A row whose timeline names no stored event has nothing to be projected from: left as it is.
+      const rows = [...byCase].map(([code, events]) => caseRowValues(code, orderTimeline(events)));
+      if (!rows.length) return { codes, changed: [], more };
+      const plain = CASE_COLUMNS.filter((c) => !JSON_CASE_COLUMNS.includes(c)).slice(1);
+      const u = await tx.query<{ supervision_code: string }>(
+        `UPDATE cases SET ${CASE_COLUMNS.slice(1).map((c) => `${c} = x.${c}`).join(', ')}, updated_at = now()
+         FROM json_populate_recordset(NULL::cases, $1::json) AS x
+         WHERE cases.supervision_code = x.supervision_code
+           AND ((${plain.map((c) => `cases.${c}`).join(', ')}) IS DISTINCT FROM (${plain.map((c) => `x.${c}`).join(', ')})
+             ${JSON_CASE_COLUMNS.map((c) => `OR cases.${c}::jsonb IS DISTINCT FROM x.${c}::jsonb`).join(' ')})
+         RETURNING cases.supervision_code`, [rowsAsJson(CASE_COLUMNS, rows)]);
+      return { codes, changed: u.rows.map((x) => x.supervision_code).sort(), more };
+    });
+  }
+
+  /** How many cases there are, and how many of them come at or before `after` in supervision-code order. */
+  async countUpTo(after: string | null): Promise<{ total: number; done: number }> {
+    const r = await this.db.query<{ total: number; done: number }>(
+      'SELECT count(*)::int AS total, count(*) FILTER (WHERE supervision_code <= $1)::int AS done FROM cases', [after ?? '']);
+    return r.rows[0];
   }
 
   async lookup(system: string, localId: string): Promise<string | null> {
@@ -282,11 +431,13 @@ export class CaseStore {
     if (f.light) w.add('light = ?', f.light);
     if (f.item) w.add('item_code = ?', f.item);
     if (f.cursor) w.add('(first_seen, supervision_code) < (?::timestamptz, ?)', f.cursor.time, f.cursor.key);
+    // Ordered by the columns, named with their table: a bare first_seen is the select list's text form,
+    // which no index orders, and every page sorted the whole table.
     const sql = `SELECT supervision_code, department_code, department_name, hall_code, hall_name, item_code, item_name, status,
         status_time::text AS status_time, light, deadline::text AS deadline, paused, violations, event_count,
         to_char(first_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS first_seen
       FROM cases ${w}
-      ORDER BY first_seen DESC, supervision_code DESC LIMIT ${w.param(f.limit + 1)}`;
+      ORDER BY cases.first_seen DESC, cases.supervision_code DESC LIMIT ${w.param(f.limit + 1)}`;
     const r = await this.db.query<any>(sql, w.params);
     const rows: CaseSummary[] = r.rows.slice(0, f.limit).map((x) => ({
       supervisionCode: x.supervision_code,
@@ -307,11 +458,12 @@ export class CaseStore {
   async departmentStats(): Promise<DepartmentStats[]> {
     const r = await this.db.query<any>(`
       SELECT department_code, department_name, hall_code, hall_name, count(*)::int AS received,
-        count(*) FILTER (WHERE status NOT IN ('REJECTED','DENIED','COMPLETED','DELIVERED','WITHDRAWN'))::int AS in_progress,
-        count(*) FILTER (WHERE status IN ('COMPLETED','DELIVERED'))::int AS completed,
+        count(*) FILTER (WHERE status <> ALL ($1::text[]))::int AS in_progress,
+        count(*) FILTER (WHERE status = ANY ($2::text[]))::int AS completed,
         count(*) FILTER (WHERE light = 'GREEN')::int AS green, count(*) FILTER (WHERE light = 'YELLOW')::int AS yellow,
         count(*) FILTER (WHERE light = 'RED')::int AS red, count(*) FILTER (WHERE json_array_length(violations) > 0)::int AS violations
-      FROM cases GROUP BY department_code, department_name, hall_code, hall_name ORDER BY department_code, hall_code NULLS FIRST`);
+      FROM cases GROUP BY department_code, department_name, hall_code, hall_name ORDER BY department_code, hall_code NULLS FIRST`,
+      [STATUS_CLASSES.final, STATUS_CLASSES.completed]);
     const byDept = new Map<string, DepartmentStats>();
     const row = (x: any, code: string, name: string): DepartmentStats => ({
       code, name, received: x.received, inProgress: x.in_progress, completed: x.completed,
@@ -344,6 +496,20 @@ export class CaseStore {
 
 const CASE_COLUMNS = ['supervision_code', 'department_code', 'department_name', 'hall_code', 'hall_name', 'item_code', 'item_name', 'status',
   'status_time', 'applicant', 'light', 'deadline', 'paused', 'violations', 'event_count', 'timeline'];
+
+/** The case row's columns that hold json (which has no equality: compared as jsonb). */
+const JSON_CASE_COLUMNS = ['applicant', 'violations', 'timeline'];
+
+/**
+ * A case row's values in CASE_COLUMNS order, for a timeline in orderTimeline's order (as
+ * refreshMany writes them while applying events).
+ */
+function caseRowValues(code: string, ordered: readonly StoredEvent<ProjectedEvent>[]): unknown[] {
+  const p = projectOrdered(code, ordered);
+  const timeline: TimelineEntry[] = ordered.map(({ event: e, seq }) => [e.id, seq, e.data.status, e.data.statusTime, e.data.department.hall ?? null]);
+  return [code, p.department.code, p.department.name, p.department.hall?.code ?? null, p.department.hall?.name ?? null,
+    p.item.code, p.item.name, p.status, p.statusTime, p.applicant, p.light, p.deadline, p.paused, p.violations, p.eventCount, timeline];
+}
 
 /** One event of a case as its row's timeline keeps it: id, seq, status, status time as sent, hall. */
 type TimelineEntry = [string, number, CaseEvent['data']['status'], string, { code: string; name: string } | null];

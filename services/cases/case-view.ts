@@ -1,10 +1,10 @@
 import type { CaseView } from '../../contracts/types';
 import { maskIdNumber, maskPhone } from '../../core/identifiers/mask';
-import type { CaseRow } from './case-store';
+import type { StoredCase } from './case-store';
 
 /** The supervisor's view; ID number and mobile masked unless the caller may see personal data. */
-export function toCaseView(row: CaseRow, personalData: boolean): CaseView {
-  const p = row.projection;
+export function toCaseView(stored: StoredCase, personalData: boolean): CaseView {
+  const p = stored.projection;
   const a = p.applicant;
   return {
     supervisionCode: p.supervisionCode,
@@ -22,28 +22,28 @@ export function toCaseView(row: CaseRow, personalData: boolean): CaseView {
     deadline: p.deadline,
     paused: p.paused,
     violations: p.violations,
-    references: row.references,
-    timeline: row.timeline.map(({ event }) => ({
-      eventId: event.id,
-      status: event.data.status,
-      time: event.data.statusTime,
-      system: event.data.system,
-      sourceCode: event.data.sourceStatus.code,
-      sourceLabel: event.data.sourceStatus.label,
-      remark: event.data.remark,
-      provenance: { adapter: event.data.provenance.adapter, rawMessageId: event.data.provenance.rawMessageId, profileVersion: event.data.provenance.profileVersion },
+    references: stored.references,
+    timeline: stored.timeline.map((e) => ({
+      eventId: e.eventId,
+      status: e.status,
+      time: e.time,
+      system: e.system,
+      sourceCode: e.sourceStatus.code,
+      sourceLabel: e.sourceStatus.label,
+      remark: e.remark,
+      provenance: e.provenance,
     })),
   };
 }
 
 /** What anyone may see (办事群众随时查询): no applicant, no officer, no remark. */
-export function toPublicView(row: CaseRow) {
-  const p = row.projection;
+export function toPublicView(stored: StoredCase) {
+  const p = stored.projection;
   return {
     supervisionCode: p.supervisionCode,
     department: { code: p.department.code, name: p.department.name },
     item: p.item,
     status: p.status,
-    timeline: row.timeline.map(({ event }) => ({ status: event.data.status, time: event.data.statusTime })),
+    timeline: stored.timeline.map((e) => ({ status: e.status, time: e.time })),
   };
 }

@@ -125,15 +125,18 @@ export class Intake implements IntakePort {
   }
 
   /**
-   * Raw messages stored before a stop and never processed: handled now as the transport's plan says,
-   * so none is lost. One that fails stays in the inbox for the next start and does not stop the others.
+   * Raw messages stored before a stop and never processed: claimed a few at a time (so that a node
+   * starting beside this one takes others, never these) and handled as the transport's plan says,
+   * so none is lost. One that fails stays in the inbox, claimed until its claim runs out, for a later
+   * start, and does not stop the others.
    */
   async recover(adapter: string, plan: (raw: RawMessage) => Promise<RecoveryPlan>): Promise<number> {
     const { store, logger } = this.deps;
     const failed = new Set<string>();
     let n = 0;
     for (;;) {
-      const pending = (await store.inbox.pending(adapter, failed.size + 50)).filter((raw) => !failed.has(raw.id));
+      // A few at a time: what is claimed is done well within the claim.
+      const pending = (await store.inbox.pending(adapter, 20)).filter((raw) => !failed.has(raw.id));
       if (!pending.length) return n;
       for (const raw of pending) {
         try {

@@ -1,10 +1,12 @@
-import type { SqlDriver } from './sql-driver';
+import type { SqlDriver, StatementObserver } from './sql-driver';
 import { openDriver, Inbox } from './store';
 import { CaseStore } from '../cases/case-store';
 import { DeadLetterStore } from '../cases/dead-letter-store';
 import { StoreLeases } from './job-lease';
 import { PollCursorStore } from './poll-cursors';
 import { StoreFileLedgers } from './file-ledger';
+import { OutboxStore } from '../outbox/outbox-store';
+import { CommitSignallingDriver } from '../outbox/commit-signal';
 
 /** The store port as services receive it: one driver, and the stores built on it. */
 export interface Store {
@@ -18,11 +20,16 @@ export interface Store {
   cursors: PollCursorStore;
   /** The file ledgers of the drop folders. */
   files: StoreFileLedgers;
+  /** Events committed and not yet published on the bus. */
+  outbox: OutboxStore;
+  /** Calls listener after every transaction the store commits; returns the way to stop. */
+  onCommit(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
-export async function openStore(opts: { store: string; dataDir: string; region: string }): Promise<Store> {
-  const driver = await openDriver(opts.store, opts.dataDir);
+/** `observe`: shown every statement the store sends, before it runs (see StatementObserver). */
+export async function openStore(opts: { store: string; dataDir: string; region: string; observe?: StatementObserver }): Promise<Store> {
+  const driver = new CommitSignallingDriver(await openDriver(opts.store, opts.dataDir, opts.observe));
   return {
     driver,
     inbox: new Inbox(driver),
@@ -31,6 +38,8 @@ export async function openStore(opts: { store: string; dataDir: string; region: 
     leases: new StoreLeases(driver),
     cursors: new PollCursorStore(driver),
     files: new StoreFileLedgers(driver),
+    outbox: new OutboxStore(driver),
+    onCommit: (listener) => driver.onCommit(listener),
     close: () => driver.close(),
   };
 }

@@ -1,22 +1,24 @@
 import fs from 'node:fs';
 import { PGlite, Transaction } from '@electric-sql/pglite';
-import { SqlDriver, SqlExecutor, withTransactionRetry, copyBytes, checkIdentifiers, JsonParam } from './sql-driver';
+import { SqlDriver, SqlExecutor, withTransactionRetry, copyBytes, checkIdentifiers, JsonParam, StatementObserver } from './sql-driver';
 
 /** The embedded store: a real PostgreSQL compiled to WebAssembly, its files under the data folder. */
 export class PgliteDriver implements SqlDriver {
   readonly kind = 'pglite' as const;
-  private constructor(private readonly db: PGlite) {}
+  private constructor(private readonly db: PGlite, private readonly observe?: StatementObserver) {}
 
-  static async open(dir: string): Promise<PgliteDriver> {
-    return new PgliteDriver(await openPglite(dir));
+  static async open(dir: string, observe?: StatementObserver): Promise<PgliteDriver> {
+    return new PgliteDriver(await openPglite(dir), observe);
   }
 
   async query<T>(sql: string, params: unknown[] = []): Promise<{ rows: T[] }> {
+    if (this.observe) await this.show(this.db, sql, params);
     const res = await this.db.query<T>(sql, asSent(params), SENT_AS_IS);
     return { rows: res.rows };
   }
 
-  insertRows(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void> {
+  async insertRows(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void> {
+    if (this.observe && rows.length) await this.show(this.db, copyStatement(table, columns), []);
     return copyInto(this.db, table, columns, rows);
   }
 
@@ -26,10 +28,12 @@ export class PgliteDriver implements SqlDriver {
         fn({
           query: async <R>(sql: string, params: unknown[] = []) => {
             await turn();
+            if (this.observe) await this.show(tx, sql, params);
             return { rows: (await tx.query<R>(sql, asSent(params), SENT_AS_IS)).rows };
           },
           insertRows: async (table, columns, rows) => {
             await turn();
+            if (this.observe && rows.length) await this.show(tx, copyStatement(table, columns), []);
             await copyInto(tx, table, columns, rows);
           },
         }),
@@ -44,6 +48,12 @@ export class PgliteDriver implements SqlDriver {
   async close(): Promise<void> {
     if (!this.db.closed) await this.db.close();
   }
+
+  /** Shows a statement to the observer, with the database or transaction it will run on. */
+  private show(on: Pick<Transaction, 'query'>, sql: string, params: readonly unknown[]): Promise<void> {
+    const sent = asSent(params);
+    return this.observe!({ sql, params: sent }, async (s, p) => ({ rows: (await on.query(s, [...p], SENT_AS_IS)).rows as any[] }));
+  }
 }
 
 /** The embedded PostgreSQL in dir, with the hub's settings (PgliteDriver.open; the bench's store ceiling). */
@@ -56,8 +66,12 @@ export async function openPglite(dir: string): Promise<PGlite> {
 
 async function copyInto(db: Pick<Transaction, 'query'>, table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void> {
   if (!rows.length) return;
+  await db.query(copyStatement(table, columns), [], { blob: new Blob([copyBytes(rows)]) });
+}
+
+function copyStatement(table: string, columns: readonly string[]): string {
   checkIdentifiers(table, columns);
-  await db.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob([copyBytes(rows)]) });
+  return `COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`;
 }
 
 /**

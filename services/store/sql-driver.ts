@@ -17,6 +17,18 @@ export function jsonParam(text: string): JsonParam {
   return new JsonParam(text);
 }
 
+/**
+ * Shown every statement the store's code sends through a driver (query and insertRows; not the
+ * transactions' BEGIN and COMMIT, nor migration scripts), before it runs, with its parameters as sent
+ * and a way to run another statement on the same connection (inside the same transaction, so that
+ * locks and rows are as the statement will see them): what inspects the plans of the statements the
+ * hub issues.
+ */
+export type StatementObserver = (
+  statement: { sql: string; params: readonly unknown[] },
+  sameConnection: (sql: string, params: readonly unknown[]) => Promise<{ rows: any[] }>,
+) => Promise<void>;
+
 /** PostgreSQL error codes after which a transaction may simply be run again. */
 export const RETRYABLE_SQLSTATES = new Set(['40001', '40P01']);
 

@@ -1,19 +1,24 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
-import type { SqlDriver, SqlExecutor } from './sql-driver';
+import type { SqlDriver, SqlExecutor, StatementObserver } from './sql-driver';
 import type { Inbox as InboxPort, RawMessage } from '../../core/ports/inbox';
 export type { RawMessage };
 import { PgliteDriver } from './pglite-driver';
+import { holderIsGone, newClaimant } from '../../core/kernel/claimant';
+import { RetryableError } from '../../core/kernel/errors';
 import { PostgresDriver } from './postgres-driver';
 
 const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
 
-/** Opens the store the configuration names: `embedded` (PGlite in dataDir/store) or a postgres:// URL. */
-export async function openDriver(store: string, dataDir: string): Promise<SqlDriver> {
+/**
+ * Opens the store the configuration names: `embedded` (PGlite in dataDir/store) or a postgres:// URL.
+ * An observer, when given, is shown every statement the driver sends.
+ */
+export async function openDriver(store: string, dataDir: string, observe?: StatementObserver): Promise<SqlDriver> {
   const driver = store === 'embedded' || store === 'pglite'
-    ? await PgliteDriver.open(path.join(dataDir, 'store'))
-    : /^postgres(ql)?:\/\//.test(store) ? await PostgresDriver.open(store)
+    ? await PgliteDriver.open(path.join(dataDir, 'store'), observe)
+    : /^postgres(ql)?:\/\//.test(store) ? await PostgresDriver.open(store, undefined, observe)
     : (() => { throw new Error(`HUB_STORE must be "embedded" or a postgres:// URL, not ${JSON.stringify(store)}`); })();
   await migrate(driver);
   return driver;
@@ -43,26 +48,44 @@ function splitStatements(sql: string): string[] {
   return sql.split(/;\s*$/m).map((s) => s.replace(/^\s*--.*$/gm, '').trim()).filter(Boolean);
 }
 
-/** Raw messages exactly as received, stored before any answer. */
+/**
+ * Seconds a node holds the raw messages it works on (those it received, those it recovers). Far
+ * longer than a message takes; a holder that died is replaced once it runs out.
+ */
+export const INBOX_CLAIM_SECONDS = 120;
+
+/**
+ * Raw messages exactly as received, stored before any answer. Each one not yet processed is claimed
+ * by the node working on it, so that a node recovering pending messages at its start never takes
+ * one that a live node is answering or recovering.
+ */
 export class Inbox implements InboxPort {
+  private readonly me = newClaimant();
+
   constructor(private readonly db: SqlDriver) {}
 
-  /** Stores the bytes durably and returns the raw message (its id is the provenance of every event). */
+  /** Stores the bytes durably, claimed by this node, and returns the raw message (its id is the provenance of every event). */
   async put(adapter: string, body: Buffer, contentType: string | null, headers: Record<string, string>): Promise<RawMessage> {
     const msg: RawMessage = {
       id: randomUUID(), adapter, receivedAt: new Date(), contentType, headers, body,
       sha256: createHash('sha256').update(body).digest('hex'),
     };
     await this.db.query(
-      'INSERT INTO inbox (id, adapter, received_at, content_type, headers, body, sha256) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-      [msg.id, adapter, msg.receivedAt.toISOString(), contentType, JSON.stringify(headers), body, msg.sha256],
+      `INSERT INTO inbox (id, adapter, received_at, content_type, headers, body, sha256, claimed_by, claimed_host, claimed_pid, claimed_until)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + make_interval(secs => $11))`,
+      [msg.id, adapter, msg.receivedAt.toISOString(), contentType, JSON.stringify(headers), body, msg.sha256, this.me.id, this.me.host, this.me.pid, INBOX_CLAIM_SECONDS],
     );
     return msg;
   }
 
-  /** Records a raw message's outcome; inside the caller's transaction when one is given. */
+  /**
+   * Records a raw message's outcome; inside the caller's transaction when one is given. A message
+   * another node has processed meanwhile (this node's claim ran out) is refused, so that its
+   * records are not applied a second time: the caller's transaction rolls back.
+   */
   async markProcessed(id: string, records: number, result: unknown, tx: SqlExecutor = this.db): Promise<void> {
-    await tx.query("UPDATE inbox SET state = 'processed', records = $2, result = $3, processed_at = now() WHERE id = $1", [id, records, JSON.stringify(result)]);
+    const r = await tx.query("UPDATE inbox SET state = 'processed', records = $2, result = $3, processed_at = now() WHERE id = $1 AND state = 'received' RETURNING id", [id, records, JSON.stringify(result)]);
+    if (!r.rows.length) throw new RetryableError(`raw message ${id} was processed by another node`, 'PROCESSED_ELSEWHERE', { messageId: id });
   }
 
   async get(id: string): Promise<RawMessage | null> {
@@ -70,14 +93,45 @@ export class Inbox implements InboxPort {
     return r.rows[0] ? toRaw(r.rows[0]) : null;
   }
 
-  /** Raw messages stored but never processed (the hub stopped between storing and answering). */
+  /**
+   * Raw messages stored but never processed (a node stopped between storing and answering), oldest
+   * first, each claimed for this node for INBOX_CLAIM_SECONDS: only those no live node holds (never
+   * claimed, released at a stop, run out, or held by a process of this machine that no longer
+   * runs). Rows another node is claiming at the same moment are skipped, not waited for.
+   */
   async pending(adapter: string, limit = 100): Promise<RawMessage[]> {
+    const gone = await this.goneHolders(adapter);
     const r = await this.db.query<any>(
-      "SELECT id, adapter, received_at, content_type, headers, body, sha256 FROM inbox WHERE state = 'received' AND adapter = $1 ORDER BY received_at LIMIT $2",
-      [adapter, limit]);
-    return r.rows.map(toRaw);
+      `UPDATE inbox SET claimed_by = $3, claimed_host = $4, claimed_pid = $5, claimed_until = now() + make_interval(secs => $6)
+       WHERE id IN (
+         SELECT id FROM inbox
+         WHERE state = 'received' AND adapter = $1 AND (claimed_until IS NULL OR claimed_until < now() OR claimed_by = ANY($7::text[]))
+         ORDER BY received_at LIMIT $2
+         FOR UPDATE SKIP LOCKED)
+       RETURNING id, adapter, received_at, content_type, headers, body, sha256`,
+      [adapter, limit, this.me.id, this.me.host, this.me.pid, INBOX_CLAIM_SECONDS, gone]);
+    return r.rows.map(toRaw).sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime());
+  }
+
+  /** Gives up this node's claims on what it received and did not finish (a stop), so that the next node to start need not wait for them to run out. */
+  async releaseClaims(): Promise<void> {
+    await this.db.query("UPDATE inbox SET claimed_until = NULL WHERE state = 'received' AND claimed_by = $1", [this.me.id]);
+  }
+
+  /**
+   * Holders of live claims on an adapter's pending messages that were processes of this machine and
+   * no longer run. A holder with this process's pid is never taken for gone: it may be another hub
+   * in this very process.
+   */
+  private async goneHolders(adapter: string): Promise<string[]> {
+    const r = await this.db.query<{ claimed_by: string; claimed_pid: number }>(
+      `SELECT DISTINCT claimed_by, claimed_pid FROM inbox
+       WHERE state = 'received' AND adapter = $1 AND claimed_until >= now() AND claimed_host = $2 AND claimed_pid <> $3`,
+      [adapter, this.me.host, this.me.pid]);
+    return r.rows.filter((h) => holderIsGone(this.me, { host: this.me.host, pid: h.claimed_pid })).map((h) => h.claimed_by);
   }
 }
+
 
 function toRaw(r: any): RawMessage {
   return {

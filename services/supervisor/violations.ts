@@ -1,4 +1,5 @@
 import type { CanonicalStatus } from '../../contracts/types';
+import { STATUS_CLASSES } from '../../core/kernel/constants';
 
 /** One entry of a case's timeline as the rules see it, already ordered by status time. */
 export interface TimelineEntry {
@@ -13,8 +14,8 @@ export interface Violation {
   reason: string;
 }
 
-const DECIDED: ReadonlySet<CanonicalStatus> = new Set(['APPROVED', 'DENIED', 'COMPLETED', 'DELIVERED']);
-const FINAL: ReadonlySet<CanonicalStatus> = new Set(['REJECTED', 'DENIED', 'COMPLETED', 'DELIVERED', 'WITHDRAWN']);
+const DECIDED: ReadonlySet<CanonicalStatus> = new Set(STATUS_CLASSES.decided);
+const FINAL: ReadonlySet<CanonicalStatus> = new Set(STATUS_CLASSES.final);
 // After COMPLETED the licence or plates may still be handed over: not a reopening.
 const ALLOWED_AFTER: Partial<Record<CanonicalStatus, ReadonlySet<CanonicalStatus>>> = {
   COMPLETED: new Set(['DELIVERED']),

@@ -4,7 +4,7 @@ import { spawn, ChildProcess } from 'node:child_process';
 import { loadConfig } from '../../core/kernel/config';
 import { createLogger } from '../../core/kernel/logger';
 import { startHub, RunningHub } from '../../cli/start-hub';
-import { ROOT } from '../../core/kernel/paths';
+import { ROOT, DEMO_CONFIG } from '../../core/kernel/paths';
 import { createTestDatabase } from './servers';
 
 export type StoreKind = 'embedded' | 'postgres';
@@ -27,11 +27,11 @@ export interface TestHub {
   stop(): Promise<void>;
 }
 
-/** A hub in this process with the demo configuration, on a free port and a store of the given kind. */
+/** A hub in this process with the demo configuration (unless env names another), on a free port and a store of the given kind. */
 export async function startTestHub(kind: StoreKind, env: Record<string, string> = {}): Promise<TestHub> {
   const dataDir = testDataDir(kind);
   const db = kind === 'postgres' ? await createTestDatabase() : null;
-  const config = loadConfig({ HUB_HTTP_PORT: '0', HUB_DATA_DIR: dataDir, HUB_STORE: db ? db.url : 'embedded', HUB_LOG_LEVEL: process.env.HUB_TEST_LOG_LEVEL ?? 'silent', ...env });
+  const config = loadConfig({ HUB_CONFIG: DEMO_CONFIG, HUB_HTTP_PORT: '0', HUB_DATA_DIR: dataDir, HUB_STORE: db ? db.url : 'embedded', HUB_LOG_LEVEL: process.env.HUB_TEST_LOG_LEVEL ?? 'silent', ...env });
   const hub = await startHub(config, createLogger(config.logLevel));
   return {
     url: hub.url!,
@@ -67,11 +67,13 @@ export function makeRunNode(): { options: string; flags: string[] } {
 }
 
 /**
- * Starts `hub start` as `make run` does (the built CLI, the demo configuration), in its own process;
- * nodeFlags go to node before the script (V8 flags that NODE_OPTIONS does not take).
+ * Starts `hub start --demo` as `make run` does (the built CLI, the demo configuration unless env
+ * names HUB_CONFIG), in its own process; nodeFlags go to node before the script (V8 flags that
+ * NODE_OPTIONS does not take).
  */
 export async function spawnHub(env: Record<string, string>, args: string[] = [], nodeFlags: string[] = []): Promise<HubProcess> {
-  const proc = spawn(process.execPath, [...nodeFlags, path.join(ROOT, 'bin', 'hub.js'), 'start', ...args], {
+  const startArgs = args.includes('--demo') ? args : ['--demo', ...args];
+  const proc = spawn(process.execPath, [...nodeFlags, path.join(ROOT, 'bin', 'hub.js'), 'start', ...startArgs], {
     cwd: ROOT,
     env: { ...process.env, HUB_HTTP_PORT: '0', HUB_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

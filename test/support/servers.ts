@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import net from 'node:net';
 import pg from 'pg';
+import { connect as natsConnect } from 'nats';
 import { ROOT } from '../../core/kernel/paths';
 
 export const POSTGRES_ADMIN_URL = process.env.HUB_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -80,3 +81,16 @@ async function requirePort(port: number, name: string): Promise<void> {
 
 export const requireNats = () => requirePort(4222, 'NATS with JetStream');
 export const requireRedis = () => requirePort(6379, 'Redis');
+
+/** Deletes the streams of a namespace (the bus prefixes its channels with it). */
+export async function deleteStreams(namespace: string): Promise<string[]> {
+  const nc = await natsConnect({ servers: '127.0.0.1:4222' });
+  try {
+    const jsm = await nc.jetstreamManager();
+    const mine = (await jsm.streams.list().next()).map((s) => s.config.name).filter((n) => n.startsWith(`${namespace}_`));
+    for (const name of mine) await jsm.streams.delete(name);
+    return mine;
+  } finally {
+    await nc.close();
+  }
+}

@@ -1,0 +1,28 @@
+import type { ServiceBroker } from 'moleculer';
+import { RetryableError } from '../../core/kernel/errors';
+import type { Channels, ChannelName, PublishOptions } from '../../core/ports/channel';
+
+/**
+ * The channel port over a Moleculer broker that runs the bus middleware. Made before the broker
+ * (the hub's context holds it), and attached to it once the broker exists; a publish before that
+ * fails, and the outbox keeps the message.
+ */
+export class BrokerChannels implements Channels {
+  private broker: ServiceBroker | null = null;
+
+  attach(broker: ServiceBroker): void {
+    this.broker = broker;
+  }
+
+  listened(channel: ChannelName): boolean {
+    const adapter = (this.broker as unknown as { channelAdapter?: { listened?: (prefixed: string) => boolean; addPrefixTopic(name: string): string } } | null)?.channelAdapter;
+    return adapter?.listened ? adapter.listened(adapter.addPrefixTopic(channel)) : true;
+  }
+
+  async publish(channel: ChannelName, message: unknown, opts: PublishOptions = {}): Promise<void> {
+    const broker = this.broker as unknown as { sendToChannel?: (name: string, payload: unknown, opts: object) => Promise<void> } | null;
+    if (!broker?.sendToChannel) throw new RetryableError(`no bus to publish on ${channel} yet`, 'BUS_NOT_READY', { channel });
+    // msgID: JetStream drops a second publish of the same id within its duplicate window.
+    await broker.sendToChannel(channel, message, opts.id ? { msgID: opts.id } : {});
+  }
+}

@@ -1,0 +1,149 @@
+import { CHANNELS } from '../../core/kernel/constants';
+import type { Channels } from '../../core/ports/channel';
+import type { Lease } from '../../core/ports/jobs';
+import type { Logger } from '../../core/kernel/logger';
+import type { OutboxStore, OutboxEntry } from './outbox-store';
+
+export interface DispatcherOptions {
+  /** How often to look for entries other nodes committed (this node's commits nudge at once). */
+  pollIntervalMs: number;
+  /** Entries read and published per round. */
+  batchSize: number;
+}
+
+/** Entries deleted at once, in batches, when nobody listens. */
+const DISCARD_BATCHES = 10;
+
+/** Longest wait between rounds after the bus refused a publish (doubling from the poll interval). */
+const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * Publishes the outbox on the bus: the oldest entries first, each event's CloudEvents envelope on
+ * `case.event.applied`, an entry deleted only after its publish resolved. A crash between the two
+ * publishes that event again at the next start (at least once; consumers are idempotent by id).
+ *
+ * One node of a cluster dispatches at a time, under a lease in the store: two dispatchers would
+ * publish neighbouring batches side by side, and one case's events could overtake each other. The
+ * holder publishes a batch in the order its events were applied; the others only renew their
+ * claim, and take over when the holder stops (it gives the lease up) or dies (the lease runs out).
+ */
+export class OutboxDispatcher {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = true;
+  private failures = 0;
+  /** When this node last confirmed it holds the lease. */
+  private heldAt = 0;
+
+  constructor(private readonly deps: {
+    outbox: OutboxStore;
+    channels: Channels;
+    lease: Lease;
+    /** Seconds the lease lasts unless renewed (it is renewed at a third of that). */
+    leaseSeconds: number;
+    logger: Logger;
+    options: DispatcherOptions;
+  }) {}
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.nudge();
+  }
+
+  /** Publishes soon: now, or right after the round in progress (which may have missed what just committed), or after the backoff. */
+  nudge(): void {
+    if (this.stopped) return;
+    if (this.running) { this.again = true; return; }
+    // After a refusal the backoff stands: commits must not hammer a bus that is down.
+    if (this.timer && this.failures) return;
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    this.running = this.round().finally(() => {
+      this.running = null;
+      if (this.stopped) return;
+      if (this.again && this.failures === 0) { this.again = false; this.nudge(); return; }
+      this.again = false;
+      const wait = this.failures ? Math.min(MAX_BACKOFF_MS, this.deps.options.pollIntervalMs * 2 ** this.failures) : this.deps.options.pollIntervalMs;
+      this.timer = setTimeout(() => { this.timer = null; this.nudge(); }, wait);
+      this.timer.unref();
+    });
+  }
+
+  /** Stops after the round in progress (its publishes resolved and their entries deleted), and gives the lease up. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    await this.running;
+    if (this.heldAt) {
+      this.heldAt = 0;
+      await this.deps.lease.release().catch((err) => this.deps.logger.warn({ lease: this.deps.lease.name, err: (err as Error).message }, 'outbox lease not released; another node takes over when it runs out'));
+    }
+  }
+
+  /** Publishes until the outbox is empty, this node no longer holds the lease, or the bus refuses. */
+  private async round(): Promise<void> {
+    const { outbox, logger, options } = this.deps;
+    try {
+      while (!this.stopped && (await this.holds())) {
+        if (!this.deps.channels.listened(CHANNELS.eventApplied)) {
+          // Published to nobody: the entries go without their events being read, many at a time (on
+          // the embedded store a delete of 5,000 costs half as much per entry as one of 500).
+          const limit = options.batchSize * DISCARD_BATCHES;
+          if ((await outbox.discard(limit)) < limit) break;
+          continue;
+        }
+        const entries = await outbox.next(options.batchSize);
+        if (!entries.length) break;
+        const published = await this.publish(entries);
+        await outbox.remove(published);
+        if (published.length < entries.length) {
+          this.failures++;
+          return;
+        }
+        if (entries.length < options.batchSize) break;
+      }
+      this.failures = 0;
+    } catch (err) {
+      // The store could not be read or written: the entries stay, the next round tries again.
+      this.failures++;
+      logger.error({ err: (err as Error).message, failures: this.failures }, 'outbox round failed; retrying with backoff');
+    }
+  }
+
+  /**
+   * Publishes a batch and answers the seqs that may be deleted: every entry up to the first the bus
+   * refused. The publishes go out together (the bus keeps the order they were sent in); after a
+   * refusal the rest are published again next round, so a consumer never gets a case's later event
+   * and then not its earlier one.
+   */
+  private async publish(entries: readonly OutboxEntry[]): Promise<number[]> {
+    const { channels, logger } = this.deps;
+    const outcomes = await Promise.allSettled(entries.map((e) => e.event
+      ? channels.publish(CHANNELS.eventApplied, e.event, { id: e.eventId })
+      : Promise.resolve()));
+    const done: number[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      const o = outcomes[i];
+      const e = entries[i];
+      if (o.status === 'rejected') {
+        logger.warn({ channel: CHANNELS.eventApplied, eventId: e.eventId, seq: e.seq, err: (o.reason as Error)?.message ?? String(o.reason), waiting: entries.length - i },
+          'the bus refused an event; it stays in the outbox and is published again');
+        break;
+      }
+      if (!e.event) logger.error({ eventId: e.eventId, seq: e.seq }, 'outbox entry without its event row; dropped from the outbox');
+      done.push(e.seq);
+    }
+    return done;
+  }
+
+  /** Whether this node holds the dispatch lease, asking the store once a third of the lease has passed. */
+  private async holds(): Promise<boolean> {
+    const { lease, leaseSeconds, logger } = this.deps;
+    if (this.heldAt && Date.now() - this.heldAt < (leaseSeconds * 1000) / 3) return true;
+    const { held, changed } = await lease.hold();
+    this.heldAt = held ? Date.now() : 0;
+    if (changed) logger.info({ lease: lease.name, owner: lease.owner, held }, held ? 'this node now publishes the outbox' : 'another node publishes the outbox');
+    return held;
+  }
+}

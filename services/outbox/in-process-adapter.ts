@@ -1,0 +1,134 @@
+import { Adapters } from '@moleculer/channels';
+import { Errors } from 'moleculer';
+import type { Channel } from '@moleculer/channels/types/src';
+import { retryDelayMs } from './retry-delay';
+
+/** How long a consumer may take over one message before the attempt counts as failed (NATS's default ack wait). */
+const HANDLER_TIMEOUT_MS = 30_000;
+
+interface Subscription {
+  chan: Channel;
+  /** The consumer's queue: a message starts once the one before it is done, so it sees them in order. */
+  tail: Promise<void>;
+}
+
+/**
+ * The bus of an embedded hub, inside its one process. The outbox is the durable part: a publish
+ * resolves only once every consumer group has handled the message (one consumer of each group,
+ * in turn), so the dispatcher deletes an entry only when nothing is left to lose with the process.
+ * A consumer that fails is retried after a growing delay up to maxRetries times, then the message
+ * goes to the failed channel (when dead-lettering is on) and is logged. (The package's Fake
+ * adapter emits and forgets: no retries, and its publish resolves before anyone handled it.)
+ */
+export class InProcessAdapter extends Adapters.Base {
+  private readonly subscriptions = new Map<string, Subscription>();
+  private readonly turn = new Map<string, number>();
+  private stopping = false;
+  private delivered = 0;
+
+  async connect(): Promise<void> {
+    this.stopping = false;
+    this.connected = true;
+  }
+
+  async disconnect(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.subscriptions.values()].map((s) => s.tail));
+    this.connected = false;
+  }
+
+  async subscribe(chan: Channel): Promise<void> {
+    if (chan.maxInFlight == null) chan.maxInFlight = this.opts.maxInFlight;
+    if (chan.maxRetries == null) chan.maxRetries = this.opts.maxRetries;
+    chan.deadLettering = { ...this.opts.deadLettering, ...chan.deadLettering };
+    if (chan.deadLettering.enabled) chan.deadLettering.queueName = this.addPrefixTopic(chan.deadLettering.queueName);
+    this.initChannelActiveMessages(chan.id);
+    this.subscriptions.set(chan.id, { chan, tail: Promise.resolve() });
+  }
+
+  async unsubscribe(chan: Channel): Promise<void> {
+    if (chan.unsubscribing) return;
+    chan.unsubscribing = true;
+    const sub = this.subscriptions.get(chan.id);
+    if (!sub) return;
+    await sub.tail;
+    this.subscriptions.delete(chan.id);
+    this.stopChannelActiveMessages(chan.id);
+  }
+
+  /** Whether any consumer is subscribed to the channel (its name as on the wire, prefixed); while the bus is not running it cannot tell, and answers true. */
+  listened(channelName: string): boolean {
+    if (!this.connected || this.stopping) return true;
+    for (const sub of this.subscriptions.values()) if (sub.chan.name === channelName && !sub.chan.unsubscribing) return true;
+    return false;
+  }
+
+  /** Resolves once one consumer of every group subscribed to the channel has handled the message. */
+  async publish(channelName: string, payload: unknown, opts: { headers?: Record<string, string>; msgID?: string } = {}): Promise<void> {
+    if (!this.connected || this.stopping) throw new Errors.MoleculerRetryableError('the in-process bus is not running; the message is published again later', 503, 'BUS_NOT_RUNNING', { channel: channelName });
+    const bytes = this.serializer.serialize(payload as object, 'channel' as any);
+    const groups = new Map<string, Subscription[]>();
+    for (const sub of this.subscriptions.values()) {
+      if (sub.chan.name !== channelName || sub.chan.unsubscribing) continue;
+      const list = groups.get(sub.chan.group);
+      if (list) list.push(sub); else groups.set(sub.chan.group, [sub]);
+    }
+    await Promise.all([...groups].map(([group, subs]) => this.enqueue(this.pick(group, subs), bytes, opts)));
+  }
+
+  /** The group's consumers take messages in turn. */
+  private pick(group: string, subs: Subscription[]): Subscription {
+    const n = this.turn.get(group) ?? 0;
+    this.turn.set(group, n + 1);
+    return subs[n % subs.length];
+  }
+
+  private enqueue(sub: Subscription, bytes: Buffer, opts: { headers?: Record<string, string>; msgID?: string }): Promise<void> {
+    const run = sub.tail.then(() => this.deliver(sub.chan, bytes, opts));
+    sub.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async deliver(chan: Channel, bytes: Buffer, opts: { headers?: Record<string, string>; msgID?: string }): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const id = ++this.delivered;
+      this.addChannelActiveMessages(chan.id, [id]);
+      try {
+        await withTimeout(chan.handler(this.serializer.deserialize(bytes, 'channel' as any), { headers: opts.headers ?? {}, redeliveryCount: attempt }), HANDLER_TIMEOUT_MS);
+        return;
+      } catch (err) {
+        if (chan.unsubscribing || this.stopping) {
+          // The consumer is going away: the publish fails, and the outbox keeps the message for the next start.
+          throw new Errors.MoleculerRetryableError(`consumer ${chan.group} stopped before handling the message`, 503, 'CONSUMER_STOPPED', { channel: chan.name, id: opts.msgID });
+        }
+        if (attempt >= (chan.maxRetries ?? 0)) {
+          await this.failed(chan, bytes, opts, err as Error, attempt + 1);
+          return;
+        }
+        this.logger.warn(`consumer ${chan.group} failed on a message of ${chan.name}; retrying`, { id: opts.msgID, attempt: attempt + 1, err: (err as Error).message });
+        await new Promise((resolve) => setTimeout(resolve, retryDelayMs(attempt + 1)));
+      } finally {
+        this.removeChannelActiveMessages(chan.id, [id]);
+      }
+    }
+  }
+
+  /** After the last retry: to the failed channel when dead-lettering is on, and to the log either way. */
+  private async failed(chan: Channel, bytes: Buffer, opts: { msgID?: string }, err: Error, attempts: number): Promise<void> {
+    this.logger.error(`consumer ${chan.group} failed on a message of ${chan.name} ${attempts} times`, { id: opts.msgID, err: err.message, deadLettered: !!chan.deadLettering?.enabled });
+    // A consumer of the failed channel that fails itself has nowhere further to go.
+    if (!chan.deadLettering?.enabled || chan.name === chan.deadLettering.queueName) return;
+    const failedName = chan.deadLettering.queueName;
+    const headers = { 'x-original-channel': chan.name, 'x-original-group': chan.group };
+    const takers = [...this.subscriptions.values()].filter((s) => s.chan.name === failedName && !s.chan.unsubscribing);
+    await Promise.all(takers.map((s) => this.enqueue(s, bytes, { headers, msgID: opts.msgID })));
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms); }),
+  ]);
+}

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { ServiceBroker } from 'moleculer';
+import { connect, type NatsConnection, type JetStreamManager } from 'nats';
+import { CHANNELS } from '../../core/kernel/constants';
+import { requireNats } from '../../test/support/servers';
+import { waitFor } from '../../test/support/hub';
+import { busMiddleware, busAdapter } from './bus';
+import { BrokerChannels } from './broker-channels';
+import type { JetStreamAdapter } from './jetstream-adapter';
+
+const NATS_URL = 'nats://127.0.0.1:4222';
+const OUTBOX = { dispatch: true, pollIntervalMs: 50, batchSize: 100, stream: { maxAgeHours: 2, maxBytes: 8 << 20 } };
+
+describe('NATS JetStream bus (cluster mode)', function () {
+  this.timeout(60_000);
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  const brokers: ServiceBroker[] = [];
+  const namespaces: string[] = [];
+
+  before(async () => {
+    await requireNats();
+    nc = await connect({ servers: '127.0.0.1:4222' });
+    jsm = await nc.jetstreamManager();
+  });
+  afterEach(async () => {
+    for (const b of brokers.splice(0)) await b.stop();
+    const names = (await jsm.streams.list().next()).map((s) => s.config.name);
+    for (const ns of namespaces.splice(0)) for (const n of names.filter((x) => x.startsWith(`${ns}_`))) await jsm.streams.delete(n);
+  });
+  after(async () => { await nc?.close(); });
+
+  const namespace = () => {
+    const ns = `bus-unit-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    namespaces.push(ns);
+    return ns;
+  };
+
+  async function node(ns: string, services: object[] = []): Promise<{ broker: ServiceBroker; channels: BrokerChannels }> {
+    const broker = new ServiceBroker({ nodeID: `${ns}-${brokers.length}`, namespace: ns, logger: false, middlewares: [busMiddleware({ transporter: NATS_URL, outbox: OUTBOX })] });
+    for (const s of services) broker.createService(s as any);
+    brokers.push(broker);
+    await broker.start();
+    const channels = new BrokerChannels();
+    channels.attach(broker);
+    return { broker, channels };
+  }
+
+  it('creates every channel\'s stream at start with limits retention, so a publish with no consumer yet is kept', async () => {
+    const ns = namespace();
+    const { broker, channels } = await node(ns);
+    const adapter = busAdapter(broker) as JetStreamAdapter;
+    for (const c of [...Object.values(CHANNELS), 'bus.failed']) {
+      const info = await jsm.streams.info(adapter.streamName(c));
+      assert.deepEqual(info.config.subjects, [`${ns}.${c}`]);
+      assert.equal(info.config.retention, 'limits');
+      assert.equal(info.config.max_age, 2 * 3600 * 1e9);
+      assert.equal(info.config.max_bytes, 8 << 20);
+    }
+    await channels.publish(CHANNELS.eventApplied, { id: 'e1' }, { id: 'e1' });
+    await channels.publish(CHANNELS.eventApplied, { id: 'e1' }, { id: 'e1' });
+    const state = (await jsm.streams.info(`${ns}_case_event_applied`)).state;
+    assert.equal(state.messages, 1, 'kept once: the second publish of the same id is recognised');
+  });
+
+  it('brings an existing stream without limits up to the configured ones', async () => {
+    const ns = namespace();
+    await jsm.streams.add({ name: `${ns}_case_event_applied`, subjects: [`${ns}.case.event.applied`] });
+    assert.equal((await jsm.streams.info(`${ns}_case_event_applied`)).config.max_age, 0, 'no limit to begin with');
+    await node(ns);
+    const config = (await jsm.streams.info(`${ns}_case_event_applied`)).config;
+    assert.equal(config.max_age, 2 * 3600 * 1e9);
+    assert.equal(config.max_bytes, 8 << 20);
+  });
+
+  it('hands a message to a failing consumer again after a delay, not at once', async () => {
+    const ns = namespace();
+    const deliveries: number[] = [];
+    await node(ns, [{
+      name: 'flaky',
+      channels: {
+        [CHANNELS.eventApplied]: {
+          group: 'flaky',
+          async handler() {
+            deliveries.push(Date.now());
+            if (deliveries.length === 1) throw new Error('the notifier gateway is down');
+          },
+        },
+      },
+    }]);
+    const { channels } = await node(ns);
+    await channels.publish(CHANNELS.eventApplied, { id: 'e-retry' }, { id: 'e-retry' });
+    await waitFor('the redelivery', () => deliveries.length >= 2, 15_000);
+    assert.ok(deliveries[1] - deliveries[0] >= 900, `waited ${deliveries[1] - deliveries[0]} ms before the redelivery`);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(deliveries.length, 2, 'acknowledged once handled: not delivered again');
+  });
+
+  it('refuses a publish once the bus is stopping, rather than resolving with nothing sent', async () => {
+    const ns = namespace();
+    const { broker, channels } = await node(ns);
+    brokers.splice(brokers.indexOf(broker), 1);
+    await broker.stop();
+    await assert.rejects(channels.publish(CHANNELS.eventApplied, { id: 'late' }, { id: 'late' }), /stopping/);
+    assert.equal((await jsm.streams.info(`${ns}_case_event_applied`)).state.messages, 0);
+  });
+});

@@ -1,0 +1,97 @@
+import { Adapters } from '@moleculer/channels';
+import { Errors } from 'moleculer';
+import { nanos, DiscardPolicy, RetentionPolicy, StorageType, type JsMsg, type NatsError, type StreamConfig } from 'nats';
+import type { Channel } from '@moleculer/channels/types/src';
+import { retryDelayMs } from './retry-delay';
+
+export interface StreamLimits {
+  /** Messages older than this leave the stream. */
+  maxAgeHours: number;
+  /** The stream's size; the oldest messages leave first beyond it. */
+  maxBytes: number;
+}
+
+/**
+ * The stream settings of every channel: limits retention with an age and a size bound. A stream
+ * keeps every message forever by default. Work-queue retention would allow one consumer group per
+ * channel, and interest retention would drop what is published while no consumer is subscribed.
+ */
+export function streamConfig(limits: StreamLimits): Partial<StreamConfig> {
+  return {
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    storage: StorageType.File,
+    max_age: nanos(limits.maxAgeHours * 3600 * 1000),
+    max_bytes: limits.maxBytes,
+  };
+}
+
+/**
+ * The bus of a cluster: NATS JetStream through @moleculer/channels, with what its NATS adapter
+ * lacks for the hub.
+ * - The channels' streams are created (or their limits brought up to date) when the adapter
+ *   connects, not when a consumer first subscribes: a publish to a subject no stream holds fails,
+ *   and a stream created by a consumer would keep whatever limits that consumer had.
+ * - A consumer that fails is handed the message again after a growing delay (the adapter's NAK
+ *   has none, so a failing consumer spun through its retries at once).
+ * - A publish while the adapter stops fails instead of resolving with nothing sent, so the outbox
+ *   keeps the message.
+ */
+export class JetStreamAdapter extends Adapters.NATS {
+  constructor(opts: { url: string; limits: StreamLimits; channels: readonly string[]; maxRetries: number; deadLettering: { enabled: boolean; queueName: string } }) {
+    super({
+      nats: {
+        url: opts.url,
+        // Keep reconnecting however long NATS is away (the client gives up after 10 attempts by default,
+        // and the adapter never connects again); meanwhile publishes fail and the outbox holds the events.
+        connectionOptions: { maxReconnectAttempts: -1, reconnectTimeWait: 1000 },
+        streamConfig: streamConfig(opts.limits),
+      },
+      maxRetries: opts.maxRetries,
+      deadLettering: opts.deadLettering,
+    });
+    this.declared = [...opts.channels, opts.deadLettering.queueName];
+  }
+
+  private readonly declared: string[];
+
+  /** The stream that holds a channel's messages, as the adapter names it (no dots in stream names). */
+  streamName(channel: string): string {
+    return this.addPrefixTopic(channel).split('.').join('_');
+  }
+
+  async connect(): Promise<void> {
+    await super.connect();
+    for (const channel of this.declared) await this.ensureStream(channel);
+  }
+
+  private async ensureStream(channel: string): Promise<void> {
+    const name = this.streamName(channel);
+    const config = { ...this.opts.nats.streamConfig, name, subjects: [this.addPrefixTopic(channel)] };
+    try {
+      await this.manager.streams.add(config);
+    } catch (err) {
+      if (!/already in use/.test((err as Error).message)) throw err;
+      // The stream exists with other settings (earlier limits, or none): ours apply from now on.
+      await this.manager.streams.update(name, config);
+    }
+  }
+
+  createConsumerHandler(chan: Channel): (err: NatsError, message: JsMsg) => Promise<void> {
+    const handle = super.createConsumerHandler(chan);
+    return (err, message) => {
+      if (message) {
+        const nak = message.nak.bind(message);
+        message.nak = () => nak(retryDelayMs(message.info.redeliveryCount));
+      }
+      return handle(err, message);
+    };
+  }
+
+  async publish(channelName: string, payload: any, opts: any = {}): Promise<void> {
+    if (this.stopping) {
+      throw new Errors.MoleculerRetryableError('the bus is stopping; the message is published again later', 503, 'BUS_STOPPING', { channel: channelName });
+    }
+    await super.publish(channelName, payload, opts);
+  }
+}
