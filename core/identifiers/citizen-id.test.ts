@@ -111,6 +111,18 @@ describe('citizen ID (GB 11643)', () => {
       assert.equal((normaliseCitizenId('13010285031204X', NOW) as { rule: string }).rule, 'charset');
     });
 
+    it('refuses the 15-digit form where the field does not allow it, and only that form', () => {
+      assert.deepEqual(normaliseCitizenId('130102850312041', NOW, { legacy: false }), {
+        ok: false,
+        rule: 'legacy',
+        message: '为15位旧号码，应为18位',
+        detail: 'the 15-digit legacy form is not accepted here; the 18-digit form is required',
+      });
+      assert.deepEqual(normaliseCitizenId('130102198503120412', NOW, { legacy: false }), { ok: true, value: '130102198503120412' });
+      assert.equal((normaliseCitizenId('1301028503120', NOW, { legacy: false }) as { rule: string }).rule, 'length');
+      assert.deepEqual(normaliseCitizenId('130102850312041', NOW, { legacy: true }), normaliseCitizenId('130102850312041', NOW));
+    });
+
     it('does not name the field in its messages', () => {
       for (const bad of ['', 'abc', '123', '130102198503120413', '130102198502300412']) {
         const r = normaliseCitizenId(bad, NOW);
@@ -159,6 +171,18 @@ describe('citizen ID (GB 11643)', () => {
           const legacy = body.slice(0, 6) + body.slice(8);
           const r = normaliseCitizenId(legacy, NOW);
           assert.equal(r.ok && r.value, body + citizenIdCheckDigit(body));
+        }),
+      );
+    });
+
+    it('with legacy refused, refuses every 15-digit number and reads every 18-digit one as before', () => {
+      fc.assert(
+        fc.property(body17.filter((b) => b.slice(6, 8) === '19'), fc.boolean(), (body, typedWide) => {
+          const legacy = body.slice(0, 6) + body.slice(8);
+          const r = normaliseCitizenId(typedWide ? toFullWidth(legacy) : legacy, NOW, { legacy: false });
+          assert.equal(!r.ok && r.rule, 'legacy');
+          const id = body + citizenIdCheckDigit(body);
+          assert.deepEqual(normaliseCitizenId(id, NOW, { legacy: false }), normaliseCitizenId(id, NOW));
         }),
       );
     });

@@ -20,13 +20,22 @@ export function citizenIdCheckDigit(first17: string): string {
   return CHECK[sum % 11];
 }
 
+export interface CitizenIdOptions {
+  /**
+   * Whether the 15-digit form (issued before 1999) is taken and upgraded; default true. A
+   * department whose SPEC allows the 18-digit form only refuses it (DESIGN, "Legacy IDs").
+   */
+  legacy?: boolean;
+}
+
 /**
  * Normalises a citizen ID number to its 18-character form: full-width digits and `X`, inner
  * spaces and a lower-case `x` are tolerated; a 15-digit number (issued before 1999) is upgraded by
- * inserting `19` after the region code and appending the check digit (GB 11643 annex). The birth
- * date must be a real day from 1900-01-01 to today (Beijing); `now` exists for tests.
+ * inserting `19` after the region code and appending the check digit (GB 11643 annex), unless
+ * `options.legacy` is false. The birth date must be a real day from 1900-01-01 to today (Beijing);
+ * `now` exists for tests.
  */
-export function normaliseCitizenId(input: string, now: Date = new Date()): Normalised {
+export function normaliseCitizenId(input: string, now: Date = new Date(), options: CitizenIdOptions = {}): Normalised {
   const id = toHalfWidth(input).replace(/\s+/g, '').toUpperCase();
   if (id === '') return refuse('empty', '为空', 'no citizen ID number given');
 
@@ -43,6 +52,9 @@ export function normaliseCitizenId(input: string, now: Date = new Date()): Norma
   }
 
   const legacy = id.length === 15;
+  if (legacy && options.legacy === false) {
+    return refuse('legacy', '为15位旧号码，应为18位', 'the 15-digit legacy form is not accepted here; the 18-digit form is required');
+  }
   const body = legacy ? `${id.slice(0, 6)}19${id.slice(6)}` : id.slice(0, 17);
   const birth = body.slice(6, 14);
   const birthRefusal = checkBirthDate(birth, beijingYmd(now));

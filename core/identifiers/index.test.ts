@@ -13,11 +13,27 @@ describe('normaliser registry', () => {
     assert.deepEqual(getNormaliser('localTime')('2026-11-24T01:12:44Z'), { ok: true, value: '2026-11-24T09:12:44+08:00' });
   });
 
-  it('passes a time format on to localTime', () => {
+  it('passes a time format and zone on to localTime', () => {
     const compact = getNormaliser('localTime', { format: 'yyyyMMddHHmmss' });
     assert.deepEqual(compact('20261124091502'), { ok: true, value: '2026-11-24T09:15:02+08:00' });
     assert.equal((compact('2026-11-24 09:15:02') as { rule: string }).rule, 'format');
-    assert.throws(() => getNormaliser('localTime', { format: 'dd.MM.yyyy' as never }), /unknown format "dd.MM.yyyy"/);
+    assert.deepEqual(getNormaliser('localTime', { format: 'dd.MM.yyyy HH:mm' })('24.11.2026 09:15'), { ok: true, value: '2026-11-24T09:15:00+08:00' });
+    assert.deepEqual(getNormaliser('localTime', { format: 'iso8601', zone: 'UTC' })('2026-11-24T01:15:00'), { ok: true, value: '2026-11-24T09:15:00+08:00' });
+    assert.throws(() => getNormaliser('localTime', { format: 'dd.MM.yyyy' }), /normaliser localTime: time pattern "dd.MM.yyyy" has no hour, minute/);
+    assert.throws(() => getNormaliser('localTime', { zone: 'Mars/Olympus' }), /normaliser localTime: unknown time zone "Mars\/Olympus"/);
+  });
+
+  it('passes the legacy choice on to citizenId', () => {
+    assert.deepEqual(getNormaliser('citizenId')('130102850312041').ok, true);
+    assert.deepEqual(getNormaliser('citizenId', { legacy: true })('130102850312041').ok, true);
+    assert.equal((getNormaliser('citizenId', { legacy: false })('130102850312041') as { rule: string }).rule, 'legacy');
+  });
+
+  it('refuses an option the normaliser does not take, rather than ignore it', () => {
+    assert.throws(() => getNormaliser('uscc', { legacy: false }), /normaliser uscc takes no option legacy$/);
+    assert.throws(() => getNormaliser('citizenId', { format: 'iso8601' }), /normaliser citizenId takes no option format \(it takes legacy\)/);
+    assert.throws(() => getNormaliser('localTime', { legacy: true }), /it takes format, zone/);
+    assert.doesNotThrow(() => getNormaliser('uscc', { format: undefined }));
   });
 
   it('throws a clear error for an unknown name', () => {

@@ -2,7 +2,7 @@
 // normaliser module's exports for code that calls them directly.
 
 import { normaliseCitizenId } from './citizen-id';
-import { LOCAL_TIME_FORMATS, LocalTimeFormat, normaliseLocalTime } from './local-time';
+import { LocalTimeFormat, localTimeReader } from './local-time';
 import { normaliseMobile, normalisePhone } from './mobile';
 import { normaliseName } from './person-name';
 import { Normalised } from './result';
@@ -23,24 +23,33 @@ export * from './department';
 export type Normaliser = (input: string) => Normalised<unknown>;
 
 export type NormaliserOptions = {
-  /** For `localTime`: the department's notation; recognised from the input when absent. */
-  format?: LocalTimeFormat;
+  /** For `localTime`: the department's notation (`iso8601` or a pattern); recognised from the input when absent. */
+  format?: LocalTimeFormat | (string & {});
+  /** For `localTime`: the zone of a time written without an offset (IANA name or `±HH:MM`); Asia/Shanghai when absent. */
+  zone?: string;
+  /** For `citizenId`: whether the 15-digit legacy form is taken (and upgraded); true when absent. */
+  legacy?: boolean;
 };
 
+type Factory = { options: readonly (keyof NormaliserOptions)[]; make: (options: NormaliserOptions) => Normaliser };
+
 const NORMALISERS = {
-  citizenId: () => (input: string) => normaliseCitizenId(input),
-  uscc: () => normaliseUscc,
-  mobile: () => normaliseMobile,
-  phone: () => normalisePhone,
-  personName: () => normaliseName,
-  localTime: (options?: NormaliserOptions) => {
-    const format = options?.format;
-    if (format !== undefined && !LOCAL_TIME_FORMATS.includes(format)) {
-      throw new RangeError(`normaliser localTime: unknown format ${JSON.stringify(format)}; known: ${LOCAL_TIME_FORMATS.join(', ')}`);
-    }
-    return (input: string) => normaliseLocalTime(input, format);
+  citizenId: { options: ['legacy'], make: (o) => (input: string) => normaliseCitizenId(input, new Date(), { legacy: o.legacy }) },
+  uscc: { options: [], make: () => normaliseUscc },
+  mobile: { options: [], make: () => normaliseMobile },
+  phone: { options: [], make: () => normalisePhone },
+  personName: { options: [], make: () => normaliseName },
+  localTime: {
+    options: ['format', 'zone'],
+    make: (o) => {
+      try {
+        return localTimeReader({ format: o.format, zone: o.zone });
+      } catch (err) {
+        throw new RangeError(`normaliser localTime: ${(err as Error).message}`);
+      }
+    },
   },
-} satisfies Record<string, (options?: NormaliserOptions) => Normaliser>;
+} satisfies Record<string, Factory>;
 
 export type NormaliserName = keyof typeof NORMALISERS;
 
@@ -61,9 +70,17 @@ export function isNormaliserName(name: string): name is NormaliserName {
 
 /**
  * The normaliser a mapping profile names. Throws {@link UnknownNormaliserError} for an unknown
- * name, and a RangeError for options it cannot use, so a bad profile fails when it is loaded.
+ * name, and a RangeError for options it does not take or cannot use, so a bad profile fails when
+ * it is loaded.
  */
 export function getNormaliser(name: NormaliserName | (string & {}), options?: NormaliserOptions): Normaliser {
   if (!isNormaliserName(name)) throw new UnknownNormaliserError(name);
-  return NORMALISERS[name](options);
+  const factory: Factory = NORMALISERS[name];
+  const given = Object.entries(options ?? {}).filter(([, v]) => v !== undefined).map(([k]) => k);
+  const foreign = given.filter((k) => !(factory.options as readonly string[]).includes(k));
+  // An option the normaliser ignores would look like a check that is not made.
+  if (foreign.length) {
+    throw new RangeError(`normaliser ${name} takes no option ${foreign.join(', ')}${factory.options.length ? ` (it takes ${factory.options.join(', ')})` : ''}`);
+  }
+  return factory.make(options ?? {});
 }

@@ -25,26 +25,53 @@ interface CompiledRule {
   get: Getter;
   table?: Map<string, TableEntry>;
   normaliser?: Normaliser;
+  /** How the applicant's ID number is checked by its type, when the rule sets an option of those checks. */
+  idChecks?: Record<Applicant['idType'], Normaliser>;
   optional: boolean;
   field: string;
   label: string;
 }
 
-const SIMPLE_PATH = /^(\$batch\.)?[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$/;
+// A path the engine reads itself, without JSONata: `SQR.XM`, `$batch.PCH`, and XML attributes as
+// `@applyNo` (or their stored name `@_applyNo`), which JSONata would only take in backticks.
+const SIMPLE_PATH = /^(\$batch\.)?@?[A-Za-z_]\w*(\.@?[A-Za-z_]\w*)*$/;
 const FIELD_LABELS: Record<string, string> = {
   localCaseId: '业务编号', supervisionCode: '统一服务监管码', hall: '办理机构', status: '状态代码', statusLabel: '状态名称',
   item: '事项代码', statusTime: '状态时间', applicantName: '申请人名称', applicantIdType: '证件类型',
   applicantIdNumber: '证件号码', applicantPhone: '联系电话', officer: '经办人', remark: '备注',
 };
-const ID_NORMALISERS: Record<Applicant['idType'], Normaliser> = {
-  CITIZEN_ID: getNormaliser('citizenId'),
-  USCC: getNormaliser('uscc'),
-  // Passports are not checked (the vehicle office's SPEC): trimmed and upper-cased only.
-  PASSPORT: (input: string) => {
-    const v = input.trim().toUpperCase();
-    return v ? { ok: true, value: v } : { ok: false, rule: 'required', message: '缺失' };
-  },
-};
+function idChecks(options: NormaliserOptions = {}): Record<Applicant['idType'], Normaliser> {
+  return {
+    CITIZEN_ID: getNormaliser('citizenId', options),
+    USCC: getNormaliser('uscc'),
+    // Passports are not checked (the vehicle office's SPEC): trimmed and upper-cased only.
+    PASSPORT: (input: string) => {
+      const v = input.trim().toUpperCase();
+      return v ? { ok: true, value: v } : { ok: false, rule: 'required', message: '缺失' };
+    },
+  };
+}
+const ID_NORMALISERS = idChecks();
+
+/** The options a rule may hand to its normaliser, by the normaliser that takes them. */
+const OPTION_OWNERS: Record<keyof NormaliserOptions, string> = { format: 'localTime', zone: 'localTime', legacy: 'citizenId' };
+
+/**
+ * The field's label followed by a normaliser's message, without saying a word twice where the
+ * label ends as the message begins: 状态时间 + 时间格式错误 is 状态时间格式错误. Two characters at
+ * least, as one alone can be chance (账号 + 号码…).
+ */
+export function withLabel(label: string, message: string): string {
+  for (let n = Math.min(label.length, message.length); n >= 2; n--) {
+    if (label.endsWith(message.slice(0, n))) return label + message.slice(n);
+  }
+  return label + message;
+}
+
+/** How the department names a field read by a path: `applicant.creditCode`, `PCH`, `applyNo`. */
+function fieldName(path: string): string {
+  return path.replace(/^\$batch\./, '').replace(/(^|\.)@_?/g, '$1');
+}
 
 const checkProfile = compileCheck(profileSchema);
 
@@ -54,12 +81,16 @@ class Refused extends Error {
 
 function pathGetter(path: string): Getter {
   const batch = path.startsWith('$batch.');
-  const parts = (batch ? path.slice(7) : path).split('.');
+  // A record's attributes are stored as `@_name`; the batch's attributes by their plain name.
+  const parts = (batch ? path.slice(7) : path).split('.').map((p, i) => (p.startsWith('@') ? (batch && i === 0 ? p.replace(/^@_?/, '') : p.replace(/^@_?/, '@_')) : p));
   return (record, b) => {
     let v: any = batch ? b : record;
     for (const p of parts) {
       if (v === null || v === undefined) return undefined;
-      v = v[p];
+      const child = v[p];
+      // A bare name finds an attribute when the element has no child of that name, as a reader
+      // of the department's format expects (`applyNo` for `<record applyNo="…">`).
+      v = child === undefined && typeof v === 'object' && p[0] !== '@' ? v['@_' + p] : child;
     }
     return v;
   };
@@ -88,9 +119,40 @@ function drive<T>(steps: Steps<T>, next: IteratorResult<unknown, T> = steps.next
   return next.value;
 }
 
+/**
+ * `@name` in an expression is an XML attribute, as in a path: written for JSONata as the stored
+ * name in backticks (`` `@_name` ``; plain `name` after `$batch.`). JSONata's own `@` binds a
+ * variable and is always followed by `$`, so this takes nothing from it. Strings, quoted names and
+ * comments are left as they are.
+ */
+export function withAttributes(expr: string): string {
+  let out = '';
+  for (let i = 0; i < expr.length; i++) {
+    const c = expr[i];
+    if (c === '"' || c === "'" || c === '`') {
+      let j = i + 1;
+      while (j < expr.length && expr[j] !== c) j += expr[j] === '\\' && c !== '`' ? 2 : 1;
+      out += expr.slice(i, j + 1);
+      i = j;
+    } else if (c === '/' && expr[i + 1] === '*') {
+      const end = expr.indexOf('*/', i + 2);
+      const j = end === -1 ? expr.length : end + 2;
+      out += expr.slice(i, j);
+      i = j - 1;
+    } else if (c === '@' && /[A-Za-z_]/.test(expr[i + 1] ?? '')) {
+      const name = /^@_?([A-Za-z_]\w*)/.exec(expr.slice(i))!;
+      out += out.endsWith('$batch.') ? name[1] : `\`@_${name[1]}\``;
+      i += name[0].length - 1;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 function compileExpression(expr: string, where: string): jsonata.Expression {
   try {
-    return jsonata(expr);
+    return jsonata(withAttributes(expr));
   } catch (err) {
     throw new ConfigError(`${where}: invalid JSONata expression ${JSON.stringify(expr)}: ${(err as Error).message}`);
   }
@@ -116,7 +178,7 @@ export class MappingProfile implements RecordMapper {
   readonly version: string;
   readonly file: string;
   private readonly rules: Record<string, CompiledRule[]>;
-  private readonly eventKey: Getter[];
+  private readonly eventKey: { get: Getter; field: string; label?: string }[];
   private readonly department: { code: string; name: string };
 
   private constructor(file: string, text: string, private readonly shared: SharedTables) {
@@ -152,7 +214,16 @@ export class MappingProfile implements RecordMapper {
       this.rules[name] = list.map((r: any, i: number) => this.compileRule(name, r, tables, `${file}: fields.${name}${Array.isArray(spec) ? `[${i}]` : ''}`));
     }
     this.checkTables();
-    this.eventKey = (raw.eventKey as string[]).map((p) => (SIMPLE_PATH.test(p) ? pathGetter(p) : ((e) => (r: any, b: any) => e.evaluate(r, { batch: b }))(compileExpression(p, `${file}: eventKey`))));
+    const labels = new Map<string, string>();
+    for (const [name, rules] of Object.entries(this.rules)) {
+      for (const r of rules) if (!labels.has(r.field)) labels.set(r.field, r.label !== name ? r.label : '');
+    }
+    this.eventKey = (raw.eventKey as string[]).map((p) => {
+      const simple = SIMPLE_PATH.test(p);
+      const field = simple ? fieldName(p) : p;
+      const get: Getter = simple ? pathGetter(p) : ((e) => (r: any, b: any) => e.evaluate(r, { batch: b }))(compileExpression(p, `${file}: eventKey`));
+      return { get, field, label: labels.get(field) || undefined };
+    });
   }
 
   static fromFile(file: string, shared: SharedTables): MappingProfile {
@@ -187,19 +258,28 @@ export class MappingProfile implements RecordMapper {
       table = tables.get(r.table);
       if (!table) throw new ConfigError(`${where}: no table named ${r.table}`);
     }
+    const options: NormaliserOptions = {};
+    for (const k of Object.keys(OPTION_OWNERS) as (keyof NormaliserOptions)[]) if (r[k] !== undefined) (options as any)[k] = r[k];
     let normaliser: Normaliser | undefined;
-    if (r.normalise) {
-      try {
-        normaliser = getNormaliser(r.normalise, r.format ? ({ format: r.format } as NormaliserOptions) : undefined);
-      } catch (err) {
-        throw new ConfigError(`${where}: ${(err as Error).message}`);
+    let checks: Record<Applicant['idType'], Normaliser> | undefined;
+    try {
+      if (r.normalise) normaliser = getNormaliser(r.normalise, options);
+      else if (Object.keys(options).length > 0) {
+        // The applicant's ID number is checked by its type without `normalise`; its options still apply.
+        if (name === 'applicantIdNumber' && Object.keys(options).every((k) => OPTION_OWNERS[k as keyof NormaliserOptions] === 'citizenId')) checks = idChecks(options);
+        else {
+          const k = Object.keys(options)[0] as keyof NormaliserOptions;
+          throw new Error(`\`${k}\` is an option of a normaliser: add \`normalise: ${OPTION_OWNERS[k]}\``);
+        }
       }
+    } catch (err) {
+      throw new ConfigError(`${where}: ${(err as Error).message}`);
     }
     return {
       when: r.when ? compileExpression(r.when, where) : undefined,
-      get, table, normaliser,
+      get, table, normaliser, idChecks: checks,
       optional: r.optional === true,
-      field: r.field ?? (r.from && SIMPLE_PATH.test(r.from) ? r.from.replace(/^\$batch\./, '') : name),
+      field: r.field ?? (r.from && SIMPLE_PATH.test(r.from) ? fieldName(r.from) : name),
       label: r.label ?? FIELD_LABELS[name] ?? name,
     };
   }
@@ -228,7 +308,7 @@ export class MappingProfile implements RecordMapper {
   }
 
   /** Reads, translates and checks one field; null when optional and empty. */
-  private *field(name: string, record: unknown, batch: Record<string, unknown>, normaliser?: Normaliser): Steps<{ value: string | null; entry?: TableEntry; rule?: CompiledRule; raw: string | null }> {
+  private *field(name: string, record: unknown, batch: Record<string, unknown>, idType?: Applicant['idType']): Steps<{ value: string | null; entry?: TableEntry; rule?: CompiledRule; raw: string | null }> {
     const rule = yield* this.pick(name, record, batch);
     if (!rule) return { value: null, raw: null };
     let raw: string | null;
@@ -251,11 +331,11 @@ export class MappingProfile implements RecordMapper {
       }
       value = entry.value;
     }
-    const check = rule.normaliser ?? normaliser;
+    const check = rule.normaliser ?? (idType ? (rule.idChecks ?? ID_NORMALISERS)[idType] : undefined);
     if (check) {
       const n = check(value);
       if (!n.ok) {
-        throw new Refused({ field: rule.field, value: raw, rule: n.rule, reason: `${rule.label}${n.message}${n.detail ? ` (${rule.field}: ${n.detail})` : ''}` });
+        throw new Refused({ field: rule.field, value: raw, rule: n.rule, reason: `${withLabel(rule.label, n.message)}${n.detail ? ` (${rule.field}: ${n.detail})` : ''}` });
       }
       value = typeof n.value === 'string' ? n.value : JSON.stringify(n.value);
     }
@@ -275,9 +355,16 @@ export class MappingProfile implements RecordMapper {
     let id: string | undefined;
     try {
       const key: string[] = [];
-      for (const g of this.eventKey) {
-        const v = asText(yield g(record, batch));
-        if (!v) throw new Refused({ field: 'eventKey', value: v, rule: 'required', reason: `记录标识缺失 (a field of the event key is empty)` });
+      for (const k of this.eventKey) {
+        let v: string | null;
+        try {
+          v = asText(yield k.get(record, batch));
+        } catch (err) {
+          throw new Refused({ field: k.field, value: null, rule: 'expression', reason: `记录标识无法读取 (${k.field}, a field of the event key: ${(err as Error).message})` });
+        }
+        if (!v || !v.trim()) {
+          throw new Refused({ field: k.field, value: v, rule: 'required', reason: `${k.label ?? `记录标识 ${k.field} `}缺失 (${k.field}, a field of the event key, is empty)` });
+        }
         key.push(v);
       }
       id = eventId(this.adapter, key);
@@ -293,7 +380,7 @@ export class MappingProfile implements RecordMapper {
       const carried = yield* this.field('supervisionCode', record, batch);
       if (carried.value) {
         const p = parseSupervisionCode(carried.value);
-        if (!p.ok) throw new Refused({ field: carried.rule!.field, value: carried.value, rule: p.rule, reason: `${carried.rule!.label}${p.message} (${carried.rule!.field})` });
+        if (!p.ok) throw new Refused({ field: carried.rule!.field, value: carried.raw, rule: p.rule, reason: `${withLabel(carried.rule!.label, p.message)} (${carried.rule!.field})` });
       }
       let hall: { code: string; name: string } | undefined;
       const hallField = yield* this.field('hall', record, batch);
@@ -305,10 +392,10 @@ export class MappingProfile implements RecordMapper {
         hall = r.value.hall;
       }
       const idType = (yield* this.field('applicantIdType', record, batch)).value as Applicant['idType'];
-      if (!ID_NORMALISERS[idType]) {
+      if (!Object.prototype.hasOwnProperty.call(ID_NORMALISERS, idType)) {
         throw new Refused({ field: 'applicantIdType', value: idType, rule: 'unknown-code', reason: `证件类型未知: ${idType}` });
       }
-      const idNumber = (yield* this.field('applicantIdNumber', record, batch, ID_NORMALISERS[idType])).value!;
+      const idNumber = (yield* this.field('applicantIdNumber', record, batch, idType)).value!;
       const name = (yield* this.field('applicantName', record, batch)).value!;
       const phoneField = yield* this.field('applicantPhone', record, batch);
       const phone = phoneField.value ? (JSON.parse(phoneField.value) as { number: string; mobile: boolean }) : null;
