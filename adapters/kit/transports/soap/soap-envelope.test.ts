@@ -10,7 +10,7 @@ const envelope = (body: string, ns = SOAP11_ENVELOPE_NS) =>
 describe('soap-envelope: what the hub checks before node-soap reads a request', () => {
   it('takes a SOAP 1.1 envelope whose Body holds the request element, whatever the prefixes', () => {
     const r = checkEnvelope(envelope('<veh:ReportCaseStatusRequest><veh:LSH>1</veh:LSH></veh:ReportCaseStatusRequest>'), REQUEST);
-    assert.deepEqual(r, { ok: true, bodyElement: REQUEST, header: true });
+    assert.deepEqual(r, { ok: true, bodyElement: REQUEST, header: true, security: null });
     const other = checkEnvelope(`<soapenv:Envelope xmlns:soapenv="${SOAP11_ENVELOPE_NS}"><soapenv:Body><x:ReportCaseStatusRequest xmlns:x="${NS}"/></soapenv:Body></soapenv:Envelope>`, REQUEST);
     assert.equal(other.ok, true);
   });
@@ -29,6 +29,24 @@ describe('soap-envelope: what the hub checks before node-soap reads a request', 
     assert.equal(rule(envelope('<veh:QueryChangedCasesRequest/>')), 'operation');
     assert.equal(rule(envelope('<ReportCaseStatusRequest/>')), 'operation');
     assert.equal(rule(envelope(`<veh:ReportCaseStatusRequest>${'<x>'.repeat(100)}${'</x>'.repeat(100)}</veh:ReportCaseStatusRequest>`)), 'too-deep');
+  });
+
+  it('reads the WS-Security UsernameToken as node-soap would give it, also when the Body is then refused', () => {
+    const wsse = (token: string) => `<s:Envelope xmlns:s="${SOAP11_ENVELOPE_NS}" xmlns:veh="${NS}" xmlns:w="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd">` +
+      `<s:Header><w:Security s:mustUnderstand="1">${token}</w:Security></s:Header><s:Body><veh:QueryChangedCasesRequest/></s:Body></s:Envelope>`;
+    const TEXT = 'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText';
+    const refused = checkEnvelope(wsse(`<w:UsernameToken><w:Username> veh-hall-1 </w:Username><w:Password Type="${TEXT}"><![CDATA[Veh1-demo-2026!]]></w:Password></w:UsernameToken>`), REQUEST);
+    assert.equal(refused.ok, false);
+    assert.equal(!refused.ok && refused.rule, 'operation');
+    assert.deepEqual('security' in refused && refused.security, { Security: { UsernameToken: { Username: 'veh-hall-1', Password: { attributes: { Type: TEXT }, $value: 'Veh1-demo-2026!' } } } });
+    const plain = checkEnvelope(wsse('<w:UsernameToken><w:Username>u</w:Username><w:Password>p</w:Password></w:UsernameToken>'));
+    assert.deepEqual(plain.ok && plain.security, { Security: { UsernameToken: { Username: 'u', Password: 'p' } } });
+    // Two tokens: whose credentials would be checked is ambiguous, so none are read.
+    const two = checkEnvelope(wsse('<w:UsernameToken><w:Username>u</w:Username></w:UsernameToken><w:UsernameToken><w:Username>v</w:Username></w:UsernameToken>'));
+    assert.equal(two.ok && two.security, null);
+    const malformed = checkEnvelope(wsse('<w:UsernameToken><w:Username>u</w:Username>'));
+    assert.equal(!malformed.ok && malformed.rule, 'not-xml');
+    assert.equal('security' in malformed, false, 'nothing is read from a body that is not XML');
   });
 
   it('writes a SOAP 1.1 Fault with the text escaped', () => {

@@ -21,6 +21,8 @@ export interface ResolvedOperation extends OperationRef {
   /** Target namespace of the request and response elements. */
   namespace: string;
   soapAction: string | null;
+  /** The binding's own SOAPAction, by which node-soap finds the operation (the definition may expect another). */
+  bindingSoapAction: string | null;
 }
 
 export function readWsdlFile(file: string, adapter: string): string {
@@ -61,10 +63,12 @@ export function resolveOperation(wsdl: soap.WSDL, ref: OperationRef, where: stri
   if (!method) throw new ConfigError(`${where}: port ${ref.service}/${ref.port} has no operation ${ref.operation}`);
   if (method.input?.$name !== ref.requestElement) throw new ConfigError(`${where}: ${ref.operation} takes ${method.input?.$name}, not ${ref.requestElement}`);
   if (method.output?.$name !== ref.responseElement) throw new ConfigError(`${where}: ${ref.operation} answers ${method.output?.$name}, not ${ref.responseElement}`);
+  const bindingSoapAction = typeof method.soapAction === 'string' && method.soapAction ? method.soapAction : null;
   return {
     ...ref,
     namespace: method.input?.targetNamespace ?? defs.$targetNamespace,
-    soapAction: soapAction ?? (typeof method.soapAction === 'string' && method.soapAction ? method.soapAction : null),
+    soapAction: soapAction ?? bindingSoapAction,
+    bindingSoapAction,
   };
 }
 

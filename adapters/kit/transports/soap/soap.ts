@@ -10,7 +10,8 @@ import { readBody, flatHeaders, BodyTooLarge } from '../../../../core/kernel/htt
 import { readXml } from '../xml-safety';
 import { checkEnvelope, soapFault, refusalFaultCode } from './soap-envelope';
 import { checkShape, DescribedShape } from './soap-shape';
-import { authenticate, scopePrecheck, PushAuthOptions } from './soap-auth';
+import { AnswerWriter } from './soap-answer';
+import { authenticate, scopePrecheck, PushAuthOptions, AuthResult } from './soap-auth';
 import { readWsdlFile, withAddress, resolveOperation, createSoapServer, ResolvedOperation } from './soap-wsdl';
 import { SoapPoller, PollOptions } from './soap-poll';
 import optionsSchema from './soap.schema.json';
@@ -27,6 +28,7 @@ export interface PushOptions {
   encodings: string[];
   auth: PushAuthOptions;
   answer: {
+    /** Paths of element names in the response element (`FHDM`, `return.code`). */
     codeField: string;
     messageField: string;
     caseCodeField?: string;
@@ -50,6 +52,8 @@ interface PushContext {
   /** The service method was called (node-soap read the request). */
   invoked?: boolean;
   messageId?: string;
+  /** The sender, authenticated before node-soap read the request. */
+  auth?: AuthResult & { ok: true };
 }
 
 const CHANNEL_HEADER = 'x-hub-channel';
@@ -77,7 +81,7 @@ export class SoapTransport extends Transport<SoapOptions> {
   private server: soap.Server | null = null;
   private parser: soap.WSDL | null = null;
   private pushOperation: ResolvedOperation | null = null;
-  private answerOrder: string[] = [];
+  private answerWriter: AnswerWriter | null = null;
   /** The push operation's input as node-soap describes it: what a request may contain. */
   private inputShape: DescribedShape = {};
   private poller: SoapPoller | null = null;
@@ -103,11 +107,7 @@ export class SoapTransport extends Transport<SoapOptions> {
     this.pushOperation = resolveOperation(this.parser, push, `${where}.push`, push.soapAction);
     const described = (this.parser.describeServices() as any)[push.service][push.port][push.operation];
     this.inputShape = described.input ?? {};
-    const output = described.output ?? {};
-    this.answerOrder = Object.keys(output).map((k) => k.replace(/\[\]$/, ''));
-    for (const f of [push.answer.codeField, push.answer.messageField, push.answer.caseCodeField]) {
-      if (f && !this.answerOrder.includes(f)) throw new ConfigError(`${where}.push.answer: ${push.responseElement} has no field ${f} (it has ${this.answerOrder.join(', ')})`);
-    }
+    this.answerWriter = new AnswerWriter(described.output ?? {}, push.answer, `${where}.push.answer`, push.responseElement);
     const xml = withAddress(this.wsdlText, push.service, push.port, `http://localhost${this.pushPath}`);
     if (!xml) throw new ConfigError(`${where}.push: the WSDL has no soap:address for ${push.service}/${push.port}`);
     this.server = await createSoapServer({
@@ -203,6 +203,12 @@ export class SoapTransport extends Transport<SoapOptions> {
     this.send(res, 500, soapFault(refusalFaultCode(rule), reason));
   }
 
+  private refuseAuth(req: IncomingMessage, res: ServerResponse, auth: AuthResult & { ok: false }): void {
+    this.ctx.metrics.inboundMessages.inc({ adapter: this.adapterId, result: 'rejected' });
+    this.ctx.logger.warn({ rule: auth.rule, user: auth.user, reason: auth.reason, remote: req.socket?.remoteAddress }, 'SOAP request refused: authentication');
+    this.send(res, 500, soapFault('soap:Client', auth.reason));
+  }
+
   private async handleGet(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const query = new URL(req.url ?? '/', 'http://hub.invalid').search.slice(1).toLowerCase();
     if (!/^(wsdl|singlewsdl)(=|&|$)/.test(query)) {
@@ -226,6 +232,19 @@ export class SoapTransport extends Transport<SoapOptions> {
   private async handlePost(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const o = this.options.push!;
     const op = this.pushOperation!;
+    // The sender is authenticated as early as its credentials can be read, so that an
+    // unauthenticated one learns nothing about what the hub makes of its request: HTTP Basic
+    // before a byte of the body is read; a WS-Security UsernameToken as soon as the envelope is
+    // read, before the operation, SOAPAction and schema are checked.
+    let sender: PushContext['auth'];
+    if (o.auth.scheme === 'http-basic') {
+      const auth = authenticate(o.auth, undefined, req.headers);
+      if (!auth.ok) {
+        req.resume();
+        return this.refuseAuth(req, res, auth);
+      }
+      sender = auth;
+    }
     let body: Buffer;
     try {
       body = await readBody(req, o.maxBodyBytes);
@@ -237,15 +256,21 @@ export class SoapTransport extends Transport<SoapOptions> {
     const xml = readXml(body, contentType, o.encodings);
     if (!xml.ok) return this.refuse(req, res, xml.rule, xml.reason, { bytes: body.length });
     const envelope = checkEnvelope(xml.text, { uri: op.namespace, local: op.requestElement });
+    if (!sender && 'security' in envelope) {
+      const auth = authenticate(o.auth, envelope.security ?? undefined, req.headers);
+      if (!auth.ok) return this.refuseAuth(req, res, auth);
+      sender = auth;
+    }
     if (!envelope.ok) return this.refuse(req, res, envelope.rule, envelope.reason, { bytes: body.length });
     const action = String(req.headers.soapaction ?? '').trim().replace(/^"(.*)"$/, '$1');
     if (action && op.soapAction && action !== op.soapAction) {
       return this.refuse(req, res, 'soap-action', `不支持的 SOAPAction ${action} (this endpoint takes "${op.soapAction}")`);
     }
-    const ctx: PushContext = { req, body, contentType };
+    const ctx: PushContext = { req, body, contentType, auth: sender };
     const answer = await this.context.run(ctx, () => this.server!.processRequest(xml.text, {
       url: this.pushPath!,
-      headers: { 'content-type': XML_CONTENT_TYPE, ...(op.soapAction ? { soapaction: `"${op.soapAction}"` } : {}) },
+      // The sender's SOAPAction was checked above; node-soap finds the operation by the binding's.
+      headers: { 'content-type': XML_CONTENT_TYPE, ...(op.bindingSoapAction ? { soapaction: `"${op.bindingSoapAction}"` } : {}) },
     }));
     if (answer.statusCode >= 400 && !answer.body.includes('<faultcode>')) {
       // node-soap's own failures come as SOAP 1.2 Faults or bare text, which no SOAP 1.1 peer reads.
@@ -266,7 +291,7 @@ export class SoapTransport extends Transport<SoapOptions> {
     ctx.invoked = true;
     const o = this.options.push!;
     const { intake, logger, metrics } = this.ctx;
-    const auth = authenticate(o.auth, soapHeaders, ctx.req.headers);
+    const auth = ctx.auth ?? authenticate(o.auth, soapHeaders, ctx.req.headers);
     if (!auth.ok) {
       metrics.inboundMessages.inc({ adapter: this.adapterId, result: 'rejected' });
       logger.warn({ rule: auth.rule, user: auth.user, reason: auth.reason, remote: ctx.req.socket?.remoteAddress }, 'SOAP request refused: authentication');
@@ -297,12 +322,7 @@ export class SoapTransport extends Transport<SoapOptions> {
     return this.answer(code, outcome.result === 'accepted' ? o.answer.messages.accepted : o.answer.messages.duplicate, outcome.supervisionCode);
   }
 
-  /** The response element's fields, in the order of its schema sequence (node-soap writes keys in object order). */
   private answer(code: number | string, message: string, caseCode: string): Record<string, unknown> {
-    const a = this.options.push!.answer;
-    const values: Record<string, unknown> = { [a.codeField]: code, [a.messageField]: message, ...(a.caseCodeField ? { [a.caseCodeField]: caseCode } : {}) };
-    const out: Record<string, unknown> = {};
-    for (const k of this.answerOrder) if (k in values) out[k] = values[k];
-    return out;
+    return this.answerWriter!.write({ code, message, caseCode });
   }
 }
