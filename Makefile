@@ -4,11 +4,33 @@ NODE_BIN := node_modules/.bin
 
 .PHONY: run test build install bench clean types services docs
 
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
-	@touch $@
+NPM ?= npm
 
-install: node_modules/.installed
+# Whether node_modules holds what the lock file names: every package of package-lock.json, at its
+# version, in npm's own record of the tree (node_modules/.package-lock.json), and package.json's
+# dependencies as the lock file has them. By content, not by date: a checkout or an edit that leaves
+# the lock file as it was does not cost a reinstall.
+define LOCK_MATCHES
+const fs = require('fs');
+const read = (f) => JSON.parse(fs.readFileSync(f, 'utf8'));
+try {
+  const lock = read('package-lock.json'), tree = read('node_modules/.package-lock.json').packages, pkg = read('package.json');
+  const root = lock.packages[''] || {};
+  for (const k of ['dependencies', 'devDependencies', 'optionalDependencies'])
+    if (JSON.stringify(pkg[k] || {}) !== JSON.stringify(root[k] || {})) process.exit(1);
+  for (const [at, p] of Object.entries(lock.packages)) {
+    if (!at || p.optional) continue;
+    if (!tree[at] || tree[at].version !== p.version || !fs.existsSync(at)) process.exit(1);
+  }
+} catch (err) { process.exit(1); }
+endef
+export LOCK_MATCHES
+
+# npm ci only when node_modules does not match the lock file; node_modules/.installed is kept for
+# scripts/test.sh, which skips its own install while the marker is newer than the lock file.
+install:
+	@if node -e "$$LOCK_MATCHES"; then echo "node_modules matches package-lock.json: no install"; touch node_modules/.installed; \
+	else $(NPM) ci --no-audit --no-fund && touch node_modules/.installed; fi
 
 build: install
 	$(NODE_BIN)/tsc -p tsconfig.json
@@ -41,9 +63,10 @@ services:
 types: install
 	node scripts/generate-types.js
 
-# Documentation generated from schemas: transport options.
+# Documentation generated from schemas: transport options, and the mapping reference.
 docs: build
 	node -e "require('fs').writeFileSync('adapters/kit/transports/OPTIONS.md', require('./dist/adapters/kit/transports/options-doc').transportOptionsMarkdown())"
+	node -e "require('fs').writeFileSync('adapters/kit/mapping/REFERENCE.md', require('./dist/adapters/kit/mapping/reference-doc').mappingReferenceMarkdown())"
 
 clean:
 	rm -rf dist

@@ -6,6 +6,7 @@ import { loadAdapterDefinition } from '../adapters/kit/definition';
 import { MappingProfile } from '../adapters/kit/mapping/engine';
 import { mapFile, runConformance, sharedTablesFor, toExpected } from '../adapters/kit/conformance';
 import { scaffoldAdapter } from '../adapters/kit/scaffold';
+import { ConfigError } from '../core/kernel/errors';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 
@@ -22,17 +23,30 @@ function adapterDir(idOrDir: string): string {
   throw new Error(`no adapter ${idOrDir}: give an adapter id of the configuration or a folder with adapter.yaml`);
 }
 
-/** `hub map <adapter> <file>`: a dry run; prints the canonical events or the reasons, changes nothing. */
+const MAP_USAGE = 'usage: hub map <adapterId|folder> <file> [--expected [--write]]\n';
+
+/**
+ * `hub map <adapter> <file>`: a dry run; prints the canonical events or the reasons, changes nothing.
+ * `--expected` prints a draft of the sample's expected file; with `--write` it writes it beside the
+ * sample (`<name>.expected.json`), which is the only file the command ever writes.
+ */
 export async function mapCommand(args: string[], io: Out): Promise<number> {
   const asExpected = args.includes('--expected');
-  const [id, file] = args.filter((a) => a !== '--expected');
-  if (!id || !file) { io.err('usage: hub map <adapterId|folder> <file> [--expected]\n'); return 2; }
+  const write = args.includes('--write');
+  const unknown = args.filter((a) => a.startsWith('--') && a !== '--expected' && a !== '--write');
+  const [id, file, extra] = args.filter((a) => !a.startsWith('--'));
+  if (!id || !file || extra || unknown.length) { io.err(MAP_USAGE); return 2; }
+  if (write && !asExpected) { io.err(`--write writes the expected file: give --expected with it\n${MAP_USAGE}`); return 2; }
   const def = loadAdapterDefinition(adapterDir(id));
   const profile = MappingProfile.fromFile(def.mapping, sharedTablesFor());
   const results = await mapFile(def, profile, file);
   if (asExpected) {
     // A draft of the sample's expected file: check it against the department's specification.
-    io.out(JSON.stringify(toExpected(results), null, 2) + '\n');
+    const text = JSON.stringify(toExpected(results), null, 2) + '\n';
+    if (!write) { io.out(text); return 0; }
+    const target = file.replace(/\.[^./\\]+$/, '') + '.expected.json';
+    fs.writeFileSync(target, text);
+    io.out(`wrote ${target} (${results.length} records): check it against the department's specification\n`);
     return 0;
   }
   io.out(JSON.stringify({
@@ -66,14 +80,31 @@ export async function adapterTestCommand(args: string[], io: Out): Promise<numbe
   return failed ? 1 : 0;
 }
 
-/** `hub adapter new <id> --transport rest|soap|file [--dir adapters] [--department X]`. */
+const NEW_USAGE = 'usage: hub adapter new <id> --transport rest|soap|file --department <code|name> [--name <system name>] [--marker .ok|.done…] [--dir <parent folder>]\n' +
+  '  --department  the canonical department (contracts/registry.yaml); may be left out when --name is a name the registry knows\n' +
+  '  --name        the department system\'s name, for adapter.yaml and the README (without it, a placeholder that `hub adapter test` refuses)\n' +
+  '  --marker      file transport: the suffix of the marker the department writes once a file is complete (default .ok)\n';
+
+/** `hub adapter new <id> --transport rest|soap|file --department X [--name N] [--marker S] [--dir adapters]`. */
 export async function adapterNewCommand(args: string[], io: Out): Promise<number> {
   const id = args.find((a) => !a.startsWith('--') && !isOptionValue(args, a));
   const opt = (name: string) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : undefined; };
   const kind = opt('transport');
-  if (!id || !kind) { io.err('usage: hub adapter new <id> --transport rest|soap|file [--dir <parent folder>] [--department <code|alias>]\n'); return 2; }
-  const dir = await scaffoldAdapter(path.resolve(opt('dir') ?? ADAPTERS_DIR), id, kind, { department: opt('department') });
-  io.out(`created ${dir}\nnext: edit adapter.yaml, mapping.yaml and samples/, then run \`npx hub adapter test ${path.relative(process.cwd(), dir) || dir}\`\n`);
+  if (!id || !kind) { io.err(NEW_USAGE); return 2; }
+  const name = opt('name');
+  let dir: string;
+  try {
+    dir = await scaffoldAdapter(path.resolve(opt('dir') ?? ADAPTERS_DIR), id, kind, { department: opt('department'), name, marker: opt('marker') });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.err(`hub adapter new: ${err.message}\n`);
+    return 1;
+  }
+  const rel = path.relative(process.cwd(), dir) || dir;
+  io.out(`created ${dir}\n` +
+    (name ? '' : `adapter.yaml and README.md carry a placeholder name: \`hub adapter test\` refuses the folder until it is replaced\n`) +
+    `next: edit adapter.yaml, mapping.yaml and samples/, then run \`npx hub adapter test ${rel}\`; ` +
+    `to deploy it, the hub configuration takes it up by its folder (see adapters/README.md, "Deploying a department")\n`);
   return 0;
 }
 

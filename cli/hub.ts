@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { loadConfig, HubConfig } from '../core/kernel/config';
+import { loadConfig, overrideAdapter, HubConfig } from '../core/kernel/config';
 import { createLogger, Logger } from '../core/kernel/logger';
 import { HubError } from '../core/kernel/errors';
 import { DEMO_CONFIG } from '../core/kernel/paths';
@@ -12,15 +12,17 @@ const io = { out: (s: string) => void process.stdout.write(s), err: (s: string) 
 const USAGE = `usage: hub <command>
 
   start [--demo] [--with-simulators]          start a hub node with HUB_CONFIG (--demo: the demo configuration when HUB_CONFIG is unset)
-  map <adapter> <file> [--expected]           dry run: the canonical events a file gives, or the reasons
+  map <adapter> <file> [--expected [--write]] dry run: the canonical events a file gives, or the reasons;
+                                              --expected: a draft of the sample's expected file (--write: into <sample>.expected.json)
   adapter test <folder…>                      conformance: every sample against its expected output
-  adapter new <id> --transport rest|soap|file scaffold a department folder that passes adapter test
+  adapter new <id> --transport rest|soap|file --department <code|name> [--name <system name>] [--marker .done]
+                                              scaffold a department folder that passes adapter test once it is named
   replay --dead-letters [--adapter X] [--dry-run]
                                               replay dead letters through the running hub's current profiles
   reproject --all [--after CODE] | CODE…      recompute stored case projections from their events (after a rule changed)
 
 Environment: HUB_CONFIG (required by start, unless --demo), HUB_HTTP_HOST, HUB_HTTP_PORT, HUB_DATA_DIR, HUB_STORE,
-HUB_TRANSPORTER, HUB_NAMESPACE, HUB_SERVICES, HUB_LOG_LEVEL`;
+HUB_TRANSPORTER, HUB_NAMESPACE, HUB_SERVICES, HUB_LOG_LEVEL, HUB_OUTBOX_DISPATCH, HUB_POLLING_OFF`;
 
 /** How long `hub start` waits for a PostgreSQL store to answer: a start that cannot succeed ends within 5 s. */
 const STORE_CONNECT_TIMEOUT_MS = 2000;
@@ -51,6 +53,8 @@ async function start(args: string[]): Promise<number> {
     // The servers the hub calls come first, so that its first poll finds them.
     const started = sims ? await sims.startDepartmentServers({ logger: simLogger }) : null;
     servers = simulators = started;
+    // Their ports were free ones, chosen now: this hub polls its own simulators, never another hub's.
+    for (const [id, overrides] of Object.entries(started?.adapterOverrides ?? {})) overrideAdapter(config, id, overrides);
     // Loaded after the checks above, so that a start that cannot succeed says so at once.
     const { startHub } = await import('./start-hub');
     hub = await startHub(config, logger);

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { ADAPTERS_DIR } from '../core/kernel/paths';
 import { postBatch, MarketBatch, MarketEvent } from '../infra/simulators/market-regulation';
 import { parseSupervisionCode } from '../core/identifiers/supervision-code';
-import { spawnHub, testDataDir, getJson, SUPERVISOR, HubProcess } from './support/hub';
+import { spawnHub, testDataDir, getJson, waitFor, SUPERVISOR, HubProcess } from './support/hub';
 
 // The department's sample, as handed over (adapters/market-regulation/samples keeps the copy).
 const SAMPLE = path.join(ADAPTERS_DIR, 'market-regulation', 'samples', 'batch-01.json');
@@ -17,6 +17,15 @@ function submitted(caseNo: string): MarketEvent {
     applicant: { type: 'PERSON', name: '刘芳', idNumber: '130105197806241283', mobile: '15833321907' },
     officer: null, supervisionCode: null, remark: null,
   } as MarketEvent;
+}
+
+/** The query service a hub's simulators started and the URL its vehicle office poller calls (as their logs say). */
+function pollingOf(hub: HubProcess): { served: string | null; polled: string | null } {
+  const lines = hub.output().split('\n').filter((l) => l.startsWith('{')).map((l) => { try { return JSON.parse(l); } catch { return {}; } });
+  return {
+    served: lines.find((l) => l.msg === 'vehicle office query service listening')?.url ?? null,
+    polled: lines.find((l) => l.msg === 'polling started' && l.adapter === 'vehicle-office')?.url ?? null,
+  };
 }
 
 async function timelineLength(url: string, caseNo: string): Promise<number> {
@@ -48,6 +57,8 @@ describe('the hub as `make run` starts it (embedded, own process)', function () 
     assert.deepEqual(v.body.timeline.map((e: any) => e.status), ['SUBMITTED', 'ACCEPTED']);
     // The embedded store lives in the data folder.
     assert.ok(fs.existsSync(path.join(dataDir, 'store')));
+    // Without its own simulators the demo hub polls nobody: no other process's records come in.
+    assert.doesNotMatch(hub.output(), /"msg":"polling started"/);
   });
 
   it('with the simulators, as `make run` starts it: the first poll finds the query service, and cases come from all three departments', async () => {
@@ -64,6 +75,29 @@ describe('the hub as `make run` starts it (embedded, own process)', function () 
     const log = hub.output().split('\n');
     assert.ok(log.some((l) => l.includes('"msg":"poll page applied"')), 'the vehicle office feed was polled');
     assert.deepEqual(log.filter((l) => l.includes('poll failed')), [], 'no poll failed');
+    // It polled the query service it started itself, on a port of its own.
+    const own = pollingOf(hub);
+    assert.equal(own.polled, own.served);
+  });
+
+  it('two hubs with their simulators on one machine each poll only their own query service, and HUB_POLLING_OFF stops polling', async () => {
+    const other = await spawnHub({ HUB_DATA_DIR: testDataDir('run-simulators-a') }, ['--with-simulators']);
+    try {
+      hub = await spawnHub({ HUB_DATA_DIR: testDataDir('run-simulators-b') }, ['--with-simulators']);
+      const a = await waitFor('hub a polling', () => { const p = pollingOf(other); return p.polled ? p : null; });
+      const b = await waitFor('hub b polling', () => { const p = pollingOf(hub!); return p.polled ? p : null; });
+      assert.equal(a.polled, a.served, other.output().slice(-3000));
+      assert.equal(b.polled, b.served, hub.output().slice(-3000));
+      assert.notEqual(a.served, b.served, 'each hub started a query service of its own');
+      assert.doesNotMatch(`${a.served} ${b.served}`, /:9101\//, 'no fixed port');
+    } finally {
+      await other.stop('SIGKILL');
+    }
+    await hub.stop('SIGKILL');
+    hub = await spawnHub({ HUB_DATA_DIR: testDataDir('run-simulators-off'), HUB_POLLING_OFF: 'vehicle-office' }, ['--with-simulators']);
+    // The pushing simulators still reach it; the feed is never polled.
+    await waitFor('a pushed vehicle office report', () => hub!.output().split('\n').some((l) => l.includes('"msg":"message processed"') && l.includes('"adapter":"vehicle-office"')), 60_000, 250);
+    assert.doesNotMatch(hub.output(), /"msg":"polling started"/);
   });
 
   it('lets a request in flight finish on SIGTERM, and keeps every case across a restart', async () => {

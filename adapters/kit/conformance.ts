@@ -12,6 +12,12 @@ import { HubMetrics } from '../../core/kernel/metrics';
 import { createLogger } from '../../core/kernel/logger';
 import { CONTRACTS_DIR } from '../../core/kernel/paths';
 
+/**
+ * What `hub adapter new` writes where the department system's name belongs when it was not given;
+ * `hub adapter test` refuses a folder that still carries it.
+ */
+export const NAME_PLACEHOLDER = 'TODO: the department system\'s name (hub adapter new --name)';
+
 /** What one record of a sample is expected to become. */
 export type ExpectedRecord = { events: unknown[] } | { rejected: { field: string; rule: string; reason?: string } };
 
@@ -22,7 +28,30 @@ export interface SampleResult {
   problems: string[];
 }
 
-const NOT_SAMPLES = /(^README|\.md$|\.ok$|\.expected\.json$|^\.)/i;
+const NOT_SAMPLES = /(^README|\.md$|\.expected\.json$|^\.)/i;
+
+/**
+ * The marker files a transport's options name (a file drop's `markerSuffix`, its receipt's): a
+ * sample folder keeps them beside the files they complete, and they are not samples themselves.
+ */
+export function markerSuffixes(options: Record<string, unknown> | undefined): string[] {
+  const out = new Set<string>(['.ok']);
+  const visit = (v: unknown) => {
+    if (!v || typeof v !== 'object') return;
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      if (k === 'markerSuffix' && typeof x === 'string' && x) out.add(x);
+      else visit(x);
+    }
+  };
+  visit(options);
+  return [...out];
+}
+
+/** The sample inputs of a samples folder: not its docs, expected outputs or marker files. */
+export function sampleInputs(names: string[], options?: Record<string, unknown>): string[] {
+  const markers = markerSuffixes(options).map((m) => m.toLowerCase());
+  return names.filter((f) => !NOT_SAMPLES.test(f) && !markers.some((m) => f.toLowerCase().endsWith(m))).sort();
+}
 
 export function sharedTablesFor(): SharedTables {
   return loadSharedTables(path.join(CONTRACTS_DIR, 'registry.yaml'), path.join(CONTRACTS_DIR, 'catalogue.yaml'));
@@ -94,6 +123,15 @@ export function diff(expected: unknown, actual: unknown, at = ''): string[] {
   return [`${at || '(root)'}: expected ${show(expected)}, got ${show(actual)}`];
 }
 
+/** Where a scaffolded folder still carries the name placeholder: it is not ready to deploy. */
+function placeholderProblems(def: AdapterDefinition): string[] {
+  const out: string[] = [];
+  if (def.name.includes(NAME_PLACEHOLDER)) out.push(`adapter.yaml: name is still the placeholder "${NAME_PLACEHOLDER}": write the department system's name`);
+  const readme = path.join(def.dir, 'README.md');
+  if (fs.existsSync(readme) && fs.readFileSync(readme, 'utf8').includes(NAME_PLACEHOLDER)) out.push(`README.md: still carries the placeholder "${NAME_PLACEHOLDER}": write the department system's name`);
+  return out;
+}
+
 /**
  * The conformance run of one department folder: every sample input mapped with the folder's
  * profile and compared with its expected output file.
@@ -101,8 +139,10 @@ export function diff(expected: unknown, actual: unknown, at = ''): string[] {
 export async function runConformance(dir: string, shared: SharedTables = sharedTablesFor()): Promise<SampleResult[]> {
   const def = loadAdapterDefinition(path.resolve(dir));
   const profile = MappingProfile.fromFile(def.mapping, shared);
+  const placeholders = placeholderProblems(def);
+  if (placeholders.length) return [{ sample: 'adapter.yaml', ok: false, problems: placeholders }];
   if (!fs.existsSync(def.samples)) return [{ sample: def.samples, ok: false, problems: ['no samples folder'] }];
-  const samples = fs.readdirSync(def.samples).filter((f) => !NOT_SAMPLES.test(f)).sort();
+  const samples = sampleInputs(fs.readdirSync(def.samples), def.transport.options as Record<string, unknown> | undefined);
   if (!samples.length) return [{ sample: def.samples, ok: false, problems: ['no sample inputs'] }];
   const results: SampleResult[] = [];
   for (const name of samples) {

@@ -5,18 +5,28 @@ import YAML from 'yaml';
 import { ConfigError } from '../../core/kernel/errors';
 import { loadAdapterDefinition } from './definition';
 import { MappingProfile } from './mapping/engine';
-import { mapFile, toExpected, sharedTablesFor } from './conformance';
+import { mapFile, toExpected, sharedTablesFor, NAME_PLACEHOLDER } from './conformance';
 
 /** How a transport is scaffolded: its options and a sample message holding the given records. */
 export interface TransportScaffold {
   /** The transport type adapter.yaml names, when it differs from the scaffold's name. */
   transportType?: string;
-  options(id: string): Record<string, unknown>;
+  options(id: string, opts: ScaffoldOptions): Record<string, unknown>;
   sample(records: Record<string, unknown>[], id: string): { file: string; content: Buffer };
   /** Further files of the folder (a WSDL), by name. */
   files?(id: string): Record<string, string>;
   /** The transport's own README paragraph for the new folder. */
-  notes: string;
+  notes(opts: ScaffoldOptions): string;
+}
+
+/** What `hub adapter new` is told about the department. */
+export interface ScaffoldOptions {
+  /** The department system's name (adapter.yaml `name`, the README); a placeholder when not given. */
+  name?: string;
+  /** The canonical department: a code, name or alias of contracts/registry.yaml. */
+  department?: string;
+  /** The file drop's marker suffix (`.ok` when not given). */
+  marker?: string;
 }
 
 const xmlEscape = (v: unknown) => String(v).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -52,7 +62,7 @@ registerScaffold('rest', {
     batch: { recordsPath: 'events', idPath: 'eventId', minRecords: 1, maxRecords: 500 },
   }),
   sample: (records) => ({ file: 'example-01.json', content: Buffer.from(JSON.stringify({ batchId: 'example-01', events: records }, null, 2) + '\n') }),
-  notes: 'The department POSTs JSON batches `{"batchId", "events": [...]}` signed with HMAC-SHA256 over `timestamp.body`; each event is one record of the mapping profile.',
+  notes: () => 'The department POSTs JSON batches `{"batchId", "events": [...]}` signed with HMAC-SHA256 over `timestamp.body`; each event is one record of the mapping profile.',
 });
 
 const soapNs = (id: string) => `urn:hub:adapter:${id}:v1`;
@@ -161,15 +171,17 @@ ${recordXml(records[0], '      ', 't:')}    </t:ReportStatusRequest>
 </wsdl:definitions>
 `,
   }),
-  notes: 'The department calls the SOAP 1.1 operation `ReportStatus` of `exchange.wsdl` on the hub, one status change per request, with a WS-Security UsernameToken; the answer carries `code`, `message` and `caseCode` (the supervision code). Replace the example WSDL with the department\'s own and name its service, port, operation, elements, senders and answer codes in `adapter.yaml`.',
+  notes: () => 'The department calls the SOAP 1.1 operation `ReportStatus` of `exchange.wsdl` on the hub, one status change per request, with a WS-Security UsernameToken; the answer carries `code`, `message` and `caseCode` (the supervision code). Replace the example WSDL with the department\'s own and name its service, port, operation, elements, senders and answer codes in `adapter.yaml`.',
 });
+
+const markerOf = (opts: ScaffoldOptions) => opts.marker ?? '.ok';
 
 registerScaffold('file', {
   transportType: 'file-drop',
-  options: () => ({
+  options: (_id, opts) => ({
     inbox: 'inbox',
     pattern: '^EXAMPLE_\\d{14}_\\d{4}\\.xml$',
-    markerSuffix: '.ok',
+    markerSuffix: markerOf(opts),
     pollIntervalMs: 1000,
     maxFileBytes: 268435456,
     encodings: ['GB18030', 'GBK', 'UTF-8'],
@@ -184,7 +196,7 @@ registerScaffold('file', {
 ${records.map((r) => `  <Record>\n${recordXml(r, '    ')}  </Record>\n`).join('')}</Batch>
 `),
   }),
-  notes: 'The department writes XML batch files into `<HUB_DATA_DIR>/drop/<id>/inbox/`, then an empty `<name>.ok` marker; the hub reads each file as a stream, checks its record count against the `count` attribute (a file that fails applies nothing), applies or refuses each `Record`, and archives the file outside the inbox. Add a `receipt` section to adapter.yaml when the department expects a receipt file back (see adapters/tax-bureau).',
+  notes: (opts) => `The department writes XML batch files into \`<HUB_DATA_DIR>/drop/<id>/inbox/\`, then an empty \`<name>${markerOf(opts)}\` marker (\`markerSuffix\`); the hub reads each file as a stream, checks its record count against the \`count\` attribute (a file that fails applies nothing), applies or refuses each \`Record\`, and archives the file outside the inbox. Add a \`receipt\` section to adapter.yaml when the department expects a receipt file back (see adapters/tax-bureau).`,
 });
 
 /**
@@ -192,24 +204,30 @@ ${records.map((r) => `  <Record>\n${recordXml(r, '    ')}  </Record>\n`).join(''
  * profile, one sample with its expected output, and a README explaining each field. The engineer
  * then replaces the example fields and codes with the department's own.
  */
-export async function scaffoldAdapter(parent: string, id: string, kind: string, opts: { department?: string } = {}): Promise<string> {
+export async function scaffoldAdapter(parent: string, id: string, kind: string, opts: ScaffoldOptions = {}): Promise<string> {
   if (!/^[a-z0-9][a-z0-9-]*$/.test(id)) throw new ConfigError(`adapter id ${JSON.stringify(id)} must be lower-case letters, digits and dashes`);
   const s = scaffolds.get(kind);
   if (!s) throw new ConfigError(`unknown transport ${JSON.stringify(kind)}; known: ${scaffoldKinds().join(', ')}`);
   const dir = path.join(parent, id);
   if (fs.existsSync(dir)) throw new ConfigError(`${dir} already exists`);
+  if (opts.marker !== undefined && !/^\.[\w.-]+$/.test(opts.marker)) throw new ConfigError(`marker ${JSON.stringify(opts.marker)} must be a file name suffix such as .ok or .done`, { field: 'marker', value: opts.marker });
   const shared = sharedTablesFor();
-  const dept = opts.department
-    ? (() => { const r = shared.resolver.resolve(opts.department!); if (!r.ok) throw new ConfigError(`department ${opts.department} is not in the registry`); return r.value; })()
-    : shared.registry.departments.find((d) => [...shared.items.values()].some((i) => i.department === d.code));
-  if (!dept) throw new ConfigError('the registry has no department with catalogue items');
+  // The department is never guessed: a guess files the new department's cases under another organ.
+  const asked = opts.department ?? (opts.name && shared.resolver.resolve(opts.name).ok ? opts.name : undefined);
+  if (!asked) {
+    throw new ConfigError(`name the department ${id} reports for: --department <code or name in contracts/registry.yaml> (add it to the registry first if it is not there)`, { adapter: id, field: 'department' });
+  }
+  const found = shared.resolver.resolve(asked);
+  if (!found.ok) throw new ConfigError(`department ${JSON.stringify(asked)} is not in contracts/registry.yaml: add it there, or give its code or one of its names`, { adapter: id, field: 'department', value: asked });
+  const dept = found.value;
   const items = [...shared.items.values()].filter((i) => i.department === dept.code);
-  if (!items.length) throw new ConfigError(`the catalogue has no items of ${dept.name}`);
+  if (!items.length) throw new ConfigError(`the catalogue (contracts/catalogue.yaml) has no items of ${dept.name}: add the department's items first`, { adapter: id, field: 'department', value: dept.code });
+  const name = opts.name?.trim() || NAME_PLACEHOLDER;
 
   fs.mkdirSync(path.join(dir, 'samples'), { recursive: true });
   const definition = {
-    id, name: `${dept.name} (${id})`,
-    transport: { type: s.transportType ?? kind, options: s.options(id) },
+    id, name,
+    transport: { type: s.transportType ?? kind, options: s.options(id, opts) },
     mapping: 'mapping.yaml', samples: 'samples',
   };
   fs.writeFileSync(path.join(dir, 'adapter.yaml'), `# Transport and credentials of ${id}; the options are checked against the ${kind} transport's schema.\n` + YAML.stringify(definition));
@@ -255,14 +273,14 @@ export async function scaffoldAdapter(parent: string, id: string, kind: string, 
   const expected = toExpected(await mapFile(def, MappingProfile.fromFile(def.mapping, shared), sampleFile));
   fs.writeFileSync(sampleFile.replace(/\.[^.]+$/, '') + '.expected.json', JSON.stringify(expected, null, 2) + '\n');
 
-  fs.writeFileSync(path.join(dir, 'README.md'), readme(id, s.transportType ?? kind, dept.name, s.notes, sample.file));
+  fs.writeFileSync(path.join(dir, 'README.md'), readme(id, s.transportType ?? kind, name, dept, s.notes(opts), sample.file));
   return dir;
 }
 
-function readme(id: string, transportType: string, department: string, notes: string, sampleFile: string): string {
-  return `# ${id}
+function readme(id: string, transportType: string, name: string, dept: { code: string; name: string }, notes: string, sampleFile: string): string {
+  return `# ${id}: ${name}
 
-Department: ${department}. Transport: \`${transportType}\` (what it does, its options and its guarantees:
+Department: ${dept.name} (\`${dept.code}\` in contracts/registry.yaml). Transport: \`${transportType}\` (what it does, its options and its guarantees:
 \`adapters/kit/transports/${transportType}/README.md\`). ${notes}
 
 ## Files

@@ -50,6 +50,8 @@ export interface HubConfig {
   services: string[] | 'all';
   tokens: TokenConfig[];
   adapters: AdapterRef[];
+  /** Adapters whose polling is switched off on this node (HUB_POLLING_OFF), or `all`. */
+  pollingOff: string[];
   registryFile: string;
   catalogueFile: string;
   /** Seconds the gateway lets requests in flight finish on SIGTERM. */
@@ -76,6 +78,7 @@ const ENV_SETTINGS: { name: string; field: string; read?: (name: string, value: 
   { name: 'HUB_SERVICES', field: 'services', read: (_n, v) => serviceList(v) },
   { name: 'HUB_LOG_LEVEL', field: 'logLevel' },
   { name: 'HUB_OUTBOX_DISPATCH', field: 'outbox.dispatch', read: onOff },
+  { name: 'HUB_POLLING_OFF', field: 'pollingOff', read: (_n, v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
 ];
 
 // Defaults are filled in from the schema, so that the schema is the one place that states them.
@@ -133,7 +136,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, file: string | 
     queue: raw.queue,
     services: raw.services,
     tokens: raw.tokens,
-    adapters: raw.adapters.map((a: any) => ({ id: a.id, dir: rel(a.dir ?? a.id), enabled: a.enabled, overrides: a.overrides })),
+    adapters: adapterRefs(raw, rel, where),
+    pollingOff: raw.pollingOff,
     registryFile: raw.registry ? rel(raw.registry) : path.join(CONTRACTS_DIR, 'registry.yaml'),
     catalogueFile: raw.catalogue ? rel(raw.catalogue) : path.join(CONTRACTS_DIR, 'catalogue.yaml'),
     shutdownGraceSeconds: raw.shutdownGraceSeconds,
@@ -141,6 +145,73 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, file: string | 
     logLevel: raw.logLevel,
     configFile: where,
   };
+}
+
+/**
+ * The adapters of the file: those listed, then every department folder `adapterDirs` names that is
+ * not listed (a new department is deployed by dropping its folder beside the others). Polling is
+ * switched off, by an override of the definition, for the adapters `pollingOff` names.
+ */
+function adapterRefs(raw: any, rel: (p: string) => string, where: string): AdapterRef[] {
+  const refs: AdapterRef[] = raw.adapters.map((a: any) => ({ id: a.id, dir: rel(a.dir ?? a.id), enabled: a.enabled, overrides: a.overrides }));
+  const listed = new Set(refs.map((r) => r.id));
+  for (const entry of raw.adapterDirs as string[]) {
+    const all = entry.endsWith('/*');
+    const at = rel(all ? entry.slice(0, -2) : entry);
+    if (!fs.existsSync(at)) throw new ConfigError(`invalid configuration ${where}: adapterDirs: ${entry} is not a folder (${at})`, { file: where, field: 'adapterDirs', value: entry });
+    const dirs = all
+      ? fs.readdirSync(at, { withFileTypes: true }).filter((d) => d.isDirectory() && fs.existsSync(path.join(at, d.name, 'adapter.yaml'))).map((d) => path.join(at, d.name)).sort()
+      : [at];
+    for (const dir of dirs) {
+      const id = path.basename(dir);
+      if (listed.has(id)) continue;
+      listed.add(id);
+      refs.push({ id, dir, enabled: true });
+    }
+  }
+  const off: string[] = raw.pollingOff;
+  for (const ref of refs) {
+    if (!off.includes('all') && !off.includes(ref.id)) continue;
+    if (!pollsDepartment(ref.dir)) continue;
+    ref.overrides = mergeOver(ref.overrides ?? {}, { transport: { options: { poll: { enabled: false } } } });
+  }
+  return refs;
+}
+
+/**
+ * Whether a department folder's transport polls (has a `poll` section): only those take the
+ * switch, since the other transports' option schemas have no `poll` to switch. A folder that cannot
+ * be read is left to the adapter loader, which says why.
+ */
+function pollsDepartment(dir: string): boolean {
+  try {
+    const def = YAML.parse(fs.readFileSync(path.join(dir, 'adapter.yaml'), 'utf8'));
+    return Boolean(def?.transport?.options?.poll);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Deep-merges settings over one adapter's overrides (the demo's simulators pass in the ports they
+ * listen on), unless its polling is switched off: `poll` settings then stay off. Answers whether
+ * the configuration runs that adapter.
+ */
+export function overrideAdapter(config: HubConfig, id: string, overrides: Record<string, unknown>): boolean {
+  const ref = config.adapters.find((a) => a.id === id && a.enabled);
+  if (!ref) return false;
+  const off = config.pollingOff.includes('all') || config.pollingOff.includes(id);
+  const merged = mergeOver(ref.overrides ?? {}, overrides);
+  if (off && merged?.transport?.options?.poll) merged.transport.options.poll.enabled = false;
+  ref.overrides = merged;
+  return true;
+}
+
+function mergeOver(base: any, over: any): any {
+  if (!over || typeof over !== 'object' || Array.isArray(over)) return over;
+  const out = { ...(base && typeof base === 'object' ? base : {}) };
+  for (const [k, v] of Object.entries(over)) out[k] = mergeOver(out[k], v);
+  return out;
 }
 
 /** `all`, or the names of a comma-separated list. */

@@ -16,7 +16,10 @@ export type SimulatorsOptions = {
   hubUrl: string;
   /** The hub's data folder; the tax bureau drops into `<dataDir>/drop/tax-bureau/inbox`. */
   dataDir: string;
-  /** Port of the vehicle office's query service (the hub polls it); 9101 as in the WSDL. */
+  /**
+   * Port of the vehicle office's query service (the hub polls it); 0, the default, any free port, so
+   * that two hubs on one machine each poll their own (the ports reach the hub by `adapterOverrides`).
+   */
   queryPort?: number;
   logger?: Logger;
   seed?: number | string;
@@ -27,7 +30,18 @@ export type SimulatorsOptions = {
 export type Simulators = { stop(): Promise<void>; queryService?: VehicleQueryService };
 
 /** The departments' own servers, which the hub calls (the vehicle office's query service). */
-export type DepartmentServers = { stop(): Promise<void>; queryService?: VehicleQueryService };
+export type DepartmentServers = {
+  stop(): Promise<void>;
+  queryService?: VehicleQueryService;
+  /**
+   * What the hub's configuration must say to call these servers, by adapter id (deep-merged over
+   * the adapter's definition): the addresses they listen on this time.
+   */
+  adapterOverrides: Record<string, Record<string, unknown>>;
+};
+
+/** The vehicle office's adapter id in the demo configuration. */
+export const VEHICLE_OFFICE_ADAPTER = 'vehicle-office';
 
 /**
  * Starts the servers the hub calls. Started before the hub, so that its first poll finds them; a
@@ -38,13 +52,17 @@ export async function startDepartmentServers(options: Pick<SimulatorsOptions, 'q
   const pace = options.pace ?? 1;
   const seed = options.seed ?? Date.now();
   try {
-    const queryService = await startVehicleQueryService({ port: options.queryPort ?? 9101 });
+    const queryService = await startVehicleQueryService({ port: options.queryPort ?? 0 });
     const feed = startChangeFeed(queryService, 5000 * pace, logger, `${seed}-veh-query`);
     logger.info({ simulator: 'vehicle-office-query', url: queryService.url, records: queryService.records().length }, 'vehicle office query service listening');
-    return { queryService, stop: async () => { await feed.stop(); await queryService.close(); } };
+    return {
+      queryService,
+      adapterOverrides: { [VEHICLE_OFFICE_ADAPTER]: { transport: { options: { poll: { enabled: true, url: queryService.url } } } } },
+      stop: async () => { await feed.stop(); await queryService.close(); },
+    };
   } catch (err) {
-    logger.error({ err, simulator: 'vehicle-office-query', port: options.queryPort ?? 9101 }, 'vehicle office query service could not start');
-    return { stop: async () => undefined };
+    logger.error({ err, simulator: 'vehicle-office-query', port: options.queryPort ?? 0 }, 'vehicle office query service could not start');
+    return { adapterOverrides: {}, stop: async () => undefined };
   }
 }
 
@@ -126,14 +144,16 @@ function parseArgs(argv: string[]): Record<string, string> {
 export async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
   if (args.help) {
-    process.stdout.write('usage: node dist/infra/simulators/index.js [--hub http://127.0.0.1:8080] [--data ./data] [--query-port 9101] [--seed N] [--pace 1]\n');
+    process.stdout.write('usage: node dist/infra/simulators/index.js [--hub http://127.0.0.1:8080] [--data ./data] [--query-port 9101] [--seed N] [--pace 1]\n' +
+      '  the hub polls the query service only when its configuration names it: vehicle-office\'s transport.options.poll {enabled: true, url}\n');
     return;
   }
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' });
   const sims = await startSimulators({
     hubUrl: args.hub ?? process.env.HUB_URL ?? 'http://127.0.0.1:8080',
     dataDir: args.data ?? process.env.HUB_DATA_DIR ?? './data',
-    queryPort: args['query-port'] ? Number(args['query-port']) : undefined,
+    // Run on its own, beside a hub started separately, it listens where the WSDL says, unless told otherwise.
+    queryPort: args['query-port'] ? Number(args['query-port']) : 9101,
     seed: args.seed,
     pace: args.pace ? Number(args.pace) : undefined,
     logger,

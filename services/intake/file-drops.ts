@@ -16,6 +16,7 @@ export interface FileDropView extends FileProgress {
   bytes: number | null;
   claimedAt: string;
   finishedAt: string | null;
+  /** When the receipt reached the department's receipts folder; null for an adapter that sends none. */
   receiptedAt: string | null;
   archivedAt: string | null;
 }
@@ -42,7 +43,7 @@ export async function listFileDrops(db: SqlExecutor, f: FileDropFilter): Promise
   if (f.cursor) w.add('(claimed_at, id) < (?::timestamptz, ?)', f.cursor.time, f.cursor.key);
   const r = await db.query<any>(
     `SELECT id, adapter, name, ${OUTCOME} AS outcome, state, size::text AS size, batch, records, records_done, accepted, duplicates, rejected, error,
-            duplicate_of, ${TIME('claimed_at')} AS claimed_at, ${TIME('finished_at')} AS finished_at, ${TIME('receipted_at')} AS receipted_at,
+            duplicate_of, ${TIME('claimed_at')} AS claimed_at, ${TIME('finished_at')} AS finished_at, ${TIME("CASE WHEN receipt_staged_at IS NOT NULL THEN receipted_at END")} AS receipted_at,
             ${TIME('archived_at')} AS archived_at
      FROM file_drops ${w}
      ORDER BY claimed_at DESC, id DESC LIMIT ${w.param(f.limit + 1)}`, w.params);

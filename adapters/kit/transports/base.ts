@@ -89,7 +89,7 @@ export abstract class Transport<Options = unknown> implements TransportHandle {
   /** Starts background work (watchers, pollers) and processes raw messages a stop left pending. */
   async start(): Promise<void> {
     const n = await this.ctx.intake.recover(this.adapterId, (raw) => this.recoveryPlan(raw));
-    if (n) this.ctx.logger.info({ adapter: this.adapterId, messages: n }, 'processed raw messages left pending by the last stop');
+    if (n) this.ctx.logger.info({ messages: n }, 'processed raw messages left pending by the last stop');
   }
 
   /** Stops background work; requests in flight finish first. */

@@ -312,8 +312,9 @@ export class FileDropTransport extends Transport<FileDropOptions> {
     if (!done || done.state !== 'applied') {
       throw new Error(`file ${row.id}: ${done?.recordsDone} of ${done?.records} records applied when its records ended`);
     }
+    // The transport's logger already names the adapter.
     this.ctx.logger.info({
-      adapter: this.adapterId, file: row.name, fileId: row.id, records: done.records, accepted: done.accepted, duplicate: done.duplicates,
+      file: row.name, fileId: row.id, records: done.records, accepted: done.accepted, duplicate: done.duplicates,
       rejected: done.rejected, resumedAt: row.recordsDone || undefined, seconds: (Date.now() - started) / 1000,
     }, 'file applied');
     return done;
@@ -374,7 +375,9 @@ export class FileDropTransport extends Transport<FileDropOptions> {
     metrics.fileBytes.inc({ adapter: this.adapterId }, row.size ?? 0);
     metrics.fileDuration.observe({ adapter: this.adapterId }, (Date.now() - row.claimedAt.getTime()) / 1000);
     await this.ledger.archived(row.id, target);
-    this.ctx.logger.info({ file: row.name, fileId: row.id, outcome, archive: target }, 'file answered and archived');
+    // Only a department that gets receipts was answered; the log says what happened, no more.
+    const answered = Boolean(this.options.receipt && this.folders.receipts);
+    this.ctx.logger.info({ file: row.name, fileId: row.id, outcome, archive: target }, answered ? 'file answered and archived' : 'file archived');
   }
 
   private async purgeExpired(): Promise<void> {

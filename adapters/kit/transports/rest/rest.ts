@@ -37,7 +37,7 @@ export class RestTransport extends Transport<RestOptions> {
 
   private refuse(res: ServerResponse, status: number, type: string, title: string, detail: string, headers: Record<string, string> = {}): void {
     this.ctx.metrics.inboundMessages.inc({ adapter: this.adapterId, result: status >= 500 ? 'failed' : 'rejected' });
-    this.ctx.logger.warn({ adapter: this.adapterId, status, problem: type, detail }, 'request refused');
+    this.ctx.logger.warn({ status, problem: type, detail }, 'request refused');
     sendProblem(res, status, type, title, detail, { adapter: this.adapterId }, headers);
   }
 
@@ -46,7 +46,7 @@ export class RestTransport extends Transport<RestOptions> {
       try {
         await this.handleRequest(req, res);
       } catch (err) {
-        this.ctx.logger.error({ adapter: this.adapterId, err: (err as Error).message }, 'request failed');
+        this.ctx.logger.error({ err: (err as Error).message }, 'request failed');
         this.refuse(res, 503, 'unavailable', 'The hub cannot take this request in right now', 'try again later', { 'Retry-After': '5' });
       }
     });
@@ -80,7 +80,7 @@ export class RestTransport extends Transport<RestOptions> {
     try {
       raw = await this.ctx.intake.receive(this.adapterId, body, String(req.headers['content-type'] ?? ''), flatHeaders(req, [o.signature.keyIdHeader, o.signature.timestampHeader, 'content-type', 'user-agent'].map((h) => h.toLowerCase())));
     } catch (err) {
-      this.ctx.logger.error({ adapter: this.adapterId, err: (err as Error).message }, 'cannot store raw message');
+      this.ctx.logger.error({ err: (err as Error).message }, 'cannot store raw message');
       return this.refuse(res, 503, 'unavailable', 'The hub cannot store this request right now', 'nothing was applied; try again later', { 'Retry-After': '5' });
     }
     const outcomes = await this.ctx.intake.process(raw, records);
