@@ -8,7 +8,7 @@ import { AnswerWriter, answerFieldPaths } from './soap-answer';
 import { createSoapServer } from './soap-wsdl';
 import type { DescribedShape } from './soap-shape';
 
-const FIXTURE = path.join(ROOT, 'adapters', 'kit', 'transports', 'soap', 'fixtures', 'nested-answer');
+const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'nested-answer');
 const WSDL_FILE = path.join(FIXTURE, 'approval.wsdl');
 const WHERE = 'nested-answer: adapter.yaml transport.options.push.answer';
 
