@@ -1,4 +1,4 @@
-import { loadConfig } from '../core/kernel/config';
+import { operatorAccess } from './operator-access';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 
@@ -10,13 +10,9 @@ type Out = { out: (s: string) => void; err: (s: string) => void };
 export async function replayCommand(args: string[], io: Out): Promise<number> {
   const opt = (name: string) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : undefined; };
   if (!args.includes('--dead-letters')) { io.err('usage: hub replay --dead-letters [--adapter X] [--dry-run] [--url http://host:port] [--token T]\n'); return 2; }
-  // The hub's address and an operator token come from the options, or else from the hub's own
-  // configuration when HUB_CONFIG names it; never from the demo's.
-  const config = process.env.HUB_CONFIG ? loadConfig() : null;
-  const local = config ? `http://${config.http.host}:${config.http.port}` : `http://${process.env.HUB_HTTP_HOST || '127.0.0.1'}:${process.env.HUB_HTTP_PORT || 8080}`;
-  const url = (opt('url') ?? process.env.HUB_URL ?? local).replace(/\/+$/, '');
-  const token = opt('token') ?? process.env.HUB_OPERATOR_TOKEN ?? config?.tokens.find((t) => t.roles.includes('operator'))?.token;
-  if (!token) { io.err('no operator token: pass --token, set HUB_OPERATOR_TOKEN, or set HUB_CONFIG to the hub\'s configuration\n'); return 2; }
+  const access = operatorAccess(opt('url'), opt('token'));
+  if (typeof access === 'string') { io.err(`${access}\n`); return 2; }
+  const { url, token } = access;
   const dryRun = args.includes('--dry-run');
   const adapter = opt('adapter');
   const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };

@@ -1,4 +1,4 @@
-import { loadConfig } from '../core/kernel/config';
+import { operatorAccess } from './operator-access';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 
@@ -40,13 +40,9 @@ export async function reprojectCommand(args: string[], io: Out): Promise<number>
   const limit = Number(opts.get('--limit') ?? 200);
   if (!Number.isInteger(limit) || limit < 1) { io.err(`--limit must be a positive whole number, not ${opts.get('--limit')}\n`); return 2; }
 
-  // As `hub replay`: the hub's address and an operator token from the options, or else from the
-  // hub's own configuration when HUB_CONFIG names it; never from the demo's.
-  const config = process.env.HUB_CONFIG ? loadConfig() : null;
-  const local = config ? `http://${config.http.host}:${config.http.port}` : `http://${process.env.HUB_HTTP_HOST || '127.0.0.1'}:${process.env.HUB_HTTP_PORT || 8080}`;
-  const url = (opts.get('--url') ?? process.env.HUB_URL ?? local).replace(/\/+$/, '');
-  const token = opts.get('--token') ?? process.env.HUB_OPERATOR_TOKEN ?? config?.tokens.find((t) => t.roles.includes('operator'))?.token;
-  if (!token) { io.err('no operator token: pass --token, set HUB_OPERATOR_TOKEN, or set HUB_CONFIG to the hub\'s configuration\n'); return 2; }
+  const access = operatorAccess(opts.get('--url'), opts.get('--token'));
+  if (typeof access === 'string') { io.err(`${access}\n`); return 2; }
+  const { url, token } = access;
 
   // Ctrl-C ends the request in flight: a batch the hub already received still commits whole, and
   // the printed cursor may then repeat it, which changes nothing.
