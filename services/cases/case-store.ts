@@ -276,11 +276,7 @@ export class CaseStore {
       }));
       // An earlier event that is still the latest by status time was the latest before too: the row's
       // department, item and applicant are its own.
-      const ordered = orderTimeline([...earlier, ...mine]);
-      const p = projectOrdered(code, ordered);
-      const timeline: TimelineEntry[] = ordered.map(({ event: e, seq }) => [e.id, seq, e.data.status, e.data.statusTime, e.data.department.hall ?? null]);
-      (row ? changed : added).push([code, p.department.code, p.department.name, p.department.hall?.code ?? null, p.department.hall?.name ?? null,
-        p.item.code, p.item.name, p.status, p.statusTime, p.applicant, p.light, p.deadline, p.paused, p.violations, p.eventCount, timeline]);
+      (row ? changed : added).push(caseRowValues(code, orderTimeline([...earlier, ...mine])));
     }
     // The cases' locks are held and their rows were read under them: which cases are new is exact,
     // and new rows are appended like events (first seen and updated at take the transaction's time).
@@ -500,10 +496,7 @@ const CASE_COLUMNS = ['supervision_code', 'department_code', 'department_name', 
 /** The case row's columns that hold json (which has no equality: compared as jsonb). */
 const JSON_CASE_COLUMNS = ['applicant', 'violations', 'timeline'];
 
-/**
- * A case row's values in CASE_COLUMNS order, for a timeline in orderTimeline's order (as
- * refreshMany writes them while applying events).
- */
+/** A case row's values in CASE_COLUMNS order, for a timeline in orderTimeline's order: applying events and reprojecting write the same row. */
 function caseRowValues(code: string, ordered: readonly StoredEvent<ProjectedEvent>[]): unknown[] {
   const p = projectOrdered(code, ordered);
   const timeline: TimelineEntry[] = ordered.map(({ event: e, seq }) => [e.id, seq, e.data.status, e.data.statusTime, e.data.department.hall ?? null]);
