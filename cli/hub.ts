@@ -20,6 +20,7 @@ const USAGE = `usage: hub <command>
   replay --dead-letters [--adapter X] [--dry-run]
                                               replay dead letters through the running hub's current profiles
   reproject --all [--after CODE] | CODE…      recompute stored case projections from their events (after a rule changed)
+  calendar check FILE…                        check working-day calendar files (contracts/calendar/<year>.yaml): days off, adjusted and working days
 
 Environment: HUB_CONFIG (required by start, unless --demo), HUB_HTTP_HOST, HUB_HTTP_PORT, HUB_DATA_DIR, HUB_STORE,
 HUB_TRANSPORTER, HUB_NAMESPACE, HUB_SERVICES, HUB_LOG_LEVEL, HUB_OUTBOX_DISPATCH, HUB_POLLING_OFF`;
@@ -175,6 +176,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'reproject':
       return reprojectCommand(args, io);
     case undefined:
+    case 'calendar':
+      return (await import('./calendar-command')).calendarCommand(args, io);
     case 'help':
     case '--help':
       process.stdout.write(USAGE + '\n');

@@ -21,7 +21,9 @@ import { mappingService, profilesService } from '../services/mapping.service';
 import { busMiddleware } from '../services/outbox/bus';
 import { BrokerChannels } from '../services/outbox/broker-channels';
 import { startDispatch } from '../services/outbox/outbox-dispatch';
-import { OUTBOX_QUEUE } from '../core/kernel/constants';
+import { OUTBOX_QUEUE, ALERTS_QUEUE } from '../core/kernel/constants';
+import { supervisorService } from '../services/supervisor.service';
+import { loadCalendarDir, DEFAULT_CALENDAR_DIR } from '../core/calendar/calendar-file';
 
 export interface RunningHub {
   context: HubContext;
@@ -37,6 +39,7 @@ const SERVICES = {
   'dead-letters': deadLettersService,
   files: filesService,
   mapping: mappingService,
+  supervisor: supervisorService,
 } as const;
 
 /** The services a node may run (HUB_SERVICES). */
@@ -56,6 +59,8 @@ function servicesOf(config: HubConfig): string[] {
 export interface HubOptions {
   /** Shown every statement the store sends, before it runs (the plans of the hub's own statements). */
   observeStatements?: StatementObserver;
+  /** The hub's clock (lights are computed for its now); the system clock by default. */
+  clock?: () => Date;
 }
 
 /**
@@ -75,7 +80,12 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
     const profiles = new ProfileSet(shared, logger);
     const intake = new Intake({ store, profiles, metrics, logger });
     const channels = new BrokerChannels();
-    const context: HubContext = { config, logger, metrics, store, profiles, intake, channels, adapters: new Map() };
+    const calendar = loadCalendarDir(config.supervision.calendarDir ?? DEFAULT_CALENDAR_DIR);
+    const context: HubContext = {
+      config, logger, metrics, store, profiles, intake, channels, adapters: new Map(),
+      clock: options.clock ?? (() => new Date()),
+      supervision: { years: calendar.years, items: shared.items },
+    };
     for (const ref of config.adapters.filter((a) => a.enabled)) {
       const definition = loadAdapterDefinition(ref.dir, ref.overrides);
       profiles.add(definition.id, definition.mapping);
@@ -150,17 +160,19 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
 /** Gauges read from the store when Prometheus scrapes. */
 function registerStoreGauges(hub: HubContext): void {
   const { metrics, store } = hub;
+  // From the supervisor's counters: a few rows per department and day, never the cases themselves.
   (metrics.cases as any).collect = async function collect(this: typeof metrics.cases) {
     this.reset();
-    for (const r of await store.cases.countsByDepartmentAndLight()) this.set({ department: r.department, light: r.light ?? 'NONE' }, r.n);
+    for (const r of await store.supervision.lightCounts()) this.set({ department: r.department, light: r.light }, r.n);
   };
   (metrics.deadLetters as any).collect = async function collect(this: typeof metrics.deadLetters) {
     this.reset();
     for (const a of hub.profiles.adapters()) this.set({ adapter: a }, 0);
     for (const r of await store.deadLetters.openCounts()) this.set({ adapter: r.adapter }, r.n);
   };
-  // Only the outbox's label: other queues set their own.
+  // Only the outbox's labels (events, and the supervisor's alerts): other queues set their own.
   (metrics.queueDepth as any).collect = async function collect(this: typeof metrics.queueDepth) {
     this.set({ queue: OUTBOX_QUEUE }, await store.outbox.depth());
+    this.set({ queue: ALERTS_QUEUE }, await store.supervision.unpublishedCount());
   };
 }

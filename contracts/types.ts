@@ -1,6 +1,45 @@
 /* Generated from contracts/v1/*.schema.json by `make types`; do not edit. */
 
 /**
+ * One year's State Council holiday notice (contracts/calendar/<year>.yaml): the public holidays and their adjusted working days (调休上班). Working days are Monday to Friday, minus the holidays, plus the adjusted working days.
+ */
+export interface CalendarYearFile {
+  /**
+   * The year of the notice; the file is named <year>.yaml.
+   */
+  year: number;
+  /**
+   * The notice the data comes from: its title and date.
+   */
+  source: string;
+  /**
+   * Every public holiday of the year, with its adjusted working days.
+   *
+   * @minItems 1
+   */
+  holidays: [CalendarHoliday, ...CalendarHoliday[]];
+}
+
+export interface CalendarHoliday {
+  /**
+   * The holiday's name, as in the notice (元旦, 春节, …).
+   */
+  name: string;
+  /**
+   * The first day off, YYYY-MM-DD.
+   */
+  from: string;
+  /**
+   * The last day off, YYYY-MM-DD (the same as from for a single day).
+   */
+  to: string;
+  /**
+   * The adjusted working days (调休上班) of this holiday: Saturdays or Sundays that are working days. May be empty or absent.
+   */
+  workdays?: string[];
+}
+
+/**
  * The canonical case statuses every department's local codes are mapped to.
  */
 export type CanonicalStatus =

@@ -6,15 +6,23 @@ import { CANONICAL_STATUSES } from '../core/kernel/constants';
 import { decodeCursor, encodeCursor } from '../core/kernel/list-cursor';
 
 export interface CallerMeta {
-  user?: { name: string; roles: string[]; personalData: boolean };
+  /** departments: the canonical departments the caller's token is limited to (none: every one). */
+  user?: { name: string; roles: string[]; personalData: boolean; departments?: string[] };
 }
 
-/** Finds the case for a code, answering 400 for a malformed code and 404 for an unknown one. */
-async function findCase(hub: HubContext, code: string) {
+function notFound(code: string): Error {
+  return new Errors.MoleculerClientError(`no case with supervision code ${code}`, 404, 'case-not-found', { code });
+}
+
+/**
+ * Finds the case for a code, answering 400 for a malformed code and 404 for an unknown one, or for
+ * one of a department outside the caller's: its existence does not leak.
+ */
+async function findCase(hub: HubContext, code: string, scope?: readonly string[]) {
   const parsed = parseSupervisionCode(code);
   if (!parsed.ok) throw new Errors.MoleculerClientError(`malformed supervision code: ${parsed.message}`, 400, 'bad-supervision-code', { field: 'code', rule: parsed.rule });
   const row = await hub.store.cases.read(parsed.value.code);
-  if (!row) throw new Errors.MoleculerClientError(`no case with supervision code ${parsed.value.code}`, 404, 'case-not-found', { code: parsed.value.code });
+  if (!row || (scope && !scope.includes(row.projection.department.code))) throw notFound(parsed.value.code);
   return row;
 }
 
@@ -34,7 +42,8 @@ interface ReprojectParams {
  * `limit` at a time) or the cases named (`codes`, all in this batch). `count` adds where the run
  * stands: the cases in scope and how many of them this batch and those before it covered.
  */
-async function reprojectBatch(hub: HubContext, p: ReprojectParams) {
+async function reprojectBatch(hub: HubContext, ctx: Context<ReprojectParams>) {
+  const p = ctx.params;
   if (!!p.codes === !!p.all) throw new Errors.MoleculerClientError('name the cases to reproject: either codes or all', 400, 'bad-scope', { field: p.codes ? 'all' : 'codes' });
   if (p.codes && (p.after !== undefined || p.limit !== undefined)) {
     throw new Errors.MoleculerClientError('after and limit page through all cases; named codes are reprojected in one batch', 400, 'bad-scope', { field: p.after !== undefined ? 'after' : 'limit' });
@@ -51,10 +60,22 @@ async function reprojectBatch(hub: HubContext, p: ReprojectParams) {
   const last = batch.codes[batch.codes.length - 1] ?? after;
   const found = new Set(batch.codes);
   if (batch.changed.length) hub.logger.info({ reprojected: batch.codes.length, changed: batch.changed, after, ms: Date.now() - started }, 'case projections rebuilt');
+  // The supervision of these cases is recomputed with them (a rule, the calendar or a threshold may
+  // be what changed), by the supervisor wherever it runs.
+  let supervised = false;
+  if (batch.codes.length) {
+    try {
+      await ctx.call('supervisor.supervise', { codes: batch.codes });
+      supervised = true;
+    } catch (err) {
+      hub.logger.warn({ err: (err as Error).message, cases: batch.codes.length }, 'the supervisor did not recompute the reprojected cases; their lights follow at their next event or sweep');
+    }
+  }
   return {
     reprojected: batch.codes.length,
     changed: batch.changed,
     notFound: codes ? codes.filter((c) => !found.has(c)) : [],
+    supervised,
     // The last case of this batch: a run stopped here goes on with after = nextCursor.
     nextCursor: batch.more ? last : null,
     ...(p.count ? { progress: codes ? { total: codes.length, done: codes.length } : await hub.store.cases.countUpTo(last) } : {}),
@@ -70,7 +91,7 @@ export function casesService(hub: HubContext): ServiceSchema {
         role: 'supervisor',
         params: { code: 'string' },
         async handler(ctx: Context<{ code: string }, CallerMeta>) {
-          return toCaseView(await findCase(hub, ctx.params.code), ctx.meta.user?.personalData === true);
+          return toCaseView(await findCase(hub, ctx.params.code, ctx.meta.user?.departments), ctx.meta.user?.personalData === true);
         },
       },
       public: {
@@ -82,8 +103,8 @@ export function casesService(hub: HubContext): ServiceSchema {
       lookup: {
         role: 'supervisor',
         params: { system: 'string', localId: 'string' },
-        async handler(ctx: Context<{ system: string; localId: string }>) {
-          const code = await hub.store.cases.lookup(ctx.params.system, ctx.params.localId);
+        async handler(ctx: Context<{ system: string; localId: string }, CallerMeta>) {
+          const code = await hub.store.cases.lookup(ctx.params.system, ctx.params.localId, ctx.meta.user?.departments);
           if (!code) throw new Errors.MoleculerClientError(`no case ${ctx.params.localId} from ${ctx.params.system}`, 404, 'case-not-found');
           return { supervisionCode: code };
         },
@@ -98,9 +119,9 @@ export function casesService(hub: HubContext): ServiceSchema {
           limit: { type: 'number', integer: true, min: 1, max: 200, optional: true, convert: true },
           cursor: { type: 'string', optional: true },
         },
-        async handler(ctx: Context<{ department?: string; status?: string; light?: string; item?: string; limit?: number; cursor?: string }>) {
+        async handler(ctx: Context<{ department?: string; status?: string; light?: string; item?: string; limit?: number; cursor?: string }, CallerMeta>) {
           const p = ctx.params;
-          const { rows, more } = await hub.store.cases.list({ ...p, limit: p.limit ?? 50, cursor: p.cursor ? decodeCursor(p.cursor) : null });
+          const { rows, more } = await hub.store.cases.list({ ...p, scope: ctx.meta.user?.departments, limit: p.limit ?? 50, cursor: p.cursor ? decodeCursor(p.cursor) : null });
           const last = rows[rows.length - 1];
           return {
             items: rows.map(({ firstSeen, ...r }) => r),
@@ -118,13 +139,7 @@ export function casesService(hub: HubContext): ServiceSchema {
           count: { type: 'boolean', optional: true },
         },
         async handler(ctx: Context<ReprojectParams>) {
-          return reprojectBatch(hub, ctx.params);
-        },
-      },
-      stats: {
-        role: 'supervisor',
-        async handler() {
-          return { departments: await hub.store.cases.departmentStats() };
+          return reprojectBatch(hub, ctx);
         },
       },
     },

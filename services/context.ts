@@ -6,6 +6,7 @@ import type { Profiles } from '../core/ports/mapping';
 import type { Intake } from './intake/intake';
 import type { TransportHandle } from '../core/ports/transport';
 import type { Channels } from '../core/ports/channel';
+import type { CalendarYear } from '../core/calendar/working-calendar';
 
 /** What the hub's services receive at start-up: the ports chosen from configuration, never the mode itself. */
 export interface HubContext {
@@ -17,6 +18,13 @@ export interface HubContext {
   intake: Intake;
   /** The bus: publishing on its channels. */
   channels: Channels;
+  /** The hub's clock: the supervision rules compute lights for its now. */
+  clock: () => Date;
+  /** What the supervision rules read: the working-day calendar's years and the catalogue's limits per item. */
+  supervision: {
+    years: readonly CalendarYear[];
+    items: ReadonlyMap<string, { promisedDays: number; intakeDays: number }>;
+  };
   /** The department transports this node runs, by adapter id. */
   adapters: Map<string, { transport: TransportHandle }>;
 }

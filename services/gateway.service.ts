@@ -3,6 +3,13 @@ import ApiGateway from 'moleculer-web';
 import { Errors, ServiceSchema, Context, Service } from 'moleculer';
 import type { HubContext } from './context';
 import { sendProblem, sendJson } from '../core/kernel/http';
+import type { TokenConfig } from '../core/kernel/config';
+import { streamAlerts } from './supervisor/alert-stream';
+
+/** The caller a bearer token names, as services see it (ctx.meta.user). */
+export function callerOf(token: TokenConfig): { name: string; roles: string[]; personalData: boolean; departments?: string[] } {
+  return { name: token.name, roles: token.roles, personalData: token.personalData === true, ...(token.departments ? { departments: token.departments } : {}) };
+}
 
 type Req = IncomingMessage & { $action?: { name: string; role?: string }; $route?: unknown; $alias?: { action?: string } };
 
@@ -42,6 +49,15 @@ function problemFor(hub: HubContext, req: IncomingMessage, res: ServerResponse, 
  */
 export function gatewayService(hub: HubContext): ServiceSchema {
   const tokens = new Map(hub.config.tokens.map((t) => [t.token, t]));
+  /** The token of a request's Authorization header; throws 401 without one or for an unknown one, 403 without the role. */
+  const authenticate = (req: IncomingMessage, role: string | undefined): TokenConfig => {
+    const header = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    const token = m ? tokens.get(m[1]) : undefined;
+    if (!token) throw new Errors.MoleculerClientError(m ? 'unknown token' : 'a bearer token is required', 401, 'unauthorized');
+    if (role && !token.roles.includes(role as never)) throw new Errors.MoleculerClientError(`this route needs the ${role} role`, 403, 'forbidden');
+    return token;
+  };
   const transportAliases: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {};
   for (const { transport } of hub.adapters.values()) {
     for (const r of transport.httpRoutes()) {
@@ -76,6 +92,17 @@ export function gatewayService(hub: HubContext): ServiceSchema {
                 (err) => sendProblem(res, 503, 'not-ready', 'Not ready', `store unreachable: ${(err as Error).message}`),
               );
             },
+            // Server-sent events: read by the supervisor's console, which cannot wait for a JSON answer.
+            'GET /api/v1/alerts/stream': function stream(this: Service, req: IncomingMessage, res: ServerResponse) {
+              let token: TokenConfig;
+              try {
+                token = authenticate(req, 'supervisor');
+              } catch (err) {
+                problemFor(hub, req, res, err);
+                return;
+              }
+              void streamAlerts(this.broker, req, res, callerOf(token), hub.logger);
+            },
             'GET /metrics': (_req: IncomingMessage, res: ServerResponse) => {
               hub.metrics.registry.metrics().then((text) => {
                 res.writeHead(200, { 'Content-Type': hub.metrics.registry.contentType });
@@ -102,7 +129,8 @@ export function gatewayService(hub: HubContext): ServiceSchema {
             'GET cases': 'cases.list',
             'GET cases/:code': 'cases.get',
             'POST cases/reproject': 'cases.reproject',
-            'GET stats/departments': 'cases.stats',
+            'GET stats/departments': 'supervisor.stats',
+            'GET alerts': 'supervisor.alerts',
             'GET dead-letters': 'dead-letters.list',
             'POST dead-letters/:id/replay': 'dead-letters.replay',
             'GET files': 'files.list',
@@ -132,13 +160,7 @@ export function gatewayService(hub: HubContext): ServiceSchema {
         this.sendError(req, res, err);
       },
       authorize(ctx: Context<unknown, any>, _route: unknown, req: Req) {
-        const header = req.headers.authorization ?? '';
-        const m = /^Bearer\s+(\S+)$/i.exec(header);
-        const token = m ? tokens.get(m[1]) : undefined;
-        if (!token) throw new Errors.MoleculerClientError(m ? 'unknown token' : 'a bearer token is required', 401, 'unauthorized');
-        const role = req.$action?.role;
-        if (role && !token.roles.includes(role as never)) throw new Errors.MoleculerClientError(`this route needs the ${role} role`, 403, 'forbidden');
-        ctx.meta.user = { name: token.name, roles: token.roles, personalData: token.personalData === true };
+        ctx.meta.user = callerOf(authenticate(req, req.$action?.role));
       },
     },
   };

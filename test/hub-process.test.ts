@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { ADAPTERS_DIR } from '../core/kernel/paths';
 import { postBatch, MarketBatch, MarketEvent } from '../infra/simulators/market-regulation';
 import { parseSupervisionCode } from '../core/identifiers/supervision-code';
-import { spawnHub, testDataDir, getJson, waitFor, SUPERVISOR, HubProcess } from './support/hub';
+import { spawnHub, testDataDir, getJson, waitFor, SUPERVISOR, HubProcess, settled } from './support/hub';
 
 // The department's sample, as handed over (adapters/market-regulation/samples keeps the copy).
 const SAMPLE = path.join(ADAPTERS_DIR, 'market-regulation', 'samples', 'batch-01.json');
@@ -133,6 +133,8 @@ describe('the hub as `make run` starts it (embedded, own process)', function () 
     const log = hub.output();
     assert.ok(log.indexOf('"signal":"SIGTERM"') >= 0 && log.indexOf('"signal":"SIGTERM"') < log.indexOf('"records":500'), 'the signal came before the request was complete');
     hub = await spawnHub({ HUB_DATA_DIR: dataDir });
+    // The statistics are the supervisor's counters: read once it has had every applied event.
+    await settled(hub.url, 120_000);
     const stats = await getJson(`${hub.url}/api/v1/stats/departments`, SUPERVISOR);
     assert.equal(stats.body.departments.find((d: any) => d.code === '11130100000500117D').received, 500);
     for (const n of [caseNos[0], caseNos[249], caseNos[499]]) assert.equal(await timelineLength(hub.url, n), 1);
@@ -179,6 +181,7 @@ describe('the hub as `make run` starts it (embedded, own process)', function () 
       assert.ok((r.body as any).results.every((x: any) => x.result === 'accepted' || x.result === 'duplicate'));
     }
     const total = sent.reduce((n, s) => n + s.batch.events.length, 0);
+    await settled(hub.url, 120_000);
     const stats = await getJson(`${hub.url}/api/v1/stats/departments`, SUPERVISOR);
     assert.equal(stats.body.departments.find((d: any) => d.code === '11130100000500117D').received, total);
     for (const s of unanswered) for (const e of s.batch.events) assert.equal(await timelineLength(hub.url, e.caseNo), 1);

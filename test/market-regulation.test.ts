@@ -6,7 +6,7 @@ import { ADAPTERS_DIR } from '../core/kernel/paths';
 import { postBatch, MarketBatch, MarketEvent } from '../infra/simulators/market-regulation';
 import { parseSupervisionCode } from '../core/identifiers/supervision-code';
 import { validateCaseView } from '../contracts/validate';
-import { STORES, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson } from './support/hub';
+import { STORES, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, settled } from './support/hub';
 
 // The department's sample, as handed over (adapters/market-regulation/samples keeps the copy).
 const SAMPLE = path.join(ADAPTERS_DIR, 'market-regulation', 'samples', 'batch-01.json');
@@ -50,6 +50,7 @@ for (const store of STORES) {
     it('applies the sample batch: three accepted, the case ACCEPTED with its department, item and ordered timeline', async () => {
       const r = await postBatch(inbound, sampleText());
       assert.equal(r.status, 200);
+      await settled(t.url);
       const results = (r.body as any).results;
       assert.deepEqual(results.map((x: any) => x.result), ['accepted', 'accepted', 'accepted']);
       assert.deepEqual(results.map((x: any) => x.eventId), JSON.parse(sampleText().toString()).events.map((e: any) => e.eventId));
@@ -66,11 +67,15 @@ for (const store of STORES) {
       assert.ok(parsed.ok, `check character rule: ${JSON.stringify(parsed)}`);
       assert.equal(view.supervisionCode.slice(0, 6), '130100');
       assert.deepEqual(view.references, [{ system: 'market-regulation', localId: 'SJ130100202611240031' }]);
-      assert.equal(view.light, null);
-      assert.equal(view.deadline, null);
+      // 食品经营许可, promised 8 working days: accepted Tue 11-24, due at the end of Fri 12-04, and
+      // late on every day since (the hub's clock is the real one here).
+      assert.equal(view.deadline, '2026-12-04T23:59:59+08:00');
+      assert.equal(view.light, 'RED');
       const done = await caseOf('SJ130100202611240044');
       assert.equal(done.status, 'COMPLETED');
-      assert.deepEqual(done.violations.map((v: any) => v.code), ['NO_ACCEPTANCE']);
+      assert.deepEqual(done.violations.map((v: any) => [v.code, v.reason]), [['NO_ACCEPTANCE', '未受理即办结 (completed with no acceptance on record)']]);
+      assert.equal(done.light, 'RED');
+      assert.equal(done.deadline, null);
       assert.equal(done.applicant.kind, 'PERSON');
     });
 
@@ -237,6 +242,7 @@ for (const store of STORES) {
       assert.doesNotMatch(m, /13831100425|130105197806241283/);
       assert.equal((await getJson(`${t.url}/health/live`)).status, 200);
       assert.equal((await getJson(`${t.url}/health/ready`)).status, 200);
+      await settled(t.url);
       const stats = await getJson(`${t.url}/api/v1/stats/departments`, SUPERVISOR);
       assert.equal(stats.status, 200);
       const scjg = stats.body.departments.find((d: any) => d.code === '11130100000500117D');

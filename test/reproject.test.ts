@@ -10,7 +10,8 @@ import { postBatch, MarketEvent } from '../infra/simulators/market-regulation';
 import { validateCaseView } from '../contracts/validate';
 import { issueSupervisionCode } from '../core/identifiers/supervision-code';
 import type { SqlDriver } from '../services/store/sql-driver';
-import { STORES, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, waitFor } from './support/hub';
+import { STORES, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, waitFor, settled } from './support/hub';
+import type { CaseProjection } from '../services/cases/projection';
 
 const SAMPLE = path.join(ADAPTERS_DIR, 'market-regulation', 'samples', 'batch-01.json');
 const OPERATOR_TOKEN = 'demo-operator-token';
@@ -143,7 +144,9 @@ for (const kind of STORES) {
     /** The stored row equals the projection of the case's events, computed now. */
     const assertRowRebuilt = async (code: string) => {
       const [stored, projected] = await Promise.all([t.hub.context.store.cases.read(code), t.hub.context.store.cases.get(code)]);
-      assert.deepEqual(stored!.projection, projected!.projection, `stored row of ${code}`);
+      // Light, deadline, paused and violations are the supervisor's: the view below holds them to the truth.
+      const own = ({ light, deadline, paused, violations, ...rest }: CaseProjection) => rest;
+      assert.deepEqual(own(stored!.projection), own(projected!.projection), `stored row of ${code}`);
       // Each timeline entry as the case view showed it when it was made from the whole events.
       assert.deepEqual(stored!.timeline, projected!.timeline.map(({ event: e }) => ({
         eventId: e.id, status: e.data.status, time: e.data.statusTime, system: e.data.system, sourceStatus: e.data.sourceStatus, remark: e.data.remark,
@@ -169,6 +172,7 @@ for (const kind of STORES) {
         assert.equal(r.status, 200, JSON.stringify(r.body));
         assert.ok((r.body as any).results.every((x: any) => x.result === 'accepted'), JSON.stringify(r.body));
       }
+      await settled(t.url);
       sampleCode = await lookup('SJ130100202611240031');
       longCode = await lookup(longNo);
       codes = (await db.query<{ supervision_code: string }>('SELECT supervision_code FROM cases ORDER BY supervision_code')).rows.map((r) => r.supervision_code);

@@ -16,7 +16,7 @@ import { createTestDatabase } from './support/servers';
 import { receiptPaths, ReceiptSpec } from '../adapters/kit/transports/file-drop/file-drop-receipt';
 import { readBatchFile, BatchFileFormat } from '../adapters/kit/xml/batch-file';
 import type { CaseEvent } from '../contracts/types';
-import { STORES, StoreKind, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, spawnHub, makeRunNode, testDataDir, HubProcess, waitFor, rssBytes } from './support/hub';
+import { STORES, StoreKind, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, spawnHub, makeRunNode, testDataDir, HubProcess, waitFor, rssBytes, settled } from './support/hub';
 
 // The bureau's sample, as handed over (adapters/tax-bureau/samples keeps the copy).
 const SAMPLE_NAME = 'SWSX_11301000000_20261124093000_0001.xml';
@@ -141,6 +141,7 @@ for (const store of STORES) {
       assert.match(r.JG![3].YY, /^纳税人识别号校验位错误/);
       assert.equal(r.JG![3].JGM, undefined);
 
+      await settled(t.url);
       const accepted = await caseOf('SX13010020261124000017');
       assert.equal(accepted.status, 'ACCEPTED');
       assert.deepEqual(accepted.item, { code: '130100-SW-0001', name: '增值税一般纳税人登记' });
@@ -156,9 +157,9 @@ for (const store of STORES) {
       const completed = await caseOf('SX13010020261124000018');
       assert.equal(completed.status, 'COMPLETED');
       assert.equal(r.JG![2].JGM, completed.supervisionCode);
-      assert.deepEqual(completed.violations.map((v: any) => v.code), ['NO_ACCEPTANCE']);
-      // RED once the supervision rules compute lights; applied either way.
-      if (completed.light !== null) assert.equal(completed.light, 'RED');
+      // First seen COMPLETED: handled outside the system, applied, and RED with the violation.
+      assert.deepEqual(completed.violations.map((v: any) => [v.code, v.reason]), [['NO_ACCEPTANCE', '未受理即办结 (completed with no acceptance on record)']]);
+      assert.equal(completed.light, 'RED');
 
       assert.equal((await lookup('SX13010020261124000019')).status, 404);
       const dl = await getJson(`${t.url}/api/v1/dead-letters?adapter=tax-bureau`, OPERATOR);

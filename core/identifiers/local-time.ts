@@ -226,3 +226,10 @@ export function beijingDate(iso: string | Date): string {
   if (!time.ok) throw new RangeError(`cannot read ${JSON.stringify(iso)} as a time: ${time.detail ?? time.rule}`);
   return time.value.slice(0, 10).replace(/-/g, '');
 }
+
+/** An instant as the hub writes every time it produces: ISO 8601 in Beijing time, `+08:00`. */
+export function beijingIso(instant: Date): string {
+  const ms = instant.getTime();
+  if (Number.isNaN(ms)) throw new RangeError('invalid Date');
+  return formatBeijing(beijingParts(instant), ((ms % 1000) + 1000) % 1000);
+}

@@ -11,8 +11,20 @@ export interface TokenConfig {
   name: string;
   token: string;
   roles: Role[];
+  /** Canonical department codes: the token sees only these departments' cases, statistics and alerts. */
+  departments?: string[];
   /** May see unmasked ID numbers and phones. */
   personalData?: boolean;
+}
+
+/** The supervisor's settings (services/supervisor/). */
+export interface SupervisionConfig {
+  /** Folder of the working-day calendars (<year>.yaml); null: the shipped contracts/calendar. */
+  calendarDir: string | null;
+  yellowAt: number;
+  items: Record<string, { yellowAt?: number; promisedDays?: number; intakeDays?: number }>;
+  sweepSeconds: number;
+  sweepBatch: number;
 }
 
 export interface AdapterRef {
@@ -57,6 +69,7 @@ export interface HubConfig {
   /** Seconds the gateway lets requests in flight finish on SIGTERM. */
   shutdownGraceSeconds: number;
   outbox: OutboxConfig;
+  supervision: SupervisionConfig;
   logLevel: string;
   configFile: string;
 }
@@ -142,6 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, file: string | 
     catalogueFile: raw.catalogue ? rel(raw.catalogue) : path.join(CONTRACTS_DIR, 'catalogue.yaml'),
     shutdownGraceSeconds: raw.shutdownGraceSeconds,
     outbox: raw.outbox,
+    supervision: { ...raw.supervision, calendarDir: raw.supervision.calendarDir ? rel(raw.supervision.calendarDir) : null },
     logLevel: raw.logLevel,
     configFile: where,
   };

@@ -12,7 +12,8 @@ export const METRICS = {
   cases: 'hub_cases',
   outbound: 'hub_outbound_total',
   queueDepth: 'hub_queue_depth',
-  calendarMissing: 'hub_calendar_missing_total',
+  calendarFallback: 'hub_calendar_fallback_total',
+  sweepDuration: 'hub_supervision_sweep_seconds',
   files: 'hub_files_total',
   fileBytes: 'hub_file_bytes_total',
   fileDuration: 'hub_file_duration_seconds',
@@ -36,6 +37,9 @@ export const BUS_FAILED_CHANNEL = 'bus.failed';
 
 /** The queue label of hub_queue_depth for events committed and not yet published. */
 export const OUTBOX_QUEUE = 'outbox';
+
+/** The queue label of hub_queue_depth for alerts stored and not yet published. */
+export const ALERTS_QUEUE = 'alerts';
 
 export const INBOUND_RESULTS = ['accepted', 'duplicate', 'rejected', 'failed'] as const;
 export type InboundResult = (typeof INBOUND_RESULTS)[number];

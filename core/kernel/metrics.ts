@@ -44,6 +44,14 @@ export class HubMetrics {
     name: METRICS.queueDepth, help: 'Work waiting in each queue (outbox: events committed and not yet published on the bus)', labelNames: ['queue'], registers: [this.registry],
   });
 
+  readonly calendarFallback = new client.Counter({
+    name: METRICS.calendarFallback, help: 'Supervision computations that met a date outside every loaded calendar year and counted it by weekdays alone', registers: [this.registry],
+  });
+  readonly sweepDuration = new client.Histogram({
+    name: METRICS.sweepDuration, help: 'One sweep of the supervisor over the cases whose light was due to change', registers: [this.registry],
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  });
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'hub_process_' });
   }

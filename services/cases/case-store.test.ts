@@ -42,7 +42,6 @@ for (const kind of STORES) {
       const b = await t.store.cases.get(carried);
       assert.deepEqual(b!.timeline.map((e) => e.event.data.status), ['SUBMITTED', 'COMPLETED']);
       assert.equal(b!.projection.status, 'COMPLETED');
-      assert.deepEqual(b!.projection.violations.map((v) => v.code), ['NO_ACCEPTANCE']);
 
       const again = await t.store.cases.apply(batch, { receivedAt: new Date() });
       assert.deepEqual(again.map((r) => r.result), ['duplicate', 'rejected', 'duplicate', 'duplicate', 'duplicate', 'duplicate']);
@@ -105,8 +104,8 @@ for (const kind of STORES) {
       const late = event('m0', 'SX-M', 'ACCEPTED', '2026-11-24T10:00:00+08:00');
       await t.store.cases.apply([late], { receivedAt: new Date() });
       await assertRowIsProjection(t.store, code);
-      const row = (await t.store.driver.query<{ event_count: number; paused: boolean; hall_code: string }>('SELECT event_count, paused, hall_code FROM cases WHERE supervision_code = $1', [code])).rows[0];
-      assert.deepEqual(row, { event_count: 3, paused: true, hall_code: 'HALL-M' });
+      const row = (await t.store.driver.query<{ event_count: number; hall_code: string }>('SELECT event_count, hall_code FROM cases WHERE supervision_code = $1', [code])).rows[0];
+      assert.deepEqual(row, { event_count: 3, hall_code: 'HALL-M' });
     });
 
     it('answers an event stored before under another local case id as a duplicate, creating no reference for that id', async () => {
@@ -179,13 +178,13 @@ async function assertRowIsProjection(store: Store, code: string): Promise<void> 
   assert.deepEqual(view.timeline.map((s) => s.event.id).sort(), stored.rows.map((x) => x.id).sort());
   const r = await store.driver.query<any>(
     `SELECT department_code, hall_code, hall_name, item_code, status, to_char(status_time AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS"+08:00"') AS t,
-            applicant, paused, violations, event_count FROM cases WHERE supervision_code = $1`, [code]);
+            applicant, event_count FROM cases WHERE supervision_code = $1`, [code]);
   const row = r.rows[0];
   assert.deepEqual({
     department: row.department_code, hall: row.hall_code ? { code: row.hall_code, name: row.hall_name } : undefined, item: row.item_code,
-    status: row.status, time: row.t, applicant: row.applicant, paused: row.paused, violations: row.violations, events: row.event_count,
+    status: row.status, time: row.t, applicant: row.applicant, events: row.event_count,
   }, {
     department: whole.department.code, hall: whole.department.hall, item: whole.item.code, status: whole.status, time: whole.statusTime,
-    applicant: whole.applicant, paused: whole.paused, violations: whole.violations, events: whole.eventCount,
+    applicant: whole.applicant, events: whole.eventCount,
   });
 }

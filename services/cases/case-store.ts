@@ -4,7 +4,6 @@ import { issueSupervisionCode } from '../../core/identifiers/supervision-code';
 import { compactBody, expandBody, isPrepared, mayBeRefused, ApplyInput } from '../../core/ports/event-row';
 import { Where } from '../store/where';
 import type { ListCursor } from '../../core/kernel/list-cursor';
-import { STATUS_CLASSES } from '../../core/kernel/constants';
 import { projectCase, projectOrdered, orderTimeline, StoredEvent, CaseProjection, ProjectedEvent } from './projection';
 
 export type ApplyResult =
@@ -68,24 +67,13 @@ export interface CaseSummary {
   firstSeen: string;
 }
 
-export interface DepartmentStats {
-  code: string;
-  name: string;
-  received: number;
-  inProgress: number;
-  completed: number;
-  onTimeRate: number | null;
-  avgWorkingDays: number | null;
-  lights: { GREEN: number; YELLOW: number; RED: number };
-  violations: number;
-  halls?: DepartmentStats[];
-}
-
 export interface CaseFilter {
   department?: string;
   status?: string;
   light?: string;
   item?: string;
+  /** The caller's departments (canonical codes); unset: every department. */
+  scope?: readonly string[];
   limit: number;
   cursor?: ListCursor | null;
 }
@@ -166,7 +154,7 @@ export class CaseStore {
    * holds at most LOCK_BUCKETS locks and two nodes stay well inside PostgreSQL's lock table; locks
    * are taken in ascending order, so two transactions never wait for each other in a cycle.
    */
-  private async lockCases(tx: SqlExecutor, codes: readonly string[]): Promise<void> {
+  async lockCases(tx: SqlExecutor, codes: readonly string[]): Promise<void> {
     if (!codes.length) return;
     const buckets = [...new Set(codes.map(lockBucket))].sort((a, b) => a - b);
     await tx.query('SELECT count(pg_advisory_xact_lock($1::int, b))::int AS n FROM unnest($2::int[]) AS b', [CASE_LOCKS, buckets]);
@@ -412,10 +400,12 @@ export class CaseStore {
     return r.rows[0];
   }
 
-  async lookup(system: string, localId: string): Promise<string | null> {
+  /** The case of a department's local id; none when it is outside `scope` (the caller's departments). */
+  async lookup(system: string, localId: string, scope?: readonly string[]): Promise<string | null> {
     const r = await this.db.query<{ supervision_code: string }>(
       `SELECT r.supervision_code FROM case_refs r WHERE r.system = $1 AND r.local_id = $2
-         AND EXISTS (SELECT 1 FROM cases c WHERE c.supervision_code = r.supervision_code)`, [system, localId]);
+         AND EXISTS (SELECT 1 FROM cases c WHERE c.supervision_code = r.supervision_code AND ($3::text[] IS NULL OR c.department_code = ANY($3::text[])))`,
+      [system, localId, scope ? [...scope] : null]);
     return r.rows[0]?.supervision_code ?? null;
   }
 
@@ -426,11 +416,12 @@ export class CaseStore {
     if (f.status) w.add('status = ?', f.status);
     if (f.light) w.add('light = ?', f.light);
     if (f.item) w.add('item_code = ?', f.item);
+    if (f.scope) w.add('department_code = ANY(?::text[])', [...f.scope]);
     if (f.cursor) w.add('(first_seen, supervision_code) < (?::timestamptz, ?)', f.cursor.time, f.cursor.key);
     // Ordered by the columns, named with their table: a bare first_seen is the select list's text form,
     // which no index orders, and every page sorted the whole table.
     const sql = `SELECT supervision_code, department_code, department_name, hall_code, hall_name, item_code, item_name, status,
-        status_time::text AS status_time, light, deadline::text AS deadline, paused, violations, event_count,
+        status_time::text AS status_time, light, to_char(deadline AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS"+08:00"') AS deadline, paused, violations, event_count,
         to_char(first_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS first_seen
       FROM cases ${w}
       ORDER BY cases.first_seen DESC, cases.supervision_code DESC LIMIT ${w.param(f.limit + 1)}`;
@@ -450,58 +441,26 @@ export class CaseStore {
     return { rows, more: r.rows.length > f.limit };
   }
 
-  /** Per department, and per hall within it: what the supervisor's statistics page shows. */
-  async departmentStats(): Promise<DepartmentStats[]> {
-    const r = await this.db.query<any>(`
-      SELECT department_code, department_name, hall_code, hall_name, count(*)::int AS received,
-        count(*) FILTER (WHERE status <> ALL ($1::text[]))::int AS in_progress,
-        count(*) FILTER (WHERE status = ANY ($2::text[]))::int AS completed,
-        count(*) FILTER (WHERE light = 'GREEN')::int AS green, count(*) FILTER (WHERE light = 'YELLOW')::int AS yellow,
-        count(*) FILTER (WHERE light = 'RED')::int AS red, count(*) FILTER (WHERE json_array_length(violations) > 0)::int AS violations
-      FROM cases GROUP BY department_code, department_name, hall_code, hall_name ORDER BY department_code, hall_code NULLS FIRST`,
-      [STATUS_CLASSES.final, STATUS_CLASSES.completed]);
-    const byDept = new Map<string, DepartmentStats>();
-    const row = (x: any, code: string, name: string): DepartmentStats => ({
-      code, name, received: x.received, inProgress: x.in_progress, completed: x.completed,
-      // Need the supervision rules' deadlines; null until they are computed.
-      onTimeRate: null, avgWorkingDays: null,
-      lights: { GREEN: x.green, YELLOW: x.yellow, RED: x.red }, violations: x.violations, halls: [],
-    });
-    for (const x of r.rows) {
-      let d = byDept.get(x.department_code);
-      if (!d) { d = row({ received: 0, in_progress: 0, completed: 0, green: 0, yellow: 0, red: 0, violations: 0 }, x.department_code, x.department_name); byDept.set(x.department_code, d); }
-      d.received += x.received; d.inProgress += x.in_progress; d.completed += x.completed; d.violations += x.violations;
-      d.lights.GREEN += x.green; d.lights.YELLOW += x.yellow; d.lights.RED += x.red;
-      if (x.hall_code) { const h = row(x, x.hall_code, x.hall_name); delete (h as Partial<DepartmentStats>).halls; d.halls!.push(h); }
-    }
-    return [...byDept.values()];
-  }
-
   async countEvents(): Promise<number> {
     const r = await this.db.query<{ n: string }>('SELECT count(*)::text AS n FROM events');
     return Number(r.rows[0].n);
   }
-
-  async countsByDepartmentAndLight(): Promise<{ department: string; light: string | null; n: number }[]> {
-    const r = await this.db.query<{ department_code: string; light: string | null; n: string }>(
-      'SELECT department_code, light, count(*)::text AS n FROM cases GROUP BY department_code, light');
-    return r.rows.map((x) => ({ department: x.department_code, light: x.light, n: Number(x.n) }));
-  }
 }
 
 
+/** The columns the case store writes; light, deadline, paused, violations and the rest are the supervisor's (migration 016). */
 const CASE_COLUMNS = ['supervision_code', 'department_code', 'department_name', 'hall_code', 'hall_name', 'item_code', 'item_name', 'status',
-  'status_time', 'applicant', 'light', 'deadline', 'paused', 'violations', 'event_count', 'timeline'];
+  'status_time', 'applicant', 'event_count', 'timeline'];
 
 /** The case row's columns that hold json (which has no equality: compared as jsonb). */
-const JSON_CASE_COLUMNS = ['applicant', 'violations', 'timeline'];
+const JSON_CASE_COLUMNS = ['applicant', 'timeline'];
 
 /** A case row's values in CASE_COLUMNS order, for a timeline in orderTimeline's order: applying events and reprojecting write the same row. */
 function caseRowValues(code: string, ordered: readonly StoredEvent<ProjectedEvent>[]): unknown[] {
   const p = projectOrdered(code, ordered);
   const timeline: TimelineEntry[] = ordered.map(({ event: e, seq }) => [e.id, seq, e.data.status, e.data.statusTime, e.data.department.hall ?? null]);
   return [code, p.department.code, p.department.name, p.department.hall?.code ?? null, p.department.hall?.name ?? null,
-    p.item.code, p.item.name, p.status, p.statusTime, p.applicant, p.light, p.deadline, p.paused, p.violations, p.eventCount, timeline];
+    p.item.code, p.item.name, p.status, p.statusTime, p.applicant, p.eventCount, timeline];
 }
 
 /** One event of a case as its row's timeline keeps it: id, seq, status, status time as sent, hall. */

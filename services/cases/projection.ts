@@ -1,5 +1,5 @@
 import type { CaseEvent, Applicant, CanonicalStatus } from '../../contracts/types';
-import { findViolations, Violation } from '../supervisor/violations';
+import type { Violation } from '../supervisor/violations';
 
 import type { ProjectedEvent } from '../../core/ports/event-row';
 export type { ProjectedEvent };
@@ -16,14 +16,13 @@ export interface CaseProjection {
   status: CanonicalStatus;
   statusTime: string;
   applicant: Applicant;
+  // The supervisor's (services/supervisor/): what the row holds, or their values before it ran.
   light: 'GREEN' | 'YELLOW' | 'RED' | null;
   deadline: string | null;
   paused: boolean;
   violations: Violation[];
   eventCount: number;
 }
-
-const PAUSE: Partial<Record<CanonicalStatus, CanonicalStatus>> = { SUPPLEMENT_REQUESTED: 'SUPPLEMENTED', SUSPENDED: 'RESUMED' };
 
 /** Orders a timeline by status time; events with the same time keep the order they arrived in. */
 export function orderTimeline<E extends ProjectedEvent>(events: readonly StoredEvent<E>[]): StoredEvent<E>[] {
@@ -46,12 +45,6 @@ export function projectOrdered(supervisionCode: string, timeline: readonly Store
   // The hall and the applicant as the most recent report gives them; a report without a hall
   // does not erase one an earlier report named.
   const hall = [...timeline].reverse().find((e) => e.event.data.department.hall)?.event.data.department.hall;
-  let pausedBy: CanonicalStatus | null = null;
-  for (const { event } of timeline) {
-    const s = event.data.status;
-    if (PAUSE[s]) pausedBy = s;
-    else if (pausedBy && PAUSE[pausedBy] === s) pausedBy = null;
-  }
   return {
     supervisionCode,
     department: { code: last.data.department.code, name: last.data.department.name, ...(hall ? { hall } : {}) },
@@ -59,10 +52,11 @@ export function projectOrdered(supervisionCode: string, timeline: readonly Store
     status: last.data.status,
     statusTime: last.data.statusTime,
     applicant: last.data.applicant,
+    // Not the case store's: the supervisor computes them from the timeline, after the events are applied.
     light: null,
     deadline: null,
-    paused: pausedBy !== null,
-    violations: findViolations(timeline.map(({ event }) => ({ eventId: event.id, status: event.data.status, time: event.data.statusTime }))),
+    paused: false,
+    violations: [],
     eventCount: timeline.length,
   };
 }

@@ -3,6 +3,21 @@ import type { Channels } from '../../core/ports/channel';
 import type { Lease } from '../../core/ports/jobs';
 import type { Logger } from '../../core/kernel/logger';
 import type { OutboxStore, OutboxEntry } from './outbox-store';
+import type { ChannelName } from '../../core/ports/channel';
+
+/** A message stored with the change that raised it, waiting for the bus: the supervisor's alerts. */
+export interface StoredMessage {
+  id: string;
+  kind: string;
+}
+
+/** Stored messages not yet on the bus, and how to mark them published. */
+export interface MessageOutbox<M extends StoredMessage> {
+  unpublished(limit: number): Promise<M[]>;
+  markPublished(ids: readonly string[]): Promise<void>;
+  /** The channel a message goes on. */
+  channelOf(message: M): ChannelName;
+}
 
 export interface DispatcherOptions {
   /** How often to look for entries other nodes committed (this node's commits nudge at once). */
@@ -44,6 +59,8 @@ export class OutboxDispatcher {
     leaseSeconds: number;
     logger: Logger;
     options: DispatcherOptions;
+    /** Published after the events, in the order they were stored. */
+    messages?: MessageOutbox<StoredMessage>;
   }) {}
 
   start(): void {
@@ -103,6 +120,10 @@ export class OutboxDispatcher {
         }
         if (entries.length < options.batchSize) break;
       }
+      if (this.deps.messages && !this.stopped && (await this.holds()) && !(await this.publishMessages(this.deps.messages))) {
+        this.failures++;
+        return;
+      }
       this.failures = 0;
     } catch (err) {
       // The store could not be read or written: the entries stay, the next round tries again.
@@ -135,6 +156,31 @@ export class OutboxDispatcher {
       done.push(e.seq);
     }
     return done;
+  }
+
+  /** Publishes the stored messages until none is left; false when the bus refused one (it and those after it wait). */
+  private async publishMessages(box: MessageOutbox<StoredMessage>): Promise<boolean> {
+    const { channels, logger, options } = this.deps;
+    while (!this.stopped) {
+      const batch = await box.unpublished(options.batchSize);
+      if (!batch.length) return true;
+      const done: string[] = [];
+      for (const m of batch) {
+        const channel = box.channelOf(m);
+        try {
+          // Nobody would receive it (an embedded hub with no consumer of the channel): marked published.
+          if (channels.listened(channel)) await channels.publish(channel, m, { id: `alert-${m.id}` });
+        } catch (err) {
+          logger.warn({ channel, id: m.id, err: (err as Error).message }, 'the bus refused a message; it stays stored and is published again');
+          await box.markPublished(done);
+          return false;
+        }
+        done.push(m.id);
+      }
+      await box.markPublished(done);
+      if (batch.length < options.batchSize) return true;
+    }
+    return true;
   }
 
   /** Whether this node holds the dispatch lease, asking the store once a third of the lease has passed. */

@@ -1,5 +1,7 @@
 import type { HubContext } from '../context';
 import { OutboxDispatcher } from './dispatcher';
+import { CHANNELS } from '../../core/kernel/constants';
+import type { AlertItem } from '../supervisor/supervision-store';
 
 /** The job name of the dispatch lease (table job_leases). */
 export const DISPATCH_LEASE = 'outbox:dispatch';
@@ -29,6 +31,12 @@ export function startDispatch(hub: HubContext): { stop(): Promise<void> } {
     leaseSeconds: LEASE_SECONDS,
     logger: logger.child({ component: 'outbox' }),
     options: { pollIntervalMs: config.outbox.pollIntervalMs, batchSize: config.outbox.batchSize },
+    // The supervisor's alerts, stored with the change that raised them.
+    messages: {
+      unpublished: (limit) => store.supervision.unpublished(limit),
+      markPublished: (ids) => store.supervision.markPublished(ids),
+      channelOf: (m) => ((m as AlertItem).kind === 'LIGHT_CHANGED' ? CHANNELS.lightChanged : CHANNELS.violationRaised),
+    },
   });
   const unsubscribe = store.onCommit(() => dispatcher.nudge());
   dispatcher.start();

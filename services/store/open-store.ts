@@ -7,6 +7,7 @@ import { PollCursorStore } from './poll-cursors';
 import { StoreFileLedgers } from './file-ledger';
 import { OutboxStore } from '../outbox/outbox-store';
 import { CommitSignallingDriver } from '../outbox/commit-signal';
+import { SupervisionStore } from '../supervisor/supervision-store';
 
 /** The store port as services receive it: one driver, and the stores built on it. */
 export interface Store {
@@ -22,6 +23,8 @@ export interface Store {
   files: StoreFileLedgers;
   /** Events committed and not yet published on the bus. */
   outbox: OutboxStore;
+  /** The supervisor's lights, statistics counters and alerts. */
+  supervision: SupervisionStore;
   /** Calls listener after every transaction the store commits; returns the way to stop. */
   onCommit(listener: () => void): () => void;
   close(): Promise<void>;
@@ -30,10 +33,12 @@ export interface Store {
 /** `observe`: shown every statement the store sends, before it runs (see StatementObserver). */
 export async function openStore(opts: { store: string; dataDir: string; region: string; observe?: StatementObserver }): Promise<Store> {
   const driver = new CommitSignallingDriver(await openDriver(opts.store, opts.dataDir, opts.observe));
+  const cases = new CaseStore(driver, opts.region);
   return {
     driver,
     inbox: new Inbox(driver),
-    cases: new CaseStore(driver, opts.region),
+    cases,
+    supervision: new SupervisionStore(driver, cases),
     deadLetters: new DeadLetterStore(driver),
     leases: new StoreLeases(driver),
     cursors: new PollCursorStore(driver),

@@ -14,6 +14,13 @@ export interface Violation {
   reason: string;
 }
 
+/** The reason each violation is listed with (DESIGN.md "Reasons"): one fixed string per code, Chinese first. */
+export const VIOLATION_REASONS: Readonly<Record<Violation['code'], string>> = {
+  NO_ACCEPTANCE: '未受理即办结 (completed with no acceptance on record)',
+  REOPENED: '办结后又有办理活动 (activity after the final status)',
+  REPEATED_SUPPLEMENT: '多次要求补正，未一次性告知 (a second supplement request: missing materials not asked for at once)',
+};
+
 const DECIDED: ReadonlySet<CanonicalStatus> = new Set(STATUS_CLASSES.decided);
 const FINAL: ReadonlySet<CanonicalStatus> = new Set(STATUS_CLASSES.final);
 // After COMPLETED the licence or plates may still be handed over: not a reopening.
@@ -34,17 +41,17 @@ export function findViolations(timeline: readonly TimelineEntry[]): Violation[] 
   let noAcceptanceFlagged = false;
   for (const e of timeline) {
     if (finalStatus && !allowedAfter(finalStatus, e.status)) {
-      out.push({ code: 'REOPENED', eventId: e.eventId, reason: `${e.status} at ${e.time} after the final status ${finalStatus}` });
+      out.push({ code: 'REOPENED', eventId: e.eventId, reason: VIOLATION_REASONS.REOPENED });
     }
     if (e.status === 'ACCEPTED') accepted = true;
     if (DECIDED.has(e.status) && !accepted && !noAcceptanceFlagged) {
       // 体外循环: handled outside the system, the acceptance never recorded.
-      out.push({ code: 'NO_ACCEPTANCE', eventId: e.eventId, reason: `${e.status} at ${e.time} with no acceptance on record` });
+      out.push({ code: 'NO_ACCEPTANCE', eventId: e.eventId, reason: VIOLATION_REASONS.NO_ACCEPTANCE });
       noAcceptanceFlagged = true;
     }
     if (e.status === 'SUPPLEMENT_REQUESTED' && ++supplements === 2) {
       // 一次性告知: all missing materials must be asked for at once.
-      out.push({ code: 'REPEATED_SUPPLEMENT', eventId: e.eventId, reason: `second supplement request at ${e.time}` });
+      out.push({ code: 'REPEATED_SUPPLEMENT', eventId: e.eventId, reason: VIOLATION_REASONS.REPEATED_SUPPLEMENT });
     }
     if (!finalStatus) {
       if (FINAL.has(e.status)) finalStatus = e.status;

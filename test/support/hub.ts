@@ -154,3 +154,16 @@ export async function waitFor<T>(what: string, check: () => T | null | undefined
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/**
+ * Waits until every event applied so far has been handled by the bus's consumers (the supervisor
+ * among them) and their alerts published: the outbox and the alerts queue are empty. Embedded, an
+ * outbox entry is deleted only once every consumer has handled its event.
+ */
+export async function settled(url: string, timeoutMs = 30_000): Promise<void> {
+  await waitFor('the bus consumers to handle every applied event', async () => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const depth = (queue: string) => Number(new RegExp(`^hub_queue_depth\\{queue="${queue}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+    return depth('outbox') === 0 && depth('alerts') === 0;
+  }, timeoutMs, 50);
+}
