@@ -55,6 +55,7 @@ test:
 # The hub as `make run` starts it, heap cap and flags included.
 bench: build
 	HUB_NODE_OPTIONS="$(HUB_NODE_OPTIONS)" HUB_NODE_FLAGS="$(HUB_NODE_FLAGS)" node dist/test/bench/run.js
+	node dist/test/bench/supervision.js
 
 # Starts (or installs) PostgreSQL, NATS with JetStream and Redis on loopback.
 services:

@@ -85,6 +85,13 @@ function fileName(): string {
   return `SWSX_11301000001_20261125${String(100000 + (seq % 900000)).padStart(6, '0')}_${String(seq % 10000).padStart(4, '0')}.xml`;
 }
 
+/** A status time `yyyyMMddHHmmss` (Beijing) one hour later, over midnight too. */
+function anHourLater(ztsj: string): string {
+  const [y, mo, d, h, mi, se] = [0, 4, 6, 8, 10, 12].map((at, i) => Number(ztsj.slice(at, at + (i === 0 ? 4 : 2))));
+  const t = new Date(Date.UTC(y, mo - 1, d, h + 1, mi, se));
+  return t.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+}
+
 function records(n: number, seed: string): TaxRecord[] {
   return new TaxRecordStream({ seed, poolSize: 50 }).nextRecords(n);
 }
@@ -380,7 +387,7 @@ for (const store of STORES) {
       assert.match(code, /^\d{14}[0-9A-Z]{10}$/);
       // The same case again, later, carrying another valid code than the one the hub gave it.
       const other = issueSupervisionCode(code.slice(0, 6), new Date('2026-11-20T10:00:00+08:00'));
-      const later: TaxRecord = { ...first, BLZT: '02', ZTSJ: String(Number(first.ZTSJ) + 10000), JGM: other };
+      const later: TaxRecord = { ...first, BLZT: '02', ZTSJ: anHourLater(first.ZTSJ), JGM: other };
       const name2 = fileName();
       await dropBatch(dirs.inbox, batchOf([later]), { name: name2 });
       const r = (await receiptOf(t.dataDir, name2)).root;
