@@ -20,6 +20,7 @@ const USAGE = `usage: hub <command>
   replay --dead-letters [--adapter X] [--dry-run]
                                               replay dead letters through the running hub's current profiles
   reproject --all [--after CODE] | CODE…      recompute stored case projections from their events (after a rule changed)
+  token new ROLE… [--name NAME]               a new API token and the sha256 hash the configuration keeps of it
   calendar check FILE…                        check working-day calendar files (contracts/calendar/<year>.yaml): days off, adjusted and working days
 
 Environment: HUB_CONFIG (required by start, unless --demo), HUB_HTTP_HOST, HUB_HTTP_PORT, HUB_DATA_DIR, HUB_STORE,
@@ -176,6 +177,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'reproject':
       return reprojectCommand(args, io);
     case undefined:
+    case 'token':
+      return (await import('./token-command')).tokenCommand(args, io);
     case 'calendar':
       return (await import('./calendar-command')).calendarCommand(args, io);
     case 'help':

@@ -3,7 +3,8 @@ import ApiGateway from 'moleculer-web';
 import { Errors, ServiceSchema, Context, Service } from 'moleculer';
 import type { HubContext } from './context';
 import { sendProblem, sendJson } from '../core/kernel/http';
-import type { TokenConfig } from '../core/kernel/config';
+import { tokenHash, TokenConfig } from '../core/kernel/config';
+import { timingSafeEqual } from 'node:crypto';
 import { streamAlerts } from './supervisor/alert-stream';
 
 /** The caller a bearer token names, as services see it (ctx.meta.user). */
@@ -48,12 +49,20 @@ function problemFor(hub: HubContext, req: IncomingMessage, res: ServerResponse, 
  * (bearer tokens with roles), the public case view, metrics and health.
  */
 export function gatewayService(hub: HubContext): ServiceSchema {
-  const tokens = new Map(hub.config.tokens.map((t) => [t.token, t]));
-  /** The token of a request's Authorization header; throws 401 without one or for an unknown one, 403 without the role. */
+  const tokens = hub.config.tokens;
+  /**
+   * The token of a request's Authorization header; throws 401 without one or for an unknown one,
+   * 403 without the route's role. The presented token's hash is compared with every configured
+   * hash in constant time, and all of them are compared whatever matches.
+   */
   const authenticate = (req: IncomingMessage, role: string | undefined): TokenConfig => {
     const header = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(header);
-    const token = m ? tokens.get(m[1]) : undefined;
+    let token: TokenConfig | undefined;
+    if (m) {
+      const presented = tokenHash(m[1]);
+      for (const t of tokens) if (timingSafeEqual(presented, t.hash) && !token) token = t;
+    }
     if (!token) throw new Errors.MoleculerClientError(m ? 'unknown token' : 'a bearer token is required', 401, 'unauthorized');
     if (role && !token.roles.includes(role as never)) throw new Errors.MoleculerClientError(`this route needs the ${role} role`, 403, 'forbidden');
     return token;

@@ -142,6 +142,8 @@ for (const store of STORES) {
       assert.equal(dl.status, 200);
       const fields = dl.body.items.map((d: any) => d.field);
       for (const f of ['itemCode', 'status', 'applicant.creditCode', 'applicant.idNumber']) assert.ok(fields.includes(f), `dead letter for ${f}`);
+      // Times the hub produces are ISO 8601 in Beijing time.
+      for (const d of dl.body.items) assert.match(d.receivedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+08:00$/);
     });
 
     it('gives 50 concurrent first sights of one new case one case with one supervision code', async () => {

@@ -329,6 +329,8 @@ for (const store of STORES) {
       const all = await getJson(`${t.url}/api/v1/files?adapter=tax-bureau&limit=500`, OPERATOR);
       const goodRow = all.body.items.find((x: any) => x.name === good);
       assert.deepEqual([goodRow.outcome, goodRow.records, goodRow.accepted, goodRow.error], ['processed', 2, 2, null]);
+      // Times the hub produces are ISO 8601 in Beijing time.
+      for (const t of [goodRow.claimedAt, goodRow.finishedAt]) assert.match(t, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+08:00$/);
       assert.equal((await getJson(`${t.url}/api/v1/files`)).status, 401);
       assert.equal((await getJson(`${t.url}/api/v1/files`, SUPERVISOR)).status, 403);
       assert.equal((await getJson(`${t.url}/api/v1/files?cursor=not-a-cursor`, OPERATOR)).status, 400);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, NO_CONFIG_MESSAGE } from './config';
+import { loadConfig, NO_CONFIG_MESSAGE, tokenHash } from './config';
 import { ConfigError } from './errors';
 import { DEMO_CONFIG } from './paths';
 
@@ -53,7 +53,7 @@ describe('loadConfig', () => {
     assert.equal(c.store, 'postgres://db/hub');
     assert.equal(c.outbox.dispatch, false);
     assert.equal(c.dataDir, path.resolve('x'));
-    assert.equal(c.tokens.length, 3);
+    assert.equal(c.tokens.length, 4);
     assert.equal(loadConfig({ HUB_CONFIG: DEMO_CONFIG, HUB_SERVICES: 'all', HUB_HTTP_PORT: '' }).services, 'all');
   });
 
@@ -81,5 +81,43 @@ describe('loadConfig', () => {
     const err = refusal({ HUB_CONFIG: configFile('a: [1, 2\nb: }\n') });
     assert.match(err.message, /is not YAML: /);
     assert.doesNotMatch(err.message, /\n/);
+  });
+});
+
+describe('tokens in the configuration', () => {
+  const secret = 'a-long-enough-secret-0001';
+  const hashOf = (t: string) => `sha256:${tokenHash(t).toString('hex')}`;
+
+  it('takes a token as its hash, from a file or from a variable, and keeps only what it needs', () => {
+    const file = configFile(`tokens:
+  - { name: hashed, tokenHash: "${hashOf(secret)}", roles: [supervisor] }
+  - { name: filed, tokenFile: secret.txt, roles: [operator] }
+  - { name: from-env, tokenEnv: HUB_TEST_TOKEN, roles: [auditor], personalData: true }
+  - { name: clear, token: clear-demo-token, roles: [supervisor], departments: ["11130100000400113E"] }
+`);
+    fs.writeFileSync(path.join(path.dirname(file), 'secret.txt'), `  ${secret}-file\n`);
+    const tokens = loadConfig({ HUB_TEST_TOKEN: `${secret}-env` }, file).tokens;
+    assert.deepEqual(tokens.map((t) => [t.name, t.hash.toString('hex'), t.secret ?? null]), [
+      ['hashed', hashOf(secret).slice(7), null],
+      ['filed', hashOf(`${secret}-file`).slice(7), `${secret}-file`],
+      ['from-env', hashOf(`${secret}-env`).slice(7), `${secret}-env`],
+      ['clear', hashOf('clear-demo-token').slice(7), 'clear-demo-token'],
+    ]);
+    assert.equal(tokens[2].personalData, true);
+    assert.deepEqual(tokens[3].departments, ['11130100000400113E']);
+  });
+
+  it('refuses an entry with two secrets or none, an unknown role, a short or missing secret, naming the entry and never the secret', () => {
+    const two = refusal({}, configFile(`tokens:\n  - { name: both, token: ${secret}, tokenHash: "${hashOf(secret)}", roles: [operator] }\n`));
+    assert.match(two.message, /tokens\.0/);
+    assert.doesNotMatch(two.message, new RegExp(secret));
+    assert.match(refusal({}, configFile('tokens:\n  - { name: none, roles: [operator] }\n')).message, /tokens\.0/);
+    assert.match(refusal({}, configFile(`tokens:\n  - { name: x, token: ${secret}, roles: [root] }\n`)).message, /roles/);
+    assert.match(refusal({}, configFile('tokens:\n  - { name: bad-hash, tokenHash: "sha256:abc", roles: [operator] }\n')).message, /tokenHash/);
+    const missing = refusal({}, configFile('tokens:\n  - { name: lost, tokenFile: nowhere.txt, roles: [operator] }\n'));
+    assert.match(missing.message, /token "lost": tokenFile .*nowhere\.txt cannot be read/);
+    const empty = refusal({ HUB_EMPTY: 'short' }, configFile('tokens:\n  - { name: env, tokenEnv: HUB_EMPTY, roles: [operator] }\n'));
+    assert.match(empty.message, /token "env": the variable HUB_EMPTY holds no token/);
+    assert.doesNotMatch(empty.message, /short/);
   });
 });

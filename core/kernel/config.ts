@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import YAML from 'yaml';
 import Ajv, { ErrorObject } from 'ajv';
@@ -9,7 +10,10 @@ import schema from './config.schema.json';
 
 export interface TokenConfig {
   name: string;
-  token: string;
+  /** sha256 of the token: what a presented token is compared with, in constant time. */
+  hash: Buffer;
+  /** The token itself, when the configuration gives it (token, tokenFile, tokenEnv); never for tokenHash. */
+  secret?: string;
   roles: Role[];
   /** Canonical department codes: the token sees only these departments' cases, statistics and alerts. */
   departments?: string[];
@@ -148,7 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, file: string | 
     namespace: raw.namespace,
     queue: raw.queue,
     services: raw.services,
-    tokens: raw.tokens,
+    tokens: resolveTokens(raw.tokens, rel, env, where),
     adapters: adapterRefs(raw, rel, where),
     pollingOff: raw.pollingOff,
     registryFile: raw.registry ? rel(raw.registry) : path.join(CONTRACTS_DIR, 'registry.yaml'),
@@ -159,6 +163,41 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, file: string | 
     logLevel: raw.logLevel,
     configFile: where,
   };
+}
+
+/** sha256 of a token, as tokens are kept and compared. */
+export function tokenHash(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/**
+ * The tokens of the file, each as its hash, from whichever of token, tokenHash, tokenFile and
+ * tokenEnv the entry gives; a file or variable that is missing or empty stops the start, naming the
+ * entry, never the secret.
+ */
+function resolveTokens(entries: any[], rel: (p: string) => string, env: NodeJS.ProcessEnv, where: string): TokenConfig[] {
+  return entries.map((t) => {
+    const fail = (why: string, field: string) => new ConfigError(`invalid configuration ${where}: token ${JSON.stringify(t.name)}: ${why}`, { file: where, field });
+    let secret: string | undefined;
+    if (t.token !== undefined) secret = t.token;
+    else if (t.tokenFile !== undefined) {
+      const file = rel(t.tokenFile);
+      try {
+        secret = fs.readFileSync(file, 'utf8').trim();
+      } catch (err) {
+        throw fail(`tokenFile ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'tokenFile');
+      }
+      if (secret.length < 8) throw fail(`tokenFile ${file} holds no token of 8 characters or more`, 'tokenFile');
+    } else if (t.tokenEnv !== undefined) {
+      secret = env[t.tokenEnv]?.trim();
+      if (!secret || secret.length < 8) throw fail(`the variable ${t.tokenEnv} holds no token of 8 characters or more`, 'tokenEnv');
+    }
+    const hash = secret !== undefined ? tokenHash(secret) : Buffer.from(String(t.tokenHash).slice('sha256:'.length), 'hex');
+    return {
+      name: t.name, hash, ...(secret !== undefined ? { secret } : {}), roles: t.roles,
+      ...(t.departments ? { departments: t.departments } : {}), ...(t.personalData !== undefined ? { personalData: t.personalData } : {}),
+    };
+  });
 }
 
 /**
@@ -274,9 +313,9 @@ function describeProblem(e: ErrorObject, data: unknown, fromEnv: Map<string, str
   let value: unknown = data;
   for (const k of e.instancePath.split('/').slice(1)) value = (value as any)?.[k];
   const must = e.keyword === 'enum' ? `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` : e.message;
-  // A secret that breaks the schema is still a secret.
-  if (/(token|secret|password|key)$/i.test(field)) return `${name} ${must}`;
-  return `${name} ${must}, not ${withoutPassword(JSON.stringify(value))}`;
+  // A secret that breaks the schema is still a secret, and so is one inside an object shown whole.
+  if (/(token|tokenHash|secret|password|key)$/i.test(field)) return `${name} ${must}`;
+  return `${name} ${must}, not ${withoutPassword(JSON.stringify(value, (k, v) => (/^(token|tokenHash|secret|password|key)$/i.test(k) ? '***' : v)))}`;
 }
 
 /** A URL's password never reaches a message. */

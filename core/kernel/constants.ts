@@ -44,7 +44,8 @@ export const ALERTS_QUEUE = 'alerts';
 export const INBOUND_RESULTS = ['accepted', 'duplicate', 'rejected', 'failed'] as const;
 export type InboundResult = (typeof INBOUND_RESULTS)[number];
 
-export const ROLES = { supervisor: 'supervisor', operator: 'operator' } as const;
+/** The roles a bearer token may carry (README, "Who may call what"). */
+export const ROLES = { public: 'public', department: 'department', supervisor: 'supervisor', operator: 'operator', auditor: 'auditor' } as const;
 export type Role = (typeof ROLES)[keyof typeof ROLES];
 
 /** The canonical statuses, as contracts/v1/canonical-status.schema.json lists them. */

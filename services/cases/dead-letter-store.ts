@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { SqlDriver, SqlExecutor } from '../store/sql-driver';
 import type { MappingFailure } from '../../core/ports/mapping';
 import { Where } from '../store/where';
+import { isoBeijing } from '../store/sql-time';
 
 export interface DeadLetter {
   id: string;
@@ -30,7 +31,7 @@ export interface NewDeadLetter {
 }
 
 const COLUMNS = `id, adapter, raw_message_id, record_index, record, context, reason, rule, field, value,
-  received_at::text AS received_at, replays, resolved_at::text AS resolved_at, resolution, seq`;
+  ${isoBeijing('received_at')} AS received_at, replays, ${isoBeijing('resolved_at')} AS resolved_at, resolution, seq`;
 
 /** Records that could not be mapped: kept with their raw form and reason until fixed and replayed. */
 export class DeadLetterStore {

@@ -3,6 +3,7 @@ import { Where } from '../store/where';
 import type { ListCursor } from '../../core/kernel/list-cursor';
 
 import type { FileProgress } from '../../core/ports/file-ledger';
+import { isoBeijing } from '../store/sql-time';
 export type { FileProgress };
 
 /** What became of a file a department dropped: the operator's view of it. */
@@ -33,7 +34,8 @@ export interface FileDropFilter {
 
 const OUTCOME = `CASE WHEN duplicate_of IS NOT NULL THEN 'duplicate' WHEN error IS NOT NULL THEN 'failed'
   WHEN state IN ('applied', 'receipted', 'archived') THEN 'processed' ELSE 'in-progress' END`;
-const TIME = (c: string) => `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+// Microseconds: the claimed time goes back as the next page's cursor.
+const TIME = (c: string) => isoBeijing(c, 'us');
 
 /** Files taken from drop folders, newest first. */
 export async function listFileDrops(db: SqlExecutor, f: FileDropFilter): Promise<{ rows: FileDropView[]; more: boolean }> {

@@ -5,6 +5,7 @@ import type { CaseStore } from '../cases/case-store';
 import type { CanonicalStatus } from '../../contracts/types';
 import type { TimelineEntry, Violation } from './violations';
 import type { Light } from './rules';
+import { isoBeijing } from '../store/sql-time';
 
 /** A case row as the supervisor reads it. */
 export interface SupervisedRow {
@@ -98,7 +99,6 @@ export interface StatsRow {
 // a reader that has seen id n has seen every alert before it.
 const ALERT_LOCK = [7342102, 0] as const;
 
-const BEIJING_ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"+08:00"'`;
 
 /**
  * The supervisor's part of the store: the supervision columns of the case rows, the statistics
@@ -236,7 +236,7 @@ export class SupervisionStore {
     if (f.kind) w.add('kind = ?', f.kind);
     const r = await db.query<{ items: string | null }>(
       `SELECT json_agg(json_build_array(id::text, kind, level, supervision_code, department_code, department_name, from_light, to_light, violation,
-         to_char(at AT TIME ZONE 'Asia/Shanghai', ${BEIJING_ISO})) ORDER BY id)::text AS items
+         ${isoBeijing('at')}) ORDER BY id)::text AS items
        FROM (SELECT * FROM alerts ${w} ORDER BY id LIMIT ${w.param(f.limit + 1)}) a`, w.params);
     type Row = [string, AlertKind, 'YELLOW' | 'RED', string, string, string, Light | null, Light | null, AlertItem['violation'] | null, string];
     const rows = r.rows[0]?.items ? (JSON.parse(r.rows[0].items) as Row[]) : [];
