@@ -20,6 +20,7 @@ const USAGE = `usage: hub <command>
   replay --dead-letters [--adapter X] [--dry-run]
                                               replay dead letters through the running hub's current profiles
   reproject --all [--after CODE] | CODE…      recompute stored case projections from their events (after a rule changed)
+  audit verify [--url U] [--token T] [--head F] check the access log's hash chain; names the first entry that does not hold
   token new ROLE… [--name NAME]               a new API token and the sha256 hash the configuration keeps of it
   calendar check FILE…                        check working-day calendar files (contracts/calendar/<year>.yaml): days off, adjusted and working days
 
@@ -177,6 +178,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'reproject':
       return reprojectCommand(args, io);
     case undefined:
+    case 'audit':
+      return (await import('./audit-command')).auditCommand(args, io);
     case 'token':
       return (await import('./token-command')).tokenCommand(args, io);
     case 'calendar':

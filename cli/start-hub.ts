@@ -23,6 +23,7 @@ import { BrokerChannels } from '../services/outbox/broker-channels';
 import { startDispatch } from '../services/outbox/outbox-dispatch';
 import { OUTBOX_QUEUE, ALERTS_QUEUE } from '../core/kernel/constants';
 import { supervisorService } from '../services/supervisor.service';
+import { auditService } from '../services/audit.service';
 import { loadCalendarDir, DEFAULT_CALENDAR_DIR } from '../core/calendar/calendar-file';
 
 export interface RunningHub {
@@ -40,6 +41,7 @@ const SERVICES = {
   files: filesService,
   mapping: mappingService,
   supervisor: supervisorService,
+  audit: auditService,
 } as const;
 
 /** The services a node may run (HUB_SERVICES). */

@@ -91,7 +91,11 @@ export function casesService(hub: HubContext): ServiceSchema {
         role: 'supervisor',
         params: { code: 'string' },
         async handler(ctx: Context<{ code: string }, CallerMeta>) {
-          return toCaseView(await findCase(hub, ctx.params.code, ctx.meta.user?.departments), ctx.meta.user?.personalData === true);
+          const row = await findCase(hub, ctx.params.code, ctx.meta.user?.departments);
+          const unmasked = ctx.meta.user?.personalData === true;
+          // Who saw an applicant's ID number and mobile in full is on record before they see it.
+          if (unmasked) await hub.store.audit.append({ actor: ctx.meta.user!.name, action: 'case.viewed-unmasked', target: row.projection.supervisionCode });
+          return toCaseView(row, unmasked);
         },
       },
       public: {
@@ -138,8 +142,10 @@ export function casesService(hub: HubContext): ServiceSchema {
           limit: { type: 'number', integer: true, min: 1, max: REPROJECT_MAX_BATCH, optional: true, convert: true },
           count: { type: 'boolean', optional: true },
         },
-        async handler(ctx: Context<ReprojectParams>) {
-          return reprojectBatch(hub, ctx);
+        async handler(ctx: Context<ReprojectParams, CallerMeta>) {
+          const out = await reprojectBatch(hub, ctx);
+          await hub.store.audit.append({ actor: ctx.meta.user?.name ?? 'unknown', action: 'cases.reprojected', target: ctx.params.all ? 'all' : 'codes', detail: { reprojected: out.reprojected, changed: out.changed.length, after: ctx.params.after ?? null } });
+          return out;
         },
       },
     },

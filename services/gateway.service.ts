@@ -144,6 +144,7 @@ export function gatewayService(hub: HubContext): ServiceSchema {
             'POST dead-letters/:id/replay': 'dead-letters.replay',
             'GET files': 'files.list',
             'GET mapping/profiles': 'mapping.profiles',
+            'GET audit': 'audit.list',
             'POST mapping/reload': 'mapping.reload',
           },
           onError: (req: IncomingMessage, res: ServerResponse, err: unknown) => problemFor(hub, req, res, err),
@@ -168,8 +169,13 @@ export function gatewayService(hub: HubContext): ServiceSchema {
       errorHandler(this: Service & { sendError(req: IncomingMessage, res: ServerResponse, err: unknown): void }, req: IncomingMessage, res: ServerResponse, err: unknown) {
         this.sendError(req, res, err);
       },
-      authorize(ctx: Context<unknown, any>, _route: unknown, req: Req) {
-        ctx.meta.user = callerOf(authenticate(req, req.$action?.role));
+      async authorize(ctx: Context<unknown, any>, _route: unknown, req: Req) {
+        const token = authenticate(req, req.$action?.role);
+        ctx.meta.user = callerOf(token);
+        // Every use of an operator's token is on record, before the call runs.
+        if (token.roles.includes('operator')) {
+          await hub.store.audit.append({ actor: token.name, action: 'token.used', target: `${req.method} ${(((req as { originalUrl?: string }).originalUrl ?? req.url) ?? '').split('?')[0]}` });
+        }
       },
     },
   };

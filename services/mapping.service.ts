@@ -1,5 +1,6 @@
 import { ServiceSchema, Context } from 'moleculer';
 import type { HubContext } from './context';
+import type { CallerMeta } from './cases.service';
 
 /** The mapping profiles in force: versions, and reload without a restart. */
 export function mappingService(hub: HubContext): ServiceSchema {
@@ -15,8 +16,9 @@ export function mappingService(hub: HubContext): ServiceSchema {
       reload: {
         role: 'operator',
         params: { adapter: { type: 'string', optional: true } },
-        async handler(ctx: Context<{ adapter?: string }>) {
+        async handler(ctx: Context<{ adapter?: string }, CallerMeta>) {
           const profiles = hub.profiles.reload(ctx.params.adapter);
+          await hub.store.audit.append({ actor: ctx.meta.user?.name ?? 'unknown', action: 'mapping.reloaded', target: ctx.params.adapter ?? 'all', detail: { profiles } });
           // Every node maps with its own copy of the profiles: tell the others too.
           await ctx.broadcast('profiles.reload', { adapter: ctx.params.adapter }, { groups: ['profiles'] });
           return { profiles };

@@ -128,7 +128,7 @@ describe('hub start: a start that cannot succeed says why in one line and exits 
 
   it('with a misspelt name in HUB_SERVICES: names it and the services there are', async () => {
     const r = await hubStart({ HUB_CONFIG: DEMO_CONFIG, HUB_SERVICES: 'gateway,casse' });
-    assertOneLineFailure(r, /HUB_SERVICES \(services\.1\) must be one of gateway, cases, dead-letters, files, mapping, supervisor, not "casse"/);
+    assertOneLineFailure(r, /HUB_SERVICES \(services\.1\) must be one of gateway, cases, dead-letters, files, mapping, supervisor, audit, not "casse"/);
   });
 
   it('with a misspelt HUB_STORE scheme or HUB_LOG_LEVEL: names each variable', async () => {

@@ -251,7 +251,7 @@ for (const store of STORES) {
       assert.match(poller.fault!.faultstring, /认证失败/);
       const noToken = await post(endpoint, Buffer.from(envelope(r).toString('utf8').replace(/<soapenv:Header>[\s\S]*<\/soapenv:Header>/, '')));
       assertFault(noToken);
-      assert.match(noToken.fault!.faultstring, /UsernameToken/);
+      assert.match(noToken.fault!.faultstring, /认证失败/);
       // Nothing stored as applied: no raw message kept, no event, no dead letter.
       assert.deepEqual(await counts(h), before);
 
@@ -274,17 +274,19 @@ for (const store of STORES) {
         Array.from({ length: 8 }, (_, i) => `<!ENTITY lol${i + 2} "${`&lol${i + 1};`.repeat(10)}">`).join('') + ']>' +
         envelope(report()).toString('utf8').replace(/^<\?xml[^>]*>\n/, '').replace('<veh:BZ></veh:BZ>', '<veh:BZ>&lol9;</veh:BZ>');
       const cases: [string, Buffer, Record<string, string>, RegExp][] = [
-        ['not XML', Buffer.from('LSH=R1&GLBM=130100000401'), {}, /XML/],
-        ['JSON', Buffer.from(JSON.stringify(report())), { 'Content-Type': 'application/json' }, /XML/],
-        ['not SOAP', Buffer.from(`<ReportCaseStatusRequest xmlns="urn:gov:sjz:veh:exchange:v1"><LSH>1</LSH></ReportCaseStatusRequest>`), {}, /SOAP/],
+        // Credentials are read only from a well-formed envelope: until they are, every refusal is the
+        // same authentication Fault, with no word of the parser (the log keeps the reason).
+        ['not XML', Buffer.from('LSH=R1&GLBM=130100000401'), {}, /认证失败/],
+        ['JSON', Buffer.from(JSON.stringify(report())), { 'Content-Type': 'application/json' }, /认证失败/],
+        ['not SOAP', Buffer.from(`<ReportCaseStatusRequest xmlns="urn:gov:sjz:veh:exchange:v1"><LSH>1</LSH></ReportCaseStatusRequest>`), {}, /认证失败/],
         ['SOAP 1.2', Buffer.from(envelope(report()).toString('utf8').replace('http://schemas.xmlsoap.org/soap/envelope/', 'http://www.w3.org/2003/05/soap-envelope')), {}, /SOAP 1\.1/],
         ['another operation', Buffer.from(envelope(report()).toString('utf8').replace(/ReportCaseStatusRequest/g, 'QueryChangedCasesRequest')), {}, /QueryChangedCasesRequest/],
-        ['billion laughs', Buffer.from(laughs), {}, /DTD/],
-        ['external entity', Buffer.from('<?xml version="1.0"?><!DOCTYPE e [<!ENTITY x SYSTEM "file:///etc/passwd">]><e>&x;</e>'), {}, /DTD/],
-        ['GBK labelled UTF-8', iconv.encode(envelope(report()).toString('utf8'), 'gbk'), { 'Content-Type': 'text/xml; charset=utf-8' }, /UTF-8/],
-        ['a charset not accepted', envelope(report()), { 'Content-Type': 'text/xml; charset=ISO-8859-1' }, /ISO-8859-1/],
+        ['billion laughs', Buffer.from(laughs), {}, /认证失败/],
+        ['external entity', Buffer.from('<?xml version="1.0"?><!DOCTYPE e [<!ENTITY x SYSTEM "file:///etc/passwd">]><e>&x;</e>'), {}, /认证失败/],
+        ['GBK labelled UTF-8', iconv.encode(envelope(report()).toString('utf8'), 'gbk'), { 'Content-Type': 'text/xml; charset=utf-8' }, /认证失败/],
+        ['a charset not accepted', envelope(report()), { 'Content-Type': 'text/xml; charset=ISO-8859-1' }, /认证失败/],
         ['wrong SOAPAction', envelope(report()), { SOAPAction: '"urn:gov:sjz:veh:exchange:v1#QueryChangedCases"' }, /SOAPAction/],
-        ['nested 100 deep', Buffer.from(envelope(report()).toString('utf8').replace('<veh:BZ></veh:BZ>', `<veh:BZ>${'<x>'.repeat(100)}${'</x>'.repeat(100)}</veh:BZ>`)), {}, /嵌套/],
+        ['nested 100 deep', Buffer.from(envelope(report()).toString('utf8').replace('<veh:BZ></veh:BZ>', `<veh:BZ>${'<x>'.repeat(100)}${'</x>'.repeat(100)}</veh:BZ>`)), {}, /认证失败/],
         ['2 MB', Buffer.concat([envelope(report()), Buffer.alloc(2 * 1024 * 1024, 0x20)]), {}, /1048576/],
         // Well-formed, signed, but not what the WSDL's schema allows.
         ['ZT sent twice', Buffer.from(envelope(report()).toString('utf8').replace(/(<veh:ZT>[^<]*<\/veh:ZT>)/, '$1$1')), {}, /ZT 重复 2 次/],

@@ -61,7 +61,7 @@ describe('loadConfig', () => {
     const err = refusal({ HUB_CONFIG: DEMO_CONFIG, HUB_HTTP_PORT: '8o8o', HUB_SERVICES: 'gateway,casse', HUB_STORE: 'mysql://hub:pw-secret@db/hub' });
     assert.match(err.message, /^invalid configuration: /, 'the file is fine: only variables are named');
     assert.match(err.message, /HUB_HTTP_PORT \(http\.port\) must be integer, not "8o8o"/);
-    assert.match(err.message, /HUB_SERVICES \(services\.1\) must be one of gateway, cases, dead-letters, files, mapping, supervisor, not "casse"/);
+    assert.match(err.message, /HUB_SERVICES \(services\.1\) must be one of gateway, cases, dead-letters, files, mapping, supervisor, audit, not "casse"/);
     assert.match(err.message, /HUB_STORE \(store\) must match pattern .*, not "mysql:\/\/hub:\*\*\*@db\/hub"/);
     assert.doesNotMatch(err.message, /pw-secret/);
     assert.equal(err.data.field, 'HUB_HTTP_PORT');

@@ -8,6 +8,7 @@ import { StoreFileLedgers } from './file-ledger';
 import { OutboxStore } from '../outbox/outbox-store';
 import { CommitSignallingDriver } from '../outbox/commit-signal';
 import { SupervisionStore } from '../supervisor/supervision-store';
+import { AuditLog } from '../audit/audit-log';
 
 /** The store port as services receive it: one driver, and the stores built on it. */
 export interface Store {
@@ -25,6 +26,8 @@ export interface Store {
   outbox: OutboxStore;
   /** The supervisor's lights, statistics counters and alerts. */
   supervision: SupervisionStore;
+  /** The tamper-evident access log. */
+  audit: AuditLog;
   /** Calls listener after every transaction the store commits; returns the way to stop. */
   onCommit(listener: () => void): () => void;
   close(): Promise<void>;
@@ -39,6 +42,7 @@ export async function openStore(opts: { store: string; dataDir: string; region: 
     inbox: new Inbox(driver),
     cases,
     supervision: new SupervisionStore(driver, cases),
+    audit: new AuditLog(driver, opts.dataDir),
     deadLetters: new DeadLetterStore(driver),
     leases: new StoreLeases(driver),
     cursors: new PollCursorStore(driver),

@@ -213,8 +213,12 @@ export class SupervisionStore {
         kind: a.kind, level: a.level, code: a.supervisionCode, dc: a.department.code, dn: a.department.name, hc: a.hallCode,
         fl: a.from ?? null, tl: a.to ?? null, v: a.violation ?? null, at: a.at.toISOString(),
       }))))]);
+    // Inserted in order, so the ids (ascending) are the alerts' in order.
     const ids = r.rows[0].ids.split(',');
-    return (await this.alerts({ after: Number(ids[0]) - 1, limit: ids.length }, tx)).items;
+    return alerts.map((a, i) => ({
+      id: ids[i], kind: a.kind, level: a.level, supervisionCode: a.supervisionCode, department: a.department,
+      ...(a.kind === 'LIGHT_CHANGED' ? { from: a.from ?? null, to: a.to } : {}), ...(a.violation ? { violation: a.violation } : {}), at: a.at.toISOString(),
+    }));
   }
 
   /** Cases whose light may have changed by `now` with no new event: the earliest due first. */

@@ -3,7 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transport, HttpRoute } from '../base';
 import type { RawMessage } from '../../../../core/ports/inbox';
 import type { RecordOutcome } from '../../../../core/ports/intake';
-import { readBody, sendProblem, sendJson, flatHeaders, BodyTooLarge } from '../../../../core/kernel/http';
+import { sendProblem, sendJson, flatHeaders } from '../../../../core/kernel/http';
+import { readLimitedBody, discardBody } from '../request-body';
 import optionsSchema from './rest.schema.json';
 
 export interface RestOptions {
@@ -54,15 +55,20 @@ export class RestTransport extends Transport<RestOptions> {
 
   private async handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const o = this.options;
-    let body: Buffer;
-    try {
-      body = await readBody(req, o.maxBodyBytes);
-    } catch (err) {
-      if (err instanceof BodyTooLarge) return this.refuse(res, 413, 'body-too-large', 'Request body too large', `the body is larger than ${o.maxBodyBytes} bytes`);
-      throw err;
+    // Who signed it, and when, before a byte of the body is read; the HMAC over the raw bytes
+    // before they are parsed.
+    const signer = this.signer(req);
+    if (!signer.ok) {
+      discardBody(req);
+      return this.refuse(res, 401, signer.type, 'Request not authenticated', signer.detail);
     }
-    const auth = this.verify(req, body);
-    if (auth) return this.refuse(res, 401, auth.type, 'Request not authenticated', auth.detail);
+    const read = await readLimitedBody(req, o.maxBodyBytes);
+    if (!read.ok) {
+      discardBody(req);
+      return this.refuse(res, 413, 'body-too-large', 'Request body too large', `the body is larger than ${o.maxBodyBytes} bytes`);
+    }
+    const body = read.body;
+    if (!this.signatureMatches(signer, body)) return this.refuse(res, 401, 'bad-signature', 'Request not authenticated', 'signature does not match the body');
 
     let parsed: any;
     try {
@@ -94,7 +100,8 @@ export class RestTransport extends Transport<RestOptions> {
     return { [key]: id, result: out.result, supervisionCode: out.supervisionCode };
   }
 
-  private verify(req: IncomingMessage, body: Buffer): { type: string; detail: string } | null {
+  /** The signature headers: a known key id and a timestamp within the window (checked before the body is read). */
+  private signer(req: IncomingMessage): { ok: true; secret: string; ts: string; sig: string } | { ok: false; type: string; detail: string } {
     const s = this.options.signature;
     const header = (name: string) => {
       const v = req.headers[name.toLowerCase()];
@@ -103,15 +110,20 @@ export class RestTransport extends Transport<RestOptions> {
     const keyId = header(s.keyIdHeader);
     const ts = header(s.timestampHeader);
     const sig = header(s.signatureHeader);
-    if (!keyId || !ts || !sig) return { type: 'missing-signature', detail: `headers ${s.keyIdHeader}, ${s.timestampHeader} and ${s.signatureHeader} are required` };
+    if (!keyId || !ts || !sig) return { ok: false, type: 'missing-signature', detail: `headers ${s.keyIdHeader}, ${s.timestampHeader} and ${s.signatureHeader} are required` };
     const secret = Object.prototype.hasOwnProperty.call(s.keys, keyId) ? s.keys[keyId] : undefined;
-    if (!secret) return { type: 'unknown-key', detail: `unknown key id ${JSON.stringify(keyId)}` };
-    if (!/^\d{1,12}$/.test(ts)) return { type: 'bad-timestamp', detail: `${s.timestampHeader} must be Unix seconds` };
+    if (!secret) return { ok: false, type: 'unknown-key', detail: `unknown key id ${JSON.stringify(keyId)}` };
+    if (!/^\d{1,12}$/.test(ts)) return { ok: false, type: 'bad-timestamp', detail: `${s.timestampHeader} must be Unix seconds` };
     const skew = Math.abs(Date.now() / 1000 - Number(ts));
-    if (skew > s.maxSkewSeconds) return { type: 'stale-timestamp', detail: `timestamp is ${Math.round(skew)} s away from the hub's clock (limit ${s.maxSkewSeconds} s)` };
-    const expected = Buffer.from(s.prefix + createHmac(s.algorithm, secret).update(`${ts}.`).update(body).digest('hex'));
-    const given = Buffer.from(sig);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { type: 'bad-signature', detail: 'signature does not match the body' };
-    return null;
+    if (skew > s.maxSkewSeconds) return { ok: false, type: 'stale-timestamp', detail: `timestamp is ${Math.round(skew)} s away from the hub's clock (limit ${s.maxSkewSeconds} s)` };
+    return { ok: true, secret, ts, sig };
+  }
+
+  /** The HMAC over `timestamp.` and the raw body bytes, compared in constant time. */
+  private signatureMatches(signer: { secret: string; ts: string; sig: string }, body: Buffer): boolean {
+    const s = this.options.signature;
+    const expected = Buffer.from(s.prefix + createHmac(s.algorithm, signer.secret).update(`${signer.ts}.`).update(body).digest('hex'));
+    const given = Buffer.from(signer.sig);
+    return given.length === expected.length && timingSafeEqual(given, expected);
   }
 }

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { authenticate, scopePrecheck, PushAuthOptions } from './soap-auth';
+import { authenticate, scopePrecheck, PushAuthOptions, AUTH_REFUSED } from './soap-auth';
 
 const TEXT = 'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText';
 const DIGEST = 'http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest';
@@ -30,6 +30,24 @@ describe('soap-auth: who may push, and what', () => {
     assert.equal((authenticate(OPTS, undefined, {}) as any).rule, 'no-credentials');
     assert.equal((authenticate(OPTS, { Security: {} }, {}) as any).rule, 'no-credentials');
     assert.equal((authenticate(OPTS, token('toString', 'x'), {}) as any).rule, 'unknown-sender');
+  });
+
+  it('tells every refused sender the same, whatever the cause; the cause is for the log', () => {
+    const basic = { ...OPTS, scheme: 'http-basic' as const };
+    const refusals = [
+      authenticate(OPTS, token('veh-hall-1', 'Veh2-demo-2026!'), {}),
+      authenticate(OPTS, token('veh-hall-1', 'x', DIGEST), {}),
+      authenticate(OPTS, undefined, {}),
+      authenticate(basic, undefined, {}),
+      authenticate(basic, undefined, { authorization: 'Bearer x' }),
+      authenticate(basic, undefined, { authorization: `Basic ${Buffer.from('nobody:x').toString('base64')}` }),
+    ];
+    for (const r of refusals) {
+      assert.equal(r.ok, false);
+      assert.equal(!r.ok && r.reason, AUTH_REFUSED);
+      assert.ok(!r.ok && r.detail.length > 0);
+    }
+    assert.deepEqual(refusals.map((r) => !r.ok && r.rule), ['bad-password', 'password-type', 'no-credentials', 'no-credentials', 'no-credentials', 'unknown-sender']);
   });
 
   it('reads HTTP Basic when the definition says so', () => {

@@ -21,16 +21,20 @@ export interface PushAuthOptions {
 
 export type AuthResult =
   | { ok: true; sender: string }
-  | { ok: false; rule: 'no-credentials' | 'unknown-sender' | 'bad-password' | 'password-type'; user: string | null; reason: string };
+  | { ok: false; rule: 'no-credentials' | 'unknown-sender' | 'bad-password' | 'password-type'; user: string | null; reason: string; detail: string };
 
 const PASSWORD_TEXT = '#PasswordText';
-// One answer for an unknown user and a wrong password: the sender learns nothing about which users exist.
-const REFUSED = '认证失败：用户名或密码错误 (authentication failed)';
+/**
+ * The one answer to every sender that is not authenticated (no credentials, an unknown user, a
+ * wrong password, a body whose credentials cannot be read): it learns nothing about which users
+ * exist or what the hub made of its request.
+ */
+export const AUTH_REFUSED = '认证失败：用户名或密码错误 (authentication failed)';
 
 /**
  * Checks the sender's credentials against the configured ones: a WS-Security UsernameToken with a
- * PasswordText password in the SOAP header, or HTTP Basic. `reason` is what the sender is told;
- * `rule` and `user` are for the log.
+ * PasswordText password in the SOAP header, or HTTP Basic. `reason` is what the sender is told
+ * (always AUTH_REFUSED); `rule`, `user` and `detail` are for the log.
  */
 export function authenticate(opts: PushAuthOptions, soapHeaders: unknown, http: IncomingHttpHeaders): AuthResult {
   let user: string | null;
@@ -41,21 +45,25 @@ export function authenticate(opts: PushAuthOptions, soapHeaders: unknown, http: 
     const colon = pair ? pair.indexOf(':') : -1;
     user = pair && colon > 0 ? pair.slice(0, colon) : null;
     password = pair && colon > 0 ? pair.slice(colon + 1) : null;
-    if (user === null) return { ok: false, rule: 'no-credentials', user: null, reason: '缺少 HTTP Basic 认证信息 (Authorization: Basic is required)' };
+    if (user === null) return refused('no-credentials', null, 'no Authorization: Basic header with a user and a password');
   } else {
     const token = (soapHeaders as { Security?: { UsernameToken?: { Username?: unknown; Password?: unknown } } } | undefined)?.Security?.UsernameToken;
-    if (!token) return { ok: false, rule: 'no-credentials', user: null, reason: '缺少 WS-Security UsernameToken (the SOAP header carries no wsse:Security/wsse:UsernameToken)' };
+    if (!token) return refused('no-credentials', null, 'the SOAP header carries no wsse:Security/wsse:UsernameToken');
     user = textOf(token.Username);
     password = textOf(token.Password);
     const type = (token.Password as { attributes?: { Type?: unknown } } | undefined)?.attributes?.Type;
     if (type !== undefined && !String(type).endsWith(PASSWORD_TEXT)) {
-      return { ok: false, rule: 'password-type', user, reason: `仅支持 PasswordText 类型的密码 (password type ${String(type).replace(/^.*#/, '')} is not accepted)` };
+      return refused('password-type', user, `password type ${String(type).replace(/^.*#/, '')} is not accepted, only PasswordText`);
     }
   }
   const sender = Object.prototype.hasOwnProperty.call(opts.senders, user) ? opts.senders[user] : undefined;
-  if (!sender) return { ok: false, rule: 'unknown-sender', user, reason: REFUSED };
-  if (!sameSecret(password ?? '', sender.password)) return { ok: false, rule: 'bad-password', user, reason: REFUSED };
+  if (!sender) return refused('unknown-sender', user, 'no such sender');
+  if (!sameSecret(password ?? '', sender.password)) return refused('bad-password', user, 'wrong password');
   return { ok: true, sender: user };
+}
+
+function refused(rule: (AuthResult & { ok: false })['rule'], user: string | null, detail: string): AuthResult & { ok: false } {
+  return { ok: false, rule, user, reason: AUTH_REFUSED, detail };
 }
 
 /**

@@ -47,6 +47,11 @@ describe('soap-envelope: what the hub checks before node-soap reads a request', 
     const malformed = checkEnvelope(wsse('<w:UsernameToken><w:Username>u</w:Username>'));
     assert.equal(!malformed.ok && malformed.rule, 'not-xml');
     assert.equal('security' in malformed, false, 'nothing is read from a body that is not XML');
+    // A SOAP 1.2 envelope is read too: its sender is authenticated before it is told the version is wrong.
+    const v12 = checkEnvelope(wsse('<w:UsernameToken><w:Username>u</w:Username><w:Password>p</w:Password></w:UsernameToken>').replace(SOAP11_ENVELOPE_NS, SOAP12_ENVELOPE_NS), REQUEST);
+    assert.equal(!v12.ok && v12.rule, 'soap-version');
+    assert.deepEqual('security' in v12 && v12.security, { Security: { UsernameToken: { Username: 'u', Password: 'p' } } });
+    for (const text of ['<s:Envelope', `<ReportCaseStatusRequest xmlns="${NS}"/>`]) assert.equal('security' in checkEnvelope(text, REQUEST), false, text);
   });
 
   it('writes a SOAP 1.1 Fault with the text escaped', () => {

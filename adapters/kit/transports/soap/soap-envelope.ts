@@ -13,9 +13,10 @@ export type SecurityHeader = { Security: { UsernameToken: { Username: string; Pa
 
 export type EnvelopeCheck =
   | { ok: true; bodyElement: QName; header: boolean; security: SecurityHeader | null }
-  | { ok: false; rule: 'not-xml' | 'too-deep' | 'not-soap' | 'soap-version'; reason: string }
+  // Nothing could be read: no credentials either.
+  | { ok: false; rule: 'not-xml' | 'too-deep' | 'not-soap'; reason: string }
   // The envelope was read: its credentials can be checked before this refusal is answered.
-  | { ok: false; rule: 'no-body' | 'operation'; reason: string; security: SecurityHeader | null };
+  | { ok: false; rule: 'soap-version' | 'no-body' | 'operation'; reason: string; security: SecurityHeader | null };
 
 /** Deeper nesting than any department message needs; it would only exhaust the stack of recursive readers. */
 export const MAX_ELEMENT_DEPTH = 64;
@@ -26,7 +27,8 @@ class TooDeep extends Error {}
  * Checks that the text is a well-formed SOAP 1.1 envelope whose Body holds exactly one element,
  * and, when `expected` is given, that this element is the operation's request element. Reads the
  * header's WS-Security UsernameToken on the way (by local names, as node-soap does), so that the
- * sender is authenticated before it is told anything about its request beyond "not an envelope".
+ * sender is authenticated before it is told anything about its request. Credentials are read only
+ * from a well-formed envelope: a refusal without `security` had none that could be read.
  */
 export function checkEnvelope(text: string, expected?: QName): EnvelopeCheck {
   const parser = new SaxesParser({ xmlns: true, position: true });
@@ -78,14 +80,14 @@ export function checkEnvelope(text: string, expected?: QName): EnvelopeCheck {
   if (!r || r.local !== 'Envelope' || (r.uri !== SOAP11_ENVELOPE_NS && r.uri !== SOAP12_ENVELOPE_NS)) {
     return { ok: false, rule: 'not-soap', reason: `请求不是 SOAP 信封 (the root element is {${r?.uri ?? ''}}${r?.local ?? ''}, not a SOAP 1.1 Envelope)` };
   }
-  if (r.uri === SOAP12_ENVELOPE_NS) {
-    return { ok: false, rule: 'soap-version', reason: `仅支持 SOAP 1.1 (a SOAP 1.2 envelope was sent; this endpoint speaks SOAP 1.1, namespace ${SOAP11_ENVELOPE_NS})` };
-  }
   // Two tokens: whose credentials to check would be a guess, so there are none.
   const security: SecurityHeader | null = tokens !== 1 || (token.Username === undefined && token.Password === undefined) ? null : {
     // Trimmed, as node-soap trims the text it parses.
     Security: { UsernameToken: { Username: (token.Username ?? '').trim(), Password: token.Type ? { attributes: { Type: token.Type }, $value: (token.Password ?? '').trim() } : (token.Password ?? '').trim() } },
   };
+  if (r.uri === SOAP12_ENVELOPE_NS) {
+    return { ok: false, rule: 'soap-version', security, reason: `仅支持 SOAP 1.1 (a SOAP 1.2 envelope was sent; this endpoint speaks SOAP 1.1, namespace ${SOAP11_ENVELOPE_NS})` };
+  }
   if (bodyChildren.length !== 1) {
     return { ok: false, rule: 'no-body', security, reason: `SOAP Body 必须包含一个请求元素 (the Body holds ${bodyChildren.length} elements; exactly one is expected)` };
   }

@@ -6,12 +6,13 @@ import { Transport, HttpRoute, TransportContext, SplitMessage, RecoveryPlan } fr
 import type { RawMessage } from '../../../../core/ports/inbox';
 import type { RecordOutcome } from '../../../../core/ports/intake';
 import { ConfigError } from '../../../../core/kernel/errors';
-import { readBody, flatHeaders, BodyTooLarge } from '../../../../core/kernel/http';
-import { readXml } from '../xml-safety';
-import { checkEnvelope, soapFault, refusalFaultCode } from './soap-envelope';
+import { flatHeaders } from '../../../../core/kernel/http';
+import { readXml, XmlRefusal } from '../xml-safety';
+import { readLimitedBody, discardBody } from '../request-body';
+import { checkEnvelope, soapFault, refusalFaultCode, EnvelopeCheck } from './soap-envelope';
 import { checkShape, DescribedShape } from './soap-shape';
 import { AnswerWriter } from './soap-answer';
-import { authenticate, scopePrecheck, PushAuthOptions, AuthResult } from './soap-auth';
+import { authenticate, scopePrecheck, PushAuthOptions, AuthResult, AUTH_REFUSED } from './soap-auth';
 import { readWsdlFile, withAddress, resolveOperation, createSoapServer, ResolvedOperation } from './soap-wsdl';
 import { SoapPoller, PollOptions } from './soap-poll';
 import optionsSchema from './soap.schema.json';
@@ -203,10 +204,22 @@ export class SoapTransport extends Transport<SoapOptions> {
     this.send(res, 500, soapFault(refusalFaultCode(rule), reason));
   }
 
-  private refuseAuth(req: IncomingMessage, res: ServerResponse, auth: AuthResult & { ok: false }): void {
+  /** The one answer to a sender that is not authenticated; the log says which check failed. */
+  private refuseAuth(req: IncomingMessage, res: ServerResponse, auth: AuthResult & { ok: false }, extra: Record<string, unknown> = {}): void {
     this.ctx.metrics.inboundMessages.inc({ adapter: this.adapterId, result: 'rejected' });
-    this.ctx.logger.warn({ rule: auth.rule, user: auth.user, reason: auth.reason, remote: req.socket?.remoteAddress }, 'SOAP request refused: authentication');
-    this.send(res, 500, soapFault('soap:Client', auth.reason));
+    this.ctx.logger.warn({ rule: auth.rule, user: auth.user, reason: auth.detail, remote: req.socket?.remoteAddress, ...extra }, 'SOAP request refused: authentication');
+    this.send(res, 500, soapFault('soap:Client', AUTH_REFUSED));
+  }
+
+  /**
+   * A body refused before its credentials could be read (charset, DTD, not XML, not an envelope):
+   * logged with its real reason, answered with the authentication Fault, so that an unauthenticated
+   * sender learns nothing of how the hub reads XML.
+   */
+  private refuseUnreadable(req: IncomingMessage, res: ServerResponse, refusal: { rule: string; reason: string }, bytes: number): void {
+    this.ctx.metrics.inboundMessages.inc({ adapter: this.adapterId, result: 'rejected' });
+    this.ctx.logger.warn({ rule: refusal.rule, reason: refusal.reason, authenticated: false, bytes, remote: req.socket?.remoteAddress }, 'SOAP request refused');
+    this.send(res, 500, soapFault('soap:Client', AUTH_REFUSED));
   }
 
   private async handleGet(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -232,35 +245,35 @@ export class SoapTransport extends Transport<SoapOptions> {
   private async handlePost(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const o = this.options.push!;
     const op = this.pushOperation!;
-    // The sender is authenticated as early as its credentials can be read, so that an
-    // unauthenticated one learns nothing about what the hub makes of its request: HTTP Basic
-    // before a byte of the body is read; a WS-Security UsernameToken as soon as the envelope is
-    // read, before the operation, SOAPAction and schema are checked.
+    // The sender is authenticated before it is told anything about its request: HTTP Basic before
+    // a byte of the body is read; a UsernameToken from the envelope, read safely (size, charset, no
+    // DTD), before the operation, SOAPAction and schema are checked. Until then every refusal but
+    // the size is the one authentication Fault; the real cause is logged.
     let sender: PushContext['auth'];
     if (o.auth.scheme === 'http-basic') {
       const auth = authenticate(o.auth, undefined, req.headers);
       if (!auth.ok) {
-        req.resume();
+        discardBody(req);
         return this.refuseAuth(req, res, auth);
       }
       sender = auth;
     }
-    let body: Buffer;
-    try {
-      body = await readBody(req, o.maxBodyBytes);
-    } catch (err) {
-      if (err instanceof BodyTooLarge) return this.refuse(req, res, 'too-large', `请求超过 ${o.maxBodyBytes} 字节的上限 (the body is larger than ${o.maxBodyBytes} bytes)`);
-      throw err;
+    const read = await readLimitedBody(req, o.maxBodyBytes);
+    if (!read.ok) {
+      discardBody(req);
+      return this.refuse(req, res, 'too-large', `请求超过 ${o.maxBodyBytes} 字节的上限 (the body is larger than ${o.maxBodyBytes} bytes)`, { declared: read.declared });
     }
+    const body = read.body;
     const contentType = req.headers['content-type'] ? String(req.headers['content-type']) : null;
     const xml = readXml(body, contentType, o.encodings);
-    if (!xml.ok) return this.refuse(req, res, xml.rule, xml.reason, { bytes: body.length });
-    const envelope = checkEnvelope(xml.text, { uri: op.namespace, local: op.requestElement });
-    if (!sender && 'security' in envelope) {
+    const envelope: EnvelopeCheck | XmlRefusal = xml.ok ? checkEnvelope(xml.text, { uri: op.namespace, local: op.requestElement }) : xml;
+    if (!sender) {
+      if (!envelope.ok && !('security' in envelope)) return this.refuseUnreadable(req, res, envelope, body.length);
       const auth = authenticate(o.auth, envelope.security ?? undefined, req.headers);
-      if (!auth.ok) return this.refuseAuth(req, res, auth);
+      if (!auth.ok) return this.refuseAuth(req, res, auth, { bytes: body.length, ...(envelope.ok ? {} : { refused: envelope.rule }) });
       sender = auth;
     }
+    if (!xml.ok) return this.refuse(req, res, xml.rule, xml.reason, { bytes: body.length });
     if (!envelope.ok) return this.refuse(req, res, envelope.rule, envelope.reason, { bytes: body.length });
     const action = String(req.headers.soapaction ?? '').trim().replace(/^"(.*)"$/, '$1');
     if (action && op.soapAction && action !== op.soapAction) {
@@ -294,7 +307,7 @@ export class SoapTransport extends Transport<SoapOptions> {
     const auth = ctx.auth ?? authenticate(o.auth, soapHeaders, ctx.req.headers);
     if (!auth.ok) {
       metrics.inboundMessages.inc({ adapter: this.adapterId, result: 'rejected' });
-      logger.warn({ rule: auth.rule, user: auth.user, reason: auth.reason, remote: ctx.req.socket?.remoteAddress }, 'SOAP request refused: authentication');
+      logger.warn({ rule: auth.rule, user: auth.user, reason: auth.detail, remote: ctx.req.socket?.remoteAddress }, 'SOAP request refused: authentication');
       throw clientFault(auth.reason);
     }
     const shape = checkShape(args, this.inputShape);
