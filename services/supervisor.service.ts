@@ -7,6 +7,47 @@ import { dayOfDate } from '../core/calendar/working-calendar';
 import type { StatsRow } from './supervisor/supervision-store';
 import type { CallerMeta } from './cases.service';
 
+/** Events the supervisor takes at once from the bus. */
+const IN_FLIGHT = 200;
+
+/**
+ * Gathers the cases of the events that arrive while a batch is being recomputed into the next
+ * batch: one transaction for many events, each event answered when the batch holding its case has
+ * committed (or failed: then every event of the batch fails, and the bus delivers them again).
+ */
+export class CaseBatcher {
+  private pending = new Map<string, { resolve: () => void; reject: (err: Error) => void }[]>();
+  private running = false;
+
+  constructor(private readonly run: (codes: string[]) => Promise<void>, private readonly maxBatch = 1000) {}
+
+  add(code: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const waiting = this.pending.get(code);
+      if (waiting) waiting.push({ resolve, reject });
+      else this.pending.set(code, [{ resolve, reject }]);
+      if (!this.running) {
+        this.running = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.size) {
+      const batch = [...this.pending].slice(0, this.maxBatch);
+      for (const [code] of batch) this.pending.delete(code);
+      try {
+        await this.run(batch.map(([code]) => code));
+        for (const [, ws] of batch) for (const w of ws) w.resolve();
+      } catch (err) {
+        for (const [, ws] of batch) for (const w of ws) w.reject(err as Error);
+      }
+    }
+    this.running = false;
+  }
+}
+
 /** The job name of the sweep's lease (table job_leases). */
 export const SWEEP_LEASE = 'supervisor:sweep';
 
@@ -74,17 +115,21 @@ export function supervisorService(hub: HubContext): ServiceSchema {
     metrics: hub.metrics,
     logger: hub.logger.child({ component: 'supervisor' }),
   });
+  const batcher = new CaseBatcher((codes) => supervisor.supervise(codes).then(() => undefined));
   return {
     name: 'supervisor',
     channels: {
       [CHANNELS.eventApplied]: {
         // One consumer group: a supervisor scaled to several nodes handles each event once.
         group: 'supervisor',
+        // Events are taken side by side and their cases recomputed together, a transaction per batch.
+        maxInFlight: IN_FLIGHT,
         async handler(event: CaseEvent) {
           // The event is a reminder that its case changed: the case is recomputed from its whole
-          // stored timeline, so a late, repeated or reordered event gives the same result.
+          // stored timeline, so a late, repeated or reordered event gives the same result. The
+          // handler resolves (and the bus lets the event go) once its case's batch has committed.
           if (!event.subject) throw new Error(`event ${event.id} on ${CHANNELS.eventApplied} has no subject (supervision code)`);
-          await supervisor.supervise([event.subject]);
+          await batcher.add(event.subject);
         },
       },
     },

@@ -47,6 +47,40 @@ describe('in-process bus (embedded mode)', function () {
     assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
+  it('hands a consumer whose channel allows several in flight that many at once, never more, and lets the broker stop only once they are done', async () => {
+    let now = 0;
+    let most = 0;
+    const done: number[] = [];
+    const bus = await embeddedBus([{
+      name: 'wide',
+      channels: {
+        [CHANNELS.eventApplied]: {
+          group: 'wide', maxInFlight: 4,
+          async handler(m: { n: number }) {
+            most = Math.max(most, ++now);
+            await new Promise((r) => setTimeout(r, 20));
+            now--;
+            done.push(m.n);
+          },
+        },
+      },
+    }]);
+    broker = bus.broker;
+    const publishes = Array.from({ length: 12 }, (_, n) => bus.channels.publish(CHANNELS.eventApplied, { n }));
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal(now, 4, 'four taken at once');
+    await Promise.all(publishes);
+    assert.equal(most, 4);
+    assert.deepEqual([...done].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    // Stopping waits for the messages in hand.
+    const late = Array.from({ length: 6 }, (_, n) => bus.channels.publish(CHANNELS.eventApplied, { n: 100 + n }));
+    await new Promise((r) => setTimeout(r, 5));
+    await broker.stop();
+    broker = null;
+    await Promise.allSettled(late);
+    assert.equal(now, 0, 'nothing was still running when the broker had stopped');
+  });
+
   it('retries a failing consumer after a delay, then puts the message on the failed channel', async () => {
     const attempts: number[] = [];
     const failed: { id: string }[] = [];

@@ -10,6 +10,13 @@ interface Subscription {
   chan: Channel;
   /** The consumer's queue: a message starts once the one before it is done, so it sees them in order. */
   tail: Promise<void>;
+  /**
+   * A consumer whose channel allows more than one message in flight (maxInFlight > 1) takes them
+   * side by side, up to that many, in no promised order: these are the ones it holds now, and those
+   * waiting for a place.
+   */
+  running: Set<Promise<void>>;
+  waiting: (() => void)[];
 }
 
 /**
@@ -33,7 +40,7 @@ export class InProcessAdapter extends Adapters.Base {
 
   async disconnect(): Promise<void> {
     this.stopping = true;
-    await Promise.all([...this.subscriptions.values()].map((s) => s.tail));
+    await Promise.all([...this.subscriptions.values()].map((s) => drained(s)));
     this.connected = false;
   }
 
@@ -43,7 +50,7 @@ export class InProcessAdapter extends Adapters.Base {
     chan.deadLettering = { ...this.opts.deadLettering, ...chan.deadLettering };
     if (chan.deadLettering.enabled) chan.deadLettering.queueName = this.addPrefixTopic(chan.deadLettering.queueName);
     this.initChannelActiveMessages(chan.id);
-    this.subscriptions.set(chan.id, { chan, tail: Promise.resolve() });
+    this.subscriptions.set(chan.id, { chan, tail: Promise.resolve(), running: new Set(), waiting: [] });
   }
 
   async unsubscribe(chan: Channel): Promise<void> {
@@ -51,7 +58,7 @@ export class InProcessAdapter extends Adapters.Base {
     chan.unsubscribing = true;
     const sub = this.subscriptions.get(chan.id);
     if (!sub) return;
-    await sub.tail;
+    await drained(sub);
     this.subscriptions.delete(chan.id);
     this.stopChannelActiveMessages(chan.id);
   }
@@ -84,8 +91,19 @@ export class InProcessAdapter extends Adapters.Base {
   }
 
   private enqueue(sub: Subscription, bytes: Buffer, opts: { headers?: Record<string, string>; msgID?: string }): Promise<void> {
-    const run = sub.tail.then(() => this.deliver(sub.chan, bytes, opts));
-    sub.tail = run.catch(() => undefined);
+    const limit = sub.chan.maxInFlight ?? 1;
+    if (limit <= 1) {
+      const run = sub.tail.then(() => this.deliver(sub.chan, bytes, opts));
+      sub.tail = run.catch(() => undefined);
+      return run;
+    }
+    const start = sub.running.size < limit ? Promise.resolve() : new Promise<void>((resolve) => sub.waiting.push(resolve));
+    const run = start.then(() => this.deliver(sub.chan, bytes, opts));
+    const held = run.catch(() => undefined).then(() => {
+      sub.running.delete(held);
+      sub.waiting.shift()?.();
+    });
+    sub.running.add(held);
     return run;
   }
 
@@ -123,6 +141,12 @@ export class InProcessAdapter extends Adapters.Base {
     const takers = [...this.subscriptions.values()].filter((s) => s.chan.name === failedName && !s.chan.unsubscribing);
     await Promise.all(takers.map((s) => this.enqueue(s, bytes, { headers, msgID: opts.msgID })));
   }
+}
+
+/** Once every message the consumer has taken is done. */
+async function drained(sub: Subscription): Promise<void> {
+  await sub.tail;
+  while (sub.running.size || sub.waiting.length) await Promise.all([...sub.running]);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
