@@ -25,4 +25,20 @@ describe('structured logs', () => {
     l2.info({ value: '91130100MA0FGH8J4A' }, 'x');
     assert.match(t2(), /91130100MA0FGH8J4A/);
   });
+
+  it('masks them in an Error logged alone, in an Error under err, in a child logger\'s fields and in format arguments', () => {
+    const { logger, text } = capture();
+    const id = '１３０１０２１９７５１２０８６２３３';
+    logger.error(new Error(`refused: ${id}`));
+    logger.warn({ err: new Error('mobile 138 3110 0425 is not reachable') }, 'send failed');
+    logger.child({ applicantMobile: '+86 138-3110-0425', idNumber: '130102197512086233' }).info('child line');
+    logger.info('format %s and %o', '130102197512086233', { phone: '13831100425' });
+    const out = text();
+    const digits = out.replace(/[０-９]/g, (d) => String.fromCharCode(d.charCodeAt(0) - 0xfee0)).replace(/[\s-]/g, '');
+    for (const secret of ['130102197512086233', '13831100425']) assert.ok(!digits.includes(secret), `log leaks ${secret}: ${out}`);
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.length, 4);
+    assert.match(lines[0].msg, /refused: /);
+    assert.equal(lines[2].msg, 'child line');
+  });
 });
