@@ -48,9 +48,6 @@ export class CaseBatcher {
   }
 }
 
-/** The job name of the sweep's lease (table job_leases). */
-export const SWEEP_LEASE = 'supervisor:sweep';
-
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** The scope of a caller: the departments its token is limited to, or undefined for every one. */
@@ -111,7 +108,7 @@ export function supervisorService(hub: HubContext): ServiceSchema {
     items: hub.supervision.items,
     config: config.supervision,
     clock: hub.clock,
-    lease: store.leases.lease(SWEEP_LEASE, Math.max(30, config.supervision.sweepSeconds * 3)),
+    leases: store.leases,
     metrics: hub.metrics,
     logger: hub.logger.child({ component: 'supervisor' }),
   });

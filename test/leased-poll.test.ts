@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { LeasedPoll, LeasedPollOptions, PollRound } from '../adapters/kit/jobs/leased-poll';
+import { LeasedPoll, LeasedPollOptions, PollRound } from '../core/jobs/leased-poll';
 import { createLogger } from '../core/kernel/logger';
 import type { CursorState } from '../core/ports/poll-cursors';
 import { STORES, waitFor } from './support/hub';

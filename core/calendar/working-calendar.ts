@@ -5,6 +5,8 @@
 // Days are numbered: day 0 is 1970-01-01 in Beijing, and a day runs from 00:00 to 24:00 +08:00.
 // Beijing has had no daylight saving since 1991; the hub treats it as a fixed UTC+08:00.
 
+import { isRealDate } from '../identifiers/calendar-date';
+
 const DAY_MS = 86_400_000;
 const BEIJING_MS = 8 * 3_600_000;
 
@@ -39,12 +41,9 @@ export function endOfDay(day: number): Date {
 export function dayOfDate(date: string): number {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
   if (!m) throw new RangeError(`not a date YYYY-MM-DD: ${JSON.stringify(date)}`);
-  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-  const back = new Date(ms);
-  if (back.getUTCFullYear() !== Number(m[1]) || back.getUTCMonth() !== Number(m[2]) - 1 || back.getUTCDate() !== Number(m[3])) {
-    throw new RangeError(`no such date: ${date}`);
-  }
-  return Math.floor(ms / DAY_MS);
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (!isRealDate(y, mo, d)) throw new RangeError(`no such date: ${date}`);
+  return Math.floor(Date.UTC(y, mo - 1, d) / DAY_MS);
 }
 
 /** `YYYY-MM-DD` of a day. */

@@ -2,7 +2,11 @@ import { WorkingCalendar, CalendarYear } from '../../core/calendar/working-calen
 import type { SupervisionConfig } from '../../core/kernel/config';
 import type { Logger } from '../../core/kernel/logger';
 import type { HubMetrics } from '../../core/kernel/metrics';
-import type { Lease } from '../../core/ports/jobs';
+import type { Leases } from '../../core/ports/jobs';
+import { LeasedPoll } from '../../core/jobs/leased-poll';
+
+/** The job name of the sweep's lease (table job_leases). */
+export const SWEEP_LEASE = 'supervisor:sweep';
 import type { ItemLimits } from './rules';
 import { decideCase } from './decide';
 import type { AlertItem, SupervisionStore } from './supervision-store';
@@ -16,8 +20,8 @@ export interface SupervisorDeps {
   config: SupervisionConfig;
   /** The hub's clock: lights are computed for its now. */
   clock: () => Date;
-  /** One node of a cluster sweeps at a time. */
-  lease: Lease;
+  /** One node of a cluster sweeps at a time, under a lease in the store (SWEEP_LEASE). */
+  leases: Leases;
   metrics: HubMetrics;
   logger: Logger;
 }
@@ -31,13 +35,23 @@ export class Supervisor {
   readonly calendar: WorkingCalendar;
   private fallbackYear: number | null = null;
   private readonly warnedYears = new Set<number>();
-  private timer: NodeJS.Timeout | null = null;
-  private sweeping: Promise<void> | null = null;
-  private stopped = true;
-  private heldAt = 0;
+  private readonly job: LeasedPoll<void>;
 
   constructor(private readonly deps: SupervisorDeps) {
     this.calendar = new WorkingCalendar(deps.years, (year) => { this.fallbackYear = year; });
+    // The sweep is a leased job like the department pollers: one node of a cluster at a time.
+    this.job = new LeasedPoll<void>({
+      name: SWEEP_LEASE, leases: deps.leases, leaseSeconds: Math.max(30, deps.config.sweepSeconds * 3),
+      intervalMs: deps.config.sweepSeconds * 1000, maxBackoffMs: Math.max(60_000, deps.config.sweepSeconds * 1000), logger: deps.logger,
+      says: { held: 'this node now sweeps the supervision lights', elsewhere: 'another node sweeps the supervision lights' },
+      progress: async () => undefined,
+      round: async (_progress, round) => {
+        const n = await this.sweep(round.signal);
+        if (n) deps.logger.info({ cases: n }, 'supervision sweep recomputed the cases due');
+        return 'done';
+      },
+      onError: (err, failures, retryInMs) => deps.logger.error({ err: (err as Error).message, failures, retryInMs }, 'supervision sweep failed; it runs again after a pause'),
+    });
   }
 
   /** The limits the rules apply to an item: the catalogue's, with the configuration's overrides; null for an item not in the catalogue. */
@@ -72,7 +86,7 @@ export class Supervisor {
   }
 
   /** Recomputes every case whose light was due to change by now, a batch per transaction; answers how many. */
-  async sweep(): Promise<number> {
+  async sweep(signal?: AbortSignal): Promise<number> {
     const end = this.deps.metrics.sweepDuration.startTimer();
     let n = 0;
     try {
@@ -81,7 +95,8 @@ export class Supervisor {
         if (!codes.length) break;
         await this.supervise(codes);
         n += codes.length;
-        if (codes.length < this.deps.config.sweepBatch) break;
+        // A stopping node, or one that lost the lease, leaves the rest to the next sweep.
+        if (codes.length < this.deps.config.sweepBatch || signal?.aborted) break;
       }
     } finally {
       end();
@@ -91,49 +106,11 @@ export class Supervisor {
 
   /** Sweeps every `sweepSeconds`, on the node that holds the sweep lease. */
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.schedule(0);
+    this.job.start();
   }
 
-  /** Sweeps soon (a clock moved on, a rule changed). */
-  nudge(): void {
-    if (!this.stopped && !this.sweeping) this.schedule(0);
-  }
-
+  /** Ends the sweep in progress, and gives the lease up. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
-    await this.sweeping;
-    if (this.heldAt) {
-      this.heldAt = 0;
-      await this.deps.lease.release().catch(() => undefined);
-    }
-  }
-
-  private schedule(ms: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.sweeping = this.round().finally(() => {
-        this.sweeping = null;
-        if (!this.stopped) this.schedule(this.deps.config.sweepSeconds * 1000);
-      });
-    }, ms);
-    this.timer.unref();
-  }
-
-  private async round(): Promise<void> {
-    const { lease, logger } = this.deps;
-    try {
-      const { held, changed } = await lease.hold();
-      this.heldAt = held ? Date.now() : 0;
-      if (changed) logger.info({ lease: lease.name, owner: lease.owner, held }, held ? 'this node now sweeps the supervision lights' : 'another node sweeps the supervision lights');
-      if (!held || this.stopped) return;
-      const n = await this.sweep();
-      if (n) logger.info({ cases: n }, 'supervision sweep recomputed the cases due');
-    } catch (err) {
-      logger.error({ err: (err as Error).message }, 'supervision sweep failed; it runs again at the next interval');
-    }
+    await this.job.stop();
   }
 }

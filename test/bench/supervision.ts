@@ -83,7 +83,7 @@ async function main(): Promise<number> {
     const supervisor = new Supervisor({
       store: store.supervision, years: loadCalendarDir(DEFAULT_CALENDAR_DIR).years, items: shared.items,
       config: { calendarDir: null, yellowAt: 0.8, items: {}, sweepSeconds: 30, sweepBatch: 1000 },
-      clock: () => NOW, lease: store.leases.lease('supervisor:sweep', 30), metrics: new HubMetrics(), logger: createLogger('silent'),
+      clock: () => NOW, leases: store.leases, metrics: new HubMetrics(), logger: createLogger('silent'),
     });
     const t = Date.now();
     const swept = await supervisor.sweep();

@@ -12,7 +12,7 @@ import type { HubMetrics } from '../../../../core/kernel/metrics';
 import { METRICS } from '../../../../core/kernel/constants';
 import { ConfigError } from '../../../../core/kernel/errors';
 import { normaliseLocalTime, LocalTimeFormat } from '../../../../core/identifiers/local-time';
-import { LeasedPoll, PollRound } from '../../jobs/leased-poll';
+import { LeasedPoll, PollRound } from '../../../../core/jobs/leased-poll';
 import { readPath, textOf, AuthScheme } from './soap-auth';
 import { HttpExchange, SoapHttpClient, resolveOperation, ResolvedOperation } from './soap-wsdl';
 
@@ -158,7 +158,7 @@ export function feedTime(canonical: string, format: LocalTimeFormat): string {
  * cursor with node-soap's client; each page with fresh records is stored raw (Intake.receive)
  * before its records are applied. The interval, its backoff, the lease (`poll:<adapter>`: one node
  * of a cluster polls) and the hand-off of the cursor to the next holder are the polling base's
- * (../../jobs/leased-poll.ts); failures are logged and counted here.
+ * (core/jobs/leased-poll.ts); failures are logged and counted here.
  */
 export class SoapPoller {
   private client: soap.Client | null = null;

@@ -1,5 +1,5 @@
-import type { Lease, Leases } from '../../../core/ports/jobs';
-import type { Logger } from '../../../core/kernel/logger';
+import type { Lease, Leases } from '../ports/jobs';
+import type { Logger } from '../kernel/logger';
 import { IntervalJob } from './interval-job';
 
 /** This node no longer holds the job's lease: its round ends, and the holder goes on from what is stored. */
