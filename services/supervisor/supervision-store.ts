@@ -86,6 +86,8 @@ export interface AlertFilter {
   scope?: readonly string[];
   level?: string;
   kind?: string;
+  /** Only those not yet on the bus. */
+  unpublished?: boolean;
   limit: number;
 }
 
@@ -238,6 +240,7 @@ export class SupervisionStore {
     if (f.scope) w.add('department_code = ANY(?::text[])', [...f.scope]);
     if (f.level) w.add('level = ?', f.level);
     if (f.kind) w.add('kind = ?', f.kind);
+    if (f.unpublished) w.add('NOT published');
     const r = await db.query<{ items: string | null }>(
       `SELECT json_agg(json_build_array(id::text, kind, level, supervision_code, department_code, department_name, from_light, to_light, violation,
          ${isoBeijing('at')}) ORDER BY id)::text AS items
@@ -261,10 +264,7 @@ export class SupervisionStore {
 
   /** Alerts not yet on the bus, oldest first. */
   async unpublished(limit: number): Promise<AlertItem[]> {
-    const r = await this.db.query<{ first: string | null }>('SELECT min(id)::text AS first FROM alerts WHERE NOT published');
-    if (!r.rows[0]?.first) return [];
-    const w = await this.alerts({ after: Number(r.rows[0].first) - 1, limit });
-    return w.items;
+    return (await this.alerts({ unpublished: true, limit })).items;
   }
 
   async markPublished(ids: readonly string[]): Promise<void> {
