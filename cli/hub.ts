@@ -22,10 +22,12 @@ const USAGE = `usage: hub <command>
   reproject --all [--after CODE] | CODE…      recompute stored case projections from their events (after a rule changed)
   audit verify [--url U] [--token T] [--head F] check the access log's hash chain; names the first entry that does not hold
   token new ROLE… [--name NAME]               a new API token and the sha256 hash the configuration keeps of it
+  rekey [--key-file F] [--no-new-key] [--url U] [--token T]
+                                              a new data key, and every sealed value of the running hub's store moved to it
   calendar check FILE…                        check working-day calendar files (contracts/calendar/<year>.yaml): days off, adjusted and working days
 
 Environment: HUB_CONFIG (required by start, unless --demo), HUB_HTTP_HOST, HUB_HTTP_PORT, HUB_DATA_DIR, HUB_STORE,
-HUB_TRANSPORTER, HUB_NAMESPACE, HUB_SERVICES, HUB_LOG_LEVEL, HUB_OUTBOX_DISPATCH, HUB_POLLING_OFF`;
+HUB_TRANSPORTER, HUB_NAMESPACE, HUB_SERVICES, HUB_LOG_LEVEL, HUB_OUTBOX_DISPATCH, HUB_POLLING_OFF, HUB_DATA_KEY_FILE`;
 
 /** How long `hub start` waits for a PostgreSQL store to answer: a start that cannot succeed ends within 5 s. */
 const STORE_CONNECT_TIMEOUT_MS = 2000;
@@ -180,6 +182,8 @@ export async function main(argv: string[]): Promise<number> {
     case undefined:
     case 'audit':
       return (await import('./audit-command')).auditCommand(args, io);
+    case 'rekey':
+      return (await import('./rekey-command')).rekeyCommand(args, io);
     case 'token':
       return (await import('./token-command')).tokenCommand(args, io);
     case 'calendar':

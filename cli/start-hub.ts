@@ -24,6 +24,7 @@ import { startDispatch } from '../services/outbox/outbox-dispatch';
 import { OUTBOX_QUEUE, ALERTS_QUEUE } from '../core/kernel/constants';
 import { supervisorService } from '../services/supervisor.service';
 import { auditService } from '../services/audit.service';
+import { keysService } from '../services/keys.service';
 import { loadCalendarDir, DEFAULT_CALENDAR_DIR } from '../core/calendar/calendar-file';
 
 export interface RunningHub {
@@ -42,6 +43,7 @@ const SERVICES = {
   mapping: mappingService,
   supervisor: supervisorService,
   audit: auditService,
+  keys: keysService,
 } as const;
 
 /** The services a node may run (HUB_SERVICES). */
@@ -76,7 +78,7 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
   const wanted = servicesOf(config);
   const runsTransports = wanted.includes('gateway');
   const metrics = new HubMetrics();
-  const store = await openStore({ store: config.store, dataDir: config.dataDir, region: config.region, observe: options.observeStatements });
+  const store = await openStore({ store: config.store, dataDir: config.dataDir, region: config.region, keyFile: config.dataKeyFile ?? undefined, observe: options.observeStatements });
   try {
     const shared = loadSharedTables(config.registryFile, config.catalogueFile);
     const profiles = new ProfileSet(shared, logger);

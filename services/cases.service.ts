@@ -113,6 +113,24 @@ export function casesService(hub: HubContext): ServiceSchema {
           return { supervisionCode: code };
         },
       },
+      find: {
+        role: 'supervisor',
+        personalData: true,
+        params: { idNumber: { type: 'string', min: 1, max: 64 } },
+        /**
+         * The cases of an applicant by ID number, in any spelling the normalisers accept, through the
+         * keyed hash of it (the number itself is stored sealed). The number is personal data: only a
+         * token with the personal data grant may ask, in a body (never a URL, which logs keep), and
+         * each look-up is on record.
+         */
+        async handler(ctx: Context<{ idNumber: string }, CallerMeta>) {
+          // The gateway lets only a token with the grant through (personalData above); a call from inside the cluster is checked too.
+          if (ctx.meta.user?.personalData !== true) throw new Errors.MoleculerClientError('finding cases by ID number needs the personal data grant', 403, 'forbidden');
+          const codes = await hub.store.cases.findByIdNumber(ctx.params.idNumber, ctx.meta.user.departments);
+          await hub.store.audit.append({ actor: ctx.meta.user.name, action: 'cases.found-by-id-number', target: codes.join(',') || 'none' });
+          return { supervisionCodes: codes };
+        },
+      },
       list: {
         role: 'supervisor',
         params: {

@@ -136,6 +136,7 @@ export function gatewayService(hub: HubContext): ServiceSchema {
             // Static paths before /cases/:code, so that "lookup" is not read as a code.
             'GET cases/lookup': 'cases.lookup',
             'GET cases': 'cases.list',
+            'POST cases/find': 'cases.find',
             'GET cases/:code': 'cases.get',
             'POST cases/reproject': 'cases.reproject',
             'GET stats/departments': 'supervisor.stats',
@@ -146,6 +147,8 @@ export function gatewayService(hub: HubContext): ServiceSchema {
             'GET mapping/profiles': 'mapping.profiles',
             'GET audit': 'audit.list',
             'POST mapping/reload': 'mapping.reload',
+            'POST keys/rekey': 'keys.rekey',
+            'GET keys/rekey': 'keys.rekeyStatus',
           },
           onError: (req: IncomingMessage, res: ServerResponse, err: unknown) => problemFor(hub, req, res, err),
         },
@@ -171,6 +174,10 @@ export function gatewayService(hub: HubContext): ServiceSchema {
       },
       async authorize(ctx: Context<unknown, any>, _route: unknown, req: Req) {
         const token = authenticate(req, req.$action?.role);
+        // An action that answers with or by personal data needs the grant besides the role.
+        if ((req.$action as { personalData?: boolean } | undefined)?.personalData && token.personalData !== true) {
+          throw new Errors.MoleculerClientError('this route needs the personal data grant', 403, 'forbidden');
+        }
         ctx.meta.user = callerOf(token);
         // Every use of an operator's token is on record, before the call runs.
         if (token.roles.includes('operator')) {

@@ -8,6 +8,7 @@ import { createLogger } from '../core/kernel/logger';
 import { startHub, RunningHub } from '../cli/start-hub';
 import { createTestDatabase, requireNats, deleteStreams } from './support/servers';
 import { testDataDir, getJson, SUPERVISOR } from './support/hub';
+import { withNewKey, writeKeyFile } from '../core/kernel/data-keys';
 
 const SAMPLE = path.resolve(__dirname, '../../adapters/market-regulation/samples/batch-01.json');
 
@@ -28,8 +29,11 @@ describe('cluster mode: two nodes over NATS sharing PostgreSQL', function () {
     const db = await createTestDatabase();
     drop = db.drop;
     namespace = `test-${process.pid}-${Date.now()}`;
+    // Every node of a hub has the same data keys.
+    const keyFile = path.join(testDataDir('cluster-keys'), 'data-keys.json');
+    writeKeyFile(keyFile, withNewKey(null));
     const env = (services: string) => ({
-      HUB_HTTP_PORT: '0', HUB_DATA_DIR: testDataDir('cluster'), HUB_STORE: db.url, HUB_TRANSPORTER: 'nats://127.0.0.1:4222',
+      HUB_HTTP_PORT: '0', HUB_DATA_DIR: testDataDir('cluster'), HUB_DATA_KEY_FILE: keyFile, HUB_STORE: db.url, HUB_TRANSPORTER: 'nats://127.0.0.1:4222',
       HUB_NAMESPACE: namespace, HUB_SERVICES: services, HUB_LOG_LEVEL: 'silent', HUB_CONFIG: DEMO_CONFIG,
     });
     const casesNode = await startHub(loadConfig(env('cases,dead-letters,files,mapping')), createLogger('silent'));

@@ -7,6 +7,7 @@ import { ROOT, ADAPTERS_DIR } from '../core/kernel/paths';
 import { loadConfig } from '../core/kernel/config';
 import { createLogger } from '../core/kernel/logger';
 import { expandBody } from '../core/ports/event-row';
+import { openEvent } from '../core/ports/sealed-data';
 import { startHub, RunningHub } from '../cli/start-hub';
 import { postBatch } from '../infra/simulators/market-regulation';
 import { REPORT_SOAP_ACTION, startVehicleQueryService, VehicleQueryService, VehicleReport } from '../infra/simulators/vehicle-office';
@@ -97,7 +98,8 @@ for (const kind of STORES) {
     /** The stored events of the given ids, as the store gives them back, without the provenance the store adds. */
     const stored = async (ids: string[]) => {
       const r = await hub.context.store.driver.query<any>('SELECT id, adapter, raw_message_id, supervision_code, body FROM events WHERE id = ANY($1::text[])', [ids]);
-      const byId = new Map(r.rows.map((row) => [row.id, expandBody(row.body, { id: row.id, adapter: row.adapter, rawMessageId: row.raw_message_id, supervisionCode: row.supervision_code })]));
+      // Personal data is stored sealed: opened with the hub's keys, the event is the one mapped.
+      const byId = new Map(r.rows.map((row) => [row.id, openEvent(hub.context.store.keys, expandBody(row.body, { id: row.id, adapter: row.adapter, rawMessageId: row.raw_message_id, supervisionCode: row.supervision_code }))]));
       return ids.map((id) => byId.get(id));
     };
 

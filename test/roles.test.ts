@@ -230,8 +230,8 @@ for (const kind of STORES) {
     it('hands each pending message to one claimant: not while the node that received it lives, once it stops, once a claim runs out, and at once when its holder was a process of this machine that ended', async () => {
       const s = await open();
       // Two nodes on one store.
-      const a = new Inbox(s.driver);
-      const b = new Inbox(s.driver);
+      const a = new Inbox(s.driver, s.keys);
+      const b = new Inbox(s.driver, s.keys);
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) {
         ids.push((await a.put('market-regulation', marketBatch(1, `claims${kind}${i}`), 'application/json', {})).id);
@@ -287,11 +287,11 @@ for (const kind of STORES) {
         await store.driver.query(`INSERT INTO inbox (id, adapter, received_at, body, sha256, state, processed_at)
           SELECT 'old-' || i, (ARRAY['market-regulation','vehicle-office','tax-bureau'])[1 + i % 3], now() - i * interval '1 minute', '\\x00', 'x', 'processed', now()
           FROM generate_series(1, 50000) AS i`);
-        const inbox = new Inbox(store.driver);
+        const inbox = new Inbox(store.driver, store.keys);
         for (let i = 0; i < 3; i++) await inbox.put('market-regulation', marketBatch(1, `plan${i}`), 'application/json', {});
         await inbox.releaseClaims();
         await store.driver.query('ANALYZE inbox');
-        const other = new Inbox(store.driver);
+        const other = new Inbox(store.driver, store.keys);
         assert.equal((await other.pending('market-regulation', 20)).length, 3);
         await other.releaseClaims();
         assert.deepEqual(seqScans, []);

@@ -41,7 +41,10 @@ describe('who may call what: every route the gateway registers, with every role'
   before(async () => {
     const config = loadConfig({ HUB_CONFIG: DEMO_CONFIG, HUB_HTTP_PORT: '0', HUB_DATA_DIR: testDataDir('routes'), HUB_STORE: 'embedded', HUB_LOG_LEVEL: 'silent', HUB_POLLING_OFF: 'all' });
     // One token per role, each with that role alone, given as its hash.
-    config.tokens = ALL_ROLES.map((role) => ({ name: role, hash: tokenHash(tokenOf(role)), roles: [role] }));
+    config.tokens = ALL_ROLES.flatMap((role) => [
+      { name: role, hash: tokenHash(tokenOf(role)), roles: [role] },
+      { name: `${role}-personal-data`, hash: tokenHash(tokenOf(`${role}-personal-data`)), roles: [role], personalData: true },
+    ]);
     hub = await startHub(config, createLogger('silent'));
     url = hub.url!;
   });
@@ -79,14 +82,21 @@ describe('who may call what: every route the gateway registers, with every role'
         checked.push(route);
         continue;
       }
-      const allowed = who.split(',').map((r) => r.trim());
+      // "supervisor with personal data": the role, and the grant besides (a token with the role alone is refused 403).
+      const withGrant = / with personal data$/.test(who);
+      const allowed = who.replace(/ with personal data$/, '').split(',').map((r) => r.trim());
       for (const r of allowed) assert.ok(ALL_ROLES.includes(r as never), `README names an unknown role ${r} for ${route}`);
       assert.equal(await call(route, null), 401, `${route} without a token`);
       assert.equal(await call(route, 'unknown-token-0000'), 401, `${route} with an unknown token`);
       for (const role of ALL_ROLES) {
         const status = await call(route, tokenOf(role));
-        if (allowed.includes(role)) assert.ok(![401, 403].includes(status), `${route} lets ${role} through (got ${status})`);
-        else assert.equal(status, 403, `${route} refuses ${role}`);
+        if (allowed.includes(role) && !withGrant) assert.ok(![401, 403].includes(status), `${route} lets ${role} through (got ${status})`);
+        else assert.equal(status, 403, `${route} refuses ${role}${withGrant ? ' without the personal data grant' : ''}`);
+        if (withGrant) {
+          const granted = await call(route, tokenOf(`${role}-personal-data`));
+          if (allowed.includes(role)) assert.ok(![401, 403].includes(granted), `${route} lets ${role} with the grant through (got ${granted})`);
+          else assert.equal(granted, 403, `${route} refuses ${role} even with the grant`);
+        }
       }
       checked.push(route);
     }

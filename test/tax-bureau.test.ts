@@ -395,11 +395,12 @@ for (const store of STORES) {
       const r = (await receiptOf(t.dataDir, name2)).root;
       assert.deepEqual([r.CGS, r.SBS, r.JG![0].ZT], ['0', '1', '0']);
       assert.match(r.JG![0].YY, new RegExp(code));
-      const rows = await db().query<{ record: Record<string, string>; rule: string }>(
-        'SELECT record, rule FROM dead_letters WHERE raw_message_id = $1', [(await fileRow(name2))[0].id]);
+      const rows = await db().query<{ id: string; rule: string }>(
+        'SELECT id, rule FROM dead_letters WHERE raw_message_id = $1', [(await fileRow(name2))[0].id]);
       assert.equal(rows.rows.length, 1);
       assert.equal(rows.rows[0].rule, 'conflict');
-      assert.deepEqual(rows.rows[0].record, later);
+      // Stored sealed (it holds the applicant): opened by the store, it is the whole record.
+      assert.deepEqual((await t.hub.context.store.deadLetters.get(rows.rows[0].id))!.record, later);
     });
 
     it('answers a file once when the hub stopped between publishing its receipt and recording it: a receipt the bureau took is not written again, a staged one is published', async () => {

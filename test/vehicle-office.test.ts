@@ -20,7 +20,7 @@ import { validateCaseView } from '../contracts/validate';
 import { loadConfig } from '../core/kernel/config';
 import { createLogger } from '../core/kernel/logger';
 import { startHub, RunningHub } from '../cli/start-hub';
-import { openStore } from '../services/store/open-store';
+import { openStore, defaultKeyFile, Store } from '../services/store/open-store';
 import { ROOT, ADAPTERS_DIR } from '../core/kernel/paths';
 import { STORES, StoreKind, testDataDir, spawnHub, HubProcess, SUPERVISOR, OPERATOR, getJson, waitFor } from './support/hub';
 import { createTestDatabase } from './support/servers';
@@ -43,6 +43,8 @@ interface VehicleHub {
   dataDir: string;
   storeUrl: string;
   drop: () => Promise<void>;
+  /** The data keys' file the hub was started with. */
+  keyFile: string;
   /** Stops the hub; the store is dropped unless kept for another hub. */
   stop(opts?: { keep: boolean }): Promise<void>;
 }
@@ -61,16 +63,18 @@ function writeConfig(dir: string, overrides: Record<string, unknown>): string {
   return file;
 }
 
-async function startVehicleHub(kind: StoreKind, overrides: Record<string, unknown>, existing?: Pick<VehicleHub, 'dataDir' | 'storeUrl' | 'drop'>): Promise<VehicleHub> {
+async function startVehicleHub(kind: StoreKind, overrides: Record<string, unknown>, existing?: Pick<VehicleHub, 'dataDir' | 'storeUrl' | 'drop'> & { keyFile?: string }): Promise<VehicleHub> {
   const dataDir = existing?.dataDir ?? testDataDir(`veh-${kind}`);
   const db = existing ? null : kind === 'postgres' ? await createTestDatabase() : null;
   const storeUrl = existing?.storeUrl ?? (db ? db.url : 'embedded');
   const drop = existing?.drop ?? (async () => { await db?.drop(); });
-  const config = loadConfig({ HUB_CONFIG: writeConfig(dataDir, overrides), HUB_HTTP_PORT: '0', HUB_DATA_DIR: dataDir, HUB_STORE: storeUrl, HUB_LOG_LEVEL: 'info' });
+  // A second node of the same store has the first's data keys, as every node of a hub must.
+  const keyFile = existing?.keyFile ?? defaultKeyFile(dataDir);
+  const config = loadConfig({ HUB_CONFIG: writeConfig(dataDir, overrides), HUB_HTTP_PORT: '0', HUB_DATA_DIR: dataDir, HUB_STORE: storeUrl, HUB_LOG_LEVEL: 'info', ...(existing?.keyFile ? { HUB_DATA_KEY_FILE: keyFile } : {}) });
   const logs: string[] = [];
   const hub = await startHub(config, createLogger('info', { write: (line: string) => { logs.push(line); } }));
   return {
-    url: hub.url!, hub, logs, dataDir, storeUrl, drop,
+    url: hub.url!, hub, logs, dataDir, storeUrl, drop, keyFile,
     async stop(opts) {
       await hub.stop();
       if (!opts?.keep) await drop();
@@ -201,9 +205,10 @@ for (const store of STORES) {
       assert.equal(stored!.projection.applicant.idNumber, '130104199211073527');
       assert.equal(stored!.projection.applicant.mobile, '15931100786');
       // The raw request is kept exactly as sent (GBK bytes), before the answer.
-      const raw = await h.hub.context.store.driver.query<{ body: Buffer; content_type: string }>('SELECT body, content_type FROM inbox WHERE id = $1', [stored!.timeline[0].event.data.provenance.rawMessageId]);
-      assert.ok(Buffer.from(raw.rows[0].body).equals(sample('03-submitted-gbk.xml')));
-      assert.equal(raw.rows[0].content_type, 'text/xml; charset=GBK');
+      // (Stored sealed; the inbox opens it.)
+      const raw = (await h.hub.context.store.inbox.get(stored!.timeline[0].event.data.provenance.rawMessageId))!;
+      assert.ok(raw.body.equals(sample('03-submitted-gbk.xml')));
+      assert.equal(raw.contentType, 'text/xml; charset=GBK');
     });
 
     it('1. decodes GBK named only in the XML declaration, and answers a retried report FHDM 1 with the same JGM, applying it once', async () => {
@@ -606,11 +611,12 @@ function changesWithBoundaryTies(n: number, seed: string): VehicleReport[] {
 }
 
 /** Every change applied exactly once: an event, or (bad ID number) one dead letter; nothing twice. */
-async function assertExactlyOnce(db: { query<T>(sql: string, p?: unknown[]): Promise<{ rows: T[] }> }, changes: VehicleReport[]) {
-  const ev = await db.query<{ id: string }>('SELECT id FROM events WHERE adapter = $1', [ADAPTER]);
-  const dl = await db.query<{ lsh: string }>("SELECT record->>'LSH' AS lsh FROM dead_letters WHERE adapter = $1", [ADAPTER]);
+async function assertExactlyOnce(store: Pick<Store, 'driver' | 'deadLetters'>, changes: VehicleReport[]) {
+  const ev = await store.driver.query<{ id: string }>('SELECT id FROM events WHERE adapter = $1', [ADAPTER]);
+  // Dead letters' records are stored sealed: read through the store, which opens them.
+  const dl = await store.deadLetters.list({ adapter: ADAPTER, state: 'all', limit: 100_000 });
   const events = new Set(ev.rows.map((r) => r.id));
-  const dead = dl.rows.map((r) => r.lsh);
+  const dead = dl.rows.map((r) => (r.record as { LSH: string }).LSH);
   const lost: string[] = [];
   for (const c of changes) {
     const inEvents = events.has(eventId(ADAPTER, [c.LSH]));
@@ -657,7 +663,7 @@ describe('vehicle office polling in a cluster: one node at a time (postgres stor
     await waitFor('the remaining node to apply every change', async () => { const c = await counts(other); return c.events + c.deadLetters >= changes.length; }, 30_000);
     assert.ok(await pages(other) > 0);
     assert.ok(other.logs.some((l) => l.includes('"msg":"this node polls the feed"')));
-    await assertExactlyOnce(other.hub.context.store.driver, changes);
+    await assertExactlyOnce(other.hub.context.store, changes);
   });
 });
 
@@ -694,7 +700,7 @@ for (const store of STORES) {
         await sleep(200);
       }
       await sleep(1000); // a few more polls: they must apply nothing again
-      await assertExactlyOnce(h.hub.context.store.driver, all);
+      await assertExactlyOnce(h.hub.context.store, all);
       const m = await fetch(`${h.url}/metrics`).then((r) => r.text());
       assert.ok(metric(m, 'hub_poll_pages_total', '{adapter="vehicle-office"}') >= 10);
       assert.equal(metric(m, 'hub_poll_errors_total', '{adapter="vehicle-office"}'), 0);
@@ -761,7 +767,7 @@ for (const store of STORES) {
         assert.ok(Date.now() < deadline, 'caught up after the office came back');
         await sleep(200);
       }
-      await assertExactlyOnce(h.hub.context.store.driver, changes).catch((err) => {
+      await assertExactlyOnce(h.hub.context.store, changes).catch((err) => {
         // 150 changes may hold no bad ID number; the rest of the check still holds.
         if (!/bad ID numbers/.test((err as Error).message)) throw err;
       });
@@ -816,7 +822,7 @@ for (const store of STORES) {
 
       const s = await openStore({ store: db ? db.url : 'embedded', dataDir, region: '130100' });
       try {
-        await assertExactlyOnce(s.driver, changes);
+        await assertExactlyOnce(s, changes);
         // The page in flight at the kill was either committed with its cursor, or read again.
         const superseded = await s.driver.query<{ n: string }>("SELECT count(*)::text AS n FROM inbox WHERE adapter = $1 AND state <> 'processed'", [ADAPTER]);
         assert.equal(superseded.rows[0].n, '0', 'no raw page left unprocessed');

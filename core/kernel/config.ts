@@ -56,6 +56,8 @@ export interface HubConfig {
   region: string;
   http: { host: string; port: number; maxBodyBytes: number };
   dataDir: string;
+  /** HUB_DATA_KEY_FILE: the data keys' file; null: the one under dataDir, made on first start. */
+  dataKeyFile: string | null;
   /** `embedded` (PGlite under dataDir) or a postgres:// URL. */
   store: string;
   transporter: string | null;
@@ -147,6 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, file: string | 
     region: raw.region,
     http: { host: raw.http.host, port: raw.http.port, maxBodyBytes: raw.http.maxBodyBytes },
     dataDir: path.resolve(env.HUB_DATA_DIR || (raw.dataDir ? rel(raw.dataDir) : './data')),
+    dataKeyFile: env.HUB_DATA_KEY_FILE ? path.resolve(env.HUB_DATA_KEY_FILE) : raw.dataKeyFile ? rel(raw.dataKeyFile) : null,
     store: raw.store,
     transporter: raw.transporter,
     namespace: raw.namespace,

@@ -1,6 +1,8 @@
 import type { CaseEvent } from '../../contracts/types';
 import { EVENT_TYPE, SOURCE_PREFIX } from '../kernel/constants';
 import { copyJsonBytes } from './copy-text';
+import type { DataKeys } from '../kernel/data-keys';
+import { sealEvent } from './sealed-data';
 
 /** What an event row holds in columns besides its body. */
 export interface EventColumns {
@@ -74,8 +76,9 @@ export function isPrepared(event: CaseEvent | PreparedEvent): event is PreparedE
   return 'body' in event;
 }
 
-/** The event as PreparedEvent: its body prepared, and of the rest what the store reads. */
-export function prepareEvent(event: CaseEvent): PreparedEvent {
+/** The event as PreparedEvent: its personal data sealed, its body prepared, and of the rest what the store reads. */
+export function prepareEvent(whole: CaseEvent, keys: DataKeys): PreparedEvent {
+  const event = sealEvent(keys, whole);
   const d = event.data;
   return {
     id: event.id,

@@ -1,3 +1,4 @@
+import type { DataKeys } from '../kernel/data-keys';
 import type { RawMessage } from './inbox';
 import type { MappingFailure, RecordMapper } from './mapping';
 import type { ApplyInput } from './event-row';
@@ -73,6 +74,8 @@ export type RecoveryPlan =
  * and the message's outcome are applied in one transaction, and the outcome is counted.
  */
 export interface Intake {
+  /** The keys personal data is sealed under: a transport that prepares events itself (a file's worker) seals them (prepareEvent). */
+  readonly dataKeys: DataKeys;
   /** The mapping profile in force for an adapter (a transport that maps in a worker thread loads the same file and version). */
   profileOf(adapter: string): RecordMapper;
   /** Step 1: stores the raw message durably. Only after this may a transport acknowledge anything. */

@@ -6,6 +6,7 @@ import { issueSupervisionCode } from '../../core/identifiers/supervision-code';
 import { STORES } from '../../test/support/hub';
 import { useStore } from '../../test/support/store';
 import { taxEvent as event } from '../../test/support/events';
+import { openApplicant } from '../../core/ports/sealed-data';
 
 
 const STATUSES: CaseEvent['data']['status'][] = ['SUBMITTED', 'ACCEPTED', 'UNDER_REVIEW', 'SUPPLEMENT_REQUESTED', 'SUPPLEMENTED', 'SUSPENDED', 'RESUMED', 'APPROVED', 'COMPLETED'];
@@ -170,6 +171,7 @@ for (const kind of STORES) {
 }
 
 /** The case row as the store keeps it while applying equals the projection of every event of the case. */
+/** The row's applicant is stored sealed (opened with the store's keys, it is the projection's), as are the events' (CaseStore.get opens them). */
 async function assertRowIsProjection(store: Store, code: string): Promise<void> {
   const view = (await store.cases.get(code))!;
   const whole = view.projection;
@@ -182,7 +184,7 @@ async function assertRowIsProjection(store: Store, code: string): Promise<void> 
   const row = r.rows[0];
   assert.deepEqual({
     department: row.department_code, hall: row.hall_code ? { code: row.hall_code, name: row.hall_name } : undefined, item: row.item_code,
-    status: row.status, time: row.t, applicant: row.applicant, events: row.event_count,
+    status: row.status, time: row.t, applicant: openApplicant(store.keys, row.applicant), events: row.event_count,
   }, {
     department: whole.department.code, hall: whole.department.hall, item: whole.item.code, status: whole.status, time: whole.statusTime,
     applicant: whole.applicant, events: whole.eventCount,

@@ -6,6 +6,8 @@ import { Where } from '../store/where';
 import type { ListCursor } from '../../core/kernel/list-cursor';
 import { projectCase, projectOrdered, orderTimeline, StoredEvent, CaseProjection, ProjectedEvent } from './projection';
 import { isoBeijing } from '../store/sql-time';
+import type { DataKeys } from '../../core/kernel/data-keys';
+import { isSealedApplicant, lookupIdNumber, openApplicant, openEvent, openText, sealEvent, SEALED, StoredApplicant } from '../../core/ports/sealed-data';
 
 export type ApplyResult =
   | { eventId: string; result: 'accepted' | 'duplicate'; supervisionCode: string }
@@ -84,7 +86,7 @@ export interface CaseFilter {
  * projection in step with the timeline, all in the transaction that adds the events.
  */
 export class CaseStore {
-  constructor(private readonly db: SqlDriver, private readonly region: string, private readonly now: () => Date = () => new Date()) {}
+  constructor(private readonly db: SqlDriver, private readonly region: string, private readonly keys: DataKeys, private readonly now: () => Date = () => new Date()) {}
 
   /** Applies a batch in one transaction; the results are in the order of the events. */
   async apply(events: readonly ApplyInput[], opts: ApplyOptions): Promise<ApplyResult[]> {
@@ -105,6 +107,13 @@ export class CaseStore {
    */
   async applyIn(tx: SqlExecutor, events: readonly ApplyInput[], opts: ApplyOptions): Promise<ApplyResult[]> {
     if (events.length === 0) return [];
+    // Personal data is sealed before anything of the event is stored: a prepared event was sealed
+    // when its body was prepared (prepareEvent), a whole one is sealed here.
+    events = events.map((e) => {
+      if (!isPrepared(e)) return sealEvent(this.keys, e);
+      if (!isSealedApplicant(e.data.applicant)) throw new Error(`event ${e.id} was prepared with its personal data not sealed`);
+      return e;
+    });
     const firstOf = new Map<string, number>();
     const unique: ApplyInput[] = [];
     events.forEach((e, k) => {
@@ -256,6 +265,7 @@ export class CaseStore {
     const prior = new Map(parseJson<Row[]>(r.rows[0]?.cases).map((row) => [row[0], row]));
     const added: unknown[][] = [];
     const changed: unknown[][] = [];
+    const newKeys: { k: string; c: string }[] = [];
     for (const code of codes) {
       const row = prior.get(code);
       const mine = byCase.get(code)!;
@@ -265,8 +275,12 @@ export class CaseStore {
       }));
       // An earlier event that is still the latest by status time was the latest before too: the row's
       // department, item and applicant are its own.
-      (row ? changed : added).push(caseRowValues(code, orderTimeline([...earlier, ...mine])));
+      const values = caseRowValues(code, orderTimeline([...earlier, ...mine]));
+      (row ? changed : added).push(values);
+      const key = idKeyOf(values[APPLICANT_AT] as StoredApplicant);
+      if (key && key !== idKeyOf(row?.[6] as StoredApplicant | undefined)) newKeys.push({ k: key, c: code });
     }
+    await this.addApplicantKeys(tx, newKeys);
     // The cases' locks are held and their rows were read under them: which cases are new is exact,
     // and new rows are appended like events (first seen and updated at take the transaction's time).
     await tx.insertRows('cases', CASE_COLUMNS, added);
@@ -275,6 +289,30 @@ export class CaseStore {
       `UPDATE cases SET ${CASE_COLUMNS.slice(1).map((c) => `${c} = x.${c}`).join(', ')}, updated_at = now()
        FROM json_populate_recordset(NULL::cases, $1::json) AS x WHERE cases.supervision_code = x.supervision_code`,
       [rowsAsJson(CASE_COLUMNS, changed)]);
+  }
+
+  /**
+   * Files a case under the keyed hash of its applicant's ID number (look-ups by ID number): in a
+   * table of its own, so that the case rows carry no index for it. An entry whose case has since
+   * named another applicant is left, and look-ups check the case row.
+   */
+  async addApplicantKeys(tx: SqlExecutor, keys: readonly { k: string; c: string }[]): Promise<void> {
+    if (!keys.length) return;
+    await tx.query(
+      `INSERT INTO case_applicant_keys (id_key, supervision_code)
+       SELECT x.k, x.c FROM json_to_recordset($1::json) AS x(k text, c text) ORDER BY x.k, x.c ON CONFLICT DO NOTHING`,
+      [jsonParam(JSON.stringify(keys))]);
+  }
+
+  /** The cases whose applicant has this ID number (in any spelling the normalisers accept), newest first; only those in `scope` when given. */
+  async findByIdNumber(idNumber: string, scope?: readonly string[], limit = 100): Promise<string[]> {
+    const keys = this.keys.lookupKeys('idNumber', lookupIdNumber(idNumber));
+    const r = await this.db.query<{ supervision_code: string }>(
+      `SELECT c.supervision_code FROM case_applicant_keys k JOIN cases c ON c.supervision_code = k.supervision_code
+       WHERE k.id_key = ANY($1::text[]) AND c.applicant->>'idKey' = ANY($1::text[]) AND ($2::text[] IS NULL OR c.department_code = ANY($2::text[]))
+       GROUP BY c.supervision_code, c.first_seen ORDER BY c.first_seen DESC, c.supervision_code DESC LIMIT $3`,
+      [keys, scope ? [...scope] : null, limit]);
+    return r.rows.map((x) => x.supervision_code);
   }
 
   /**
@@ -287,7 +325,7 @@ export class CaseStore {
        JOIN events e ON e.id = t.entry->>0 AND e.supervision_code = c.supervision_code WHERE c.supervision_code = $1`, [code]);
     if (!events.rows.length) return null;
     const timeline = orderTimeline(events.rows.map((r) => ({
-      event: expandBody(r.body, { id: r.id, adapter: r.adapter, rawMessageId: r.raw_message_id, supervisionCode: code }), seq: Number(r.seq),
+      event: openEvent(this.keys, expandBody(r.body, { id: r.id, adapter: r.adapter, rawMessageId: r.raw_message_id, supervisionCode: code })), seq: Number(r.seq),
     })));
     const refs = await this.db.query<{ system: string; local_id: string }>('SELECT system, local_id FROM case_refs WHERE supervision_code = $1 ORDER BY created_at, system, local_id', [code]);
     return { projection: projectCase(code, timeline), references: refs.rows.map((r) => ({ system: r.system, localId: r.local_id })), timeline };
@@ -321,7 +359,7 @@ export class CaseStore {
     const row = r.rows[0];
     if (!row) return null;
     const timeline: StoredTimelineEntry[] = (row.timeline ?? []).map(([eventId, status, time, system, sourceStatus, remark, adapter, rawMessageId, profileVersion]) => ({
-      eventId, status, time, system, sourceStatus, remark,
+      eventId, status, time, system, sourceStatus, remark: openText(this.keys, remark, SEALED.remark),
       provenance: { adapter, rawMessageId, ...(profileVersion !== null ? { profileVersion } : {}) },
     }));
     return {
@@ -332,7 +370,7 @@ export class CaseStore {
         status: row.status,
         // The latest status's time as the department sent it (the column holds the instant only).
         statusTime: timeline[timeline.length - 1]?.time ?? '',
-        applicant: row.applicant,
+        applicant: openApplicant(this.keys, row.applicant),
         light: row.light,
         deadline: row.deadline,
         paused: row.paused,
@@ -382,6 +420,10 @@ export class CaseStore {
       // A row whose timeline names no stored event has nothing to be projected from: left as it is.
       const rows = [...byCase].map(([code, events]) => caseRowValues(code, orderTimeline(events)));
       if (!rows.length) return { codes, changed: [], more };
+      await this.addApplicantKeys(tx, rows.flatMap((v) => {
+        const k = idKeyOf(v[APPLICANT_AT] as StoredApplicant);
+        return k ? [{ k, c: v[0] as string }] : [];
+      }));
       const plain = CASE_COLUMNS.filter((c) => !JSON_CASE_COLUMNS.includes(c)).slice(1);
       const u = await tx.query<{ supervision_code: string }>(
         `UPDATE cases SET ${CASE_COLUMNS.slice(1).map((c) => `${c} = x.${c}`).join(', ')}, updated_at = now()
@@ -463,6 +505,13 @@ export class CaseStore {
 /** The columns the case store writes; light, deadline, paused, violations and the rest are the supervisor's (migration 016). */
 const CASE_COLUMNS = ['supervision_code', 'department_code', 'department_name', 'hall_code', 'hall_name', 'item_code', 'item_name', 'status',
   'status_time', 'applicant', 'event_count', 'timeline'];
+
+/** Where the applicant is in caseRowValues. */
+const APPLICANT_AT = CASE_COLUMNS.indexOf('applicant');
+
+function idKeyOf(a: StoredApplicant | null | undefined): string | null {
+  return a && isSealedApplicant(a) ? a.idKey : null;
+}
 
 /** The case row's columns that hold json (which has no equality: compared as jsonb). */
 const JSON_CASE_COLUMNS = ['applicant', 'timeline'];

@@ -3,6 +3,9 @@ import type { SqlDriver, SqlExecutor } from '../store/sql-driver';
 import type { MappingFailure } from '../../core/ports/mapping';
 import { Where } from '../store/where';
 import { isoBeijing } from '../store/sql-time';
+import type { DataKeys } from '../../core/kernel/data-keys';
+import { sealedKeyId } from '../../core/kernel/data-keys';
+import { openText, sealText, SEALED } from '../../core/ports/sealed-data';
 
 export interface DeadLetter {
   id: string;
@@ -33,9 +36,13 @@ export interface NewDeadLetter {
 const COLUMNS = `id, adapter, raw_message_id, record_index, record, context, reason, rule, field, value,
   ${isoBeijing('received_at')} AS received_at, replays, ${isoBeijing('resolved_at')} AS resolved_at, resolution, seq`;
 
-/** Records that could not be mapped: kept with their raw form and reason until fixed and replayed. */
+/**
+ * Records that could not be mapped: kept with their raw form and reason until fixed and replayed.
+ * The record, the value refused and the reason (which may quote it) are sealed: they hold whatever
+ * personal data the department sent.
+ */
 export class DeadLetterStore {
-  constructor(private readonly db: SqlDriver) {}
+  constructor(private readonly db: SqlDriver, private readonly keys: DataKeys) {}
 
   /**
    * Adds dead letters inside the caller's transaction, in one statement however many there are
@@ -54,8 +61,10 @@ export class DeadLetterStore {
       seen.add(key);
       return true;
     }).map((d) => ({
-      id: randomUUID(), a: d.failure.adapter, m: d.rawMessageId, i: d.recordIndex, rec: d.record ?? null, ctx: d.context ?? {},
-      r: d.failure.reason, ru: d.failure.rule, f: d.failure.field, v: d.failure.value, t: d.receivedAt.toISOString(), e: d.failure.eventId ?? null,
+      id: randomUUID(), a: d.failure.adapter, m: d.rawMessageId, i: d.recordIndex, rec: this.keys.seal(JSON.stringify(d.record ?? null), SEALED.deadLetterRecord),
+      ctx: d.context ?? {}, r: sealText(this.keys, d.failure.reason, SEALED.deadLetterValue), ru: d.failure.rule, f: d.failure.field,
+      v: sealText(this.keys, d.failure.value === null || d.failure.value === undefined ? null : String(d.failure.value), SEALED.deadLetterValue),
+      t: d.receivedAt.toISOString(), e: d.failure.eventId ?? null,
     }));
     // A record already dead-lettered by another message (pushed, then polled) keeps its one open entry.
     await tx.query(
@@ -75,7 +84,7 @@ export class DeadLetterStore {
 
   async get(id: string): Promise<DeadLetter | null> {
     const r = await this.db.query<any>(`SELECT ${COLUMNS} FROM dead_letters WHERE id = $1`, [id]);
-    return r.rows[0] ? toDeadLetter(r.rows[0]) : null;
+    return r.rows[0] ? this.toDeadLetter(r.rows[0]) : null;
   }
 
   /** Oldest first; `state` open (default), resolved or all; cursor is the last entry's sequence number. */
@@ -88,7 +97,7 @@ export class DeadLetterStore {
     if (f.after !== undefined) w.add('seq > ?', f.after);
     const r = await this.db.query<any>(`SELECT ${COLUMNS} FROM dead_letters ${w} ORDER BY seq LIMIT ${w.param(f.limit + 1)}`, w.params);
     const rows = r.rows.slice(0, f.limit);
-    return { rows: rows.map(toDeadLetter), last: rows.length ? Number(rows[rows.length - 1].seq) : null, more: r.rows.length > f.limit };
+    return { rows: rows.map((x: any) => this.toDeadLetter(x)), last: rows.length ? Number(rows[rows.length - 1].seq) : null, more: r.rows.length > f.limit };
   }
 
   async recordReplayIn(tx: SqlExecutor, id: string, outcome: { resolved: boolean; resolution: unknown; failure?: MappingFailure }): Promise<void> {
@@ -96,7 +105,9 @@ export class DeadLetterStore {
       await tx.query('UPDATE dead_letters SET replays = replays + 1, resolved_at = coalesce(resolved_at, now()), resolution = $2 WHERE id = $1', [id, JSON.stringify(outcome.resolution)]);
     } else {
       await tx.query('UPDATE dead_letters SET replays = replays + 1, reason = $2, rule = $3, field = $4, value = $5, resolution = $6 WHERE id = $1',
-        [id, outcome.failure!.reason, outcome.failure!.rule, outcome.failure!.field, outcome.failure!.value, JSON.stringify(outcome.resolution)]);
+        [id, sealText(this.keys, outcome.failure!.reason, SEALED.deadLetterValue), outcome.failure!.rule, outcome.failure!.field,
+          sealText(this.keys, outcome.failure!.value === null || outcome.failure!.value === undefined ? null : String(outcome.failure!.value), SEALED.deadLetterValue),
+          JSON.stringify(outcome.resolution)]);
     }
   }
 
@@ -104,12 +115,14 @@ export class DeadLetterStore {
     const r = await this.db.query<{ adapter: string; n: string }>('SELECT adapter, count(*)::text AS n FROM dead_letters WHERE resolved_at IS NULL GROUP BY adapter');
     return r.rows.map((x) => ({ adapter: x.adapter, n: Number(x.n) }));
   }
-}
 
-function toDeadLetter(r: any): DeadLetter {
-  return {
-    id: r.id, adapter: r.adapter, rawMessageId: r.raw_message_id, recordIndex: r.record_index, record: r.record, context: r.context,
-    reason: r.reason, rule: r.rule, field: r.field, value: r.value, receivedAt: r.received_at, replays: r.replays,
-    resolvedAt: r.resolved_at, resolution: r.resolution,
-  };
+  /** A row as stored, opened (a row stored before sealing is read as it is). */
+  private toDeadLetter(r: any): DeadLetter {
+    return {
+      id: r.id, adapter: r.adapter, rawMessageId: r.raw_message_id, recordIndex: r.record_index,
+      record: sealedKeyId(r.record) !== null ? JSON.parse(this.keys.open(r.record, SEALED.deadLetterRecord)) : r.record, context: r.context,
+      reason: openText(this.keys, r.reason, SEALED.deadLetterValue)!, rule: r.rule, field: r.field, value: openText(this.keys, r.value, SEALED.deadLetterValue),
+      receivedAt: r.received_at, replays: r.replays, resolvedAt: r.resolved_at, resolution: r.resolution,
+    };
+  }
 }

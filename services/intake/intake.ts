@@ -16,6 +16,10 @@ import type { ApplyInput } from '../../core/ports/event-row';
 export class Intake implements IntakePort {
   constructor(private readonly deps: { store: Store; profiles: Profiles; metrics: HubMetrics; logger: Logger }) {}
 
+  get dataKeys() {
+    return this.deps.store.keys;
+  }
+
   /** The mapping profile in force for an adapter (a transport that maps in a worker thread loads the same file and version). */
   profileOf(adapter: string): RecordMapper {
     return this.deps.profiles.get(adapter);

@@ -1,6 +1,8 @@
 import type { CaseEvent } from '../../contracts/types';
 import type { SqlExecutor } from '../store/sql-driver';
 import { expandBody } from '../../core/ports/event-row';
+import type { DataKeys } from '../../core/kernel/data-keys';
+import { openEvent } from '../../core/ports/sealed-data';
 
 /** An event committed and not yet published, with its place in the outbox. */
 export interface OutboxEntry {
@@ -16,7 +18,8 @@ export interface OutboxEntry {
  * they were applied and deletes each once the bus has taken it.
  */
 export class OutboxStore {
-  constructor(private readonly db: SqlExecutor) {}
+  /** `keys`: events are published as the canonical contract states them, their personal data opened. */
+  constructor(private readonly db: SqlExecutor, private readonly keys: DataKeys) {}
 
   /**
    * The oldest entries, in the order their events were applied (seq), each with its CloudEvents
@@ -33,7 +36,7 @@ export class OutboxStore {
     return (JSON.parse(rows) as Row[]).map(([seq, eventId, adapter, rawMessageId, supervisionCode, body]) => ({
       seq: Number(seq),
       eventId,
-      event: body ? expandBody(body, { id: eventId, adapter: adapter!, rawMessageId: rawMessageId!, supervisionCode: supervisionCode! }) : null,
+      event: body ? openEvent(this.keys, expandBody(body, { id: eventId, adapter: adapter!, rawMessageId: rawMessageId!, supervisionCode: supervisionCode! })) : null,
     }));
   }
 

@@ -8,6 +8,8 @@ import { PgliteDriver } from './pglite-driver';
 import { holderIsGone, newClaimant } from '../../core/kernel/claimant';
 import { RetryableError } from '../../core/kernel/errors';
 import { PostgresDriver } from './postgres-driver';
+import type { DataKeys } from '../../core/kernel/data-keys';
+import { SEALED } from '../../core/ports/sealed-data';
 
 const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
 
@@ -62,9 +64,9 @@ export const INBOX_CLAIM_SECONDS = 120;
 export class Inbox implements InboxPort {
   private readonly me = newClaimant();
 
-  constructor(private readonly db: SqlDriver) {}
+  constructor(private readonly db: SqlDriver, private readonly keys: DataKeys) {}
 
-  /** Stores the bytes durably, claimed by this node, and returns the raw message (its id is the provenance of every event). */
+  /** Stores the bytes durably (sealed: they hold personal data), claimed by this node, and returns the raw message (its id is the provenance of every event). */
   async put(adapter: string, body: Buffer, contentType: string | null, headers: Record<string, string>): Promise<RawMessage> {
     const msg: RawMessage = {
       id: randomUUID(), adapter, receivedAt: new Date(), contentType, headers, body,
@@ -73,7 +75,7 @@ export class Inbox implements InboxPort {
     await this.db.query(
       `INSERT INTO inbox (id, adapter, received_at, content_type, headers, body, sha256, claimed_by, claimed_host, claimed_pid, claimed_until)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + make_interval(secs => $11))`,
-      [msg.id, adapter, msg.receivedAt.toISOString(), contentType, JSON.stringify(headers), body, msg.sha256, this.me.id, this.me.host, this.me.pid, INBOX_CLAIM_SECONDS],
+      [msg.id, adapter, msg.receivedAt.toISOString(), contentType, JSON.stringify(headers), this.keys.sealBytes(body, SEALED.inbox), msg.sha256, this.me.id, this.me.host, this.me.pid, INBOX_CLAIM_SECONDS],
     );
     return msg;
   }
@@ -90,7 +92,7 @@ export class Inbox implements InboxPort {
 
   async get(id: string): Promise<RawMessage | null> {
     const r = await this.db.query<any>('SELECT id, adapter, received_at, content_type, headers, body, sha256 FROM inbox WHERE id = $1', [id]);
-    return r.rows[0] ? toRaw(r.rows[0]) : null;
+    return r.rows[0] ? this.toRaw(r.rows[0]) : null;
   }
 
   /**
@@ -110,7 +112,14 @@ export class Inbox implements InboxPort {
          FOR UPDATE SKIP LOCKED)
        RETURNING id, adapter, received_at, content_type, headers, body, sha256`,
       [adapter, limit, this.me.id, this.me.host, this.me.pid, INBOX_CLAIM_SECONDS, gone]);
-    return r.rows.map(toRaw).sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime());
+    return r.rows.map((x: any) => this.toRaw(x)).sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime());
+  }
+
+  private toRaw(r: any): RawMessage {
+    return {
+      id: r.id, adapter: r.adapter, receivedAt: new Date(r.received_at), contentType: r.content_type, headers: r.headers,
+      body: this.keys.openBytes(r.body, SEALED.inbox), sha256: r.sha256,
+    };
   }
 
   /** Gives up this node's claims on what it received and did not finish (a stop), so that the next node to start need not wait for them to run out. */
@@ -132,10 +141,3 @@ export class Inbox implements InboxPort {
   }
 }
 
-
-function toRaw(r: any): RawMessage {
-  return {
-    id: r.id, adapter: r.adapter, receivedAt: new Date(r.received_at), contentType: r.content_type, headers: r.headers,
-    body: Buffer.from(r.body), sha256: r.sha256,
-  };
-}

@@ -3,6 +3,7 @@ import type { CaseEvent } from '../../../../contracts/types';
 import type { MappedRecord } from '../../../../core/ports/intake';
 import { readBatchFile, BatchFileFormat } from '../../xml/batch-file';
 import { mayBeRefused, prepareEvent } from '../../../../core/ports/event-row';
+import { DataKeys } from '../../../../core/kernel/data-keys';
 
 /** Consecutive records of a file, mapped, applied in one transaction with the file's progress. */
 export interface MappedChunk {
@@ -23,6 +24,8 @@ export interface RecordJob {
   chunkRecords: number;
   /** The record fields the file's receipt names: all that is kept of a record that cannot be refused any more (slimRecord). */
   receiptFields: readonly string[];
+  /** The data keys' file: events are sealed as they are prepared (a worker thread opens it itself). */
+  keyFile: string;
 }
 
 /**
@@ -30,7 +33,7 @@ export interface RecordJob {
  * prepared too, off the store's thread when this runs in a worker: prepareEvent), handing them on in chunks. `deliver` is awaited before more of the file is read, so memory holds a chunk or two
  * whatever the file's size.
  */
-export async function mapFileRecords(job: RecordJob, profile: RecordMapper, deliver: (chunk: MappedChunk) => Promise<void>): Promise<number> {
+export async function mapFileRecords(job: RecordJob, profile: RecordMapper, deliver: (chunk: MappedChunk) => Promise<void>, keys: DataKeys = DataKeys.open(job.keyFile)): Promise<number> {
   let items: MappedRecord[] = [];
   let first = job.skip;
   let total = 0;
@@ -46,7 +49,7 @@ export async function mapFileRecords(job: RecordJob, profile: RecordMapper, deli
     onRecords: async (records) => {
       for (const { index, record } of records) {
         const r = await profile.mapRecord(record, { rawMessageId: job.rawMessageId, recordIndex: index, batch: job.batch });
-        items.push(r.ok ? { index, record: slimRecord(record, r.event, job.receiptFields), event: prepareEvent(r.event) } : { index, record, failure: r.failure, deadLetter: true });
+        items.push(r.ok ? { index, record: slimRecord(record, r.event, job.receiptFields), event: prepareEvent(r.event, keys) } : { index, record, failure: r.failure, deadLetter: true });
         if (items.length >= job.chunkRecords) await flush();
       }
     },

@@ -296,7 +296,7 @@ export class FileDropTransport extends Transport<FileDropOptions> {
     if (row.records === 0) return this.ledger.finishEmpty(row.id);
     const started = Date.now();
     const source: RecordSource = { adapter: this.adapterId, rawMessageId: row.id, receivedAt: row.claimedAt, batch: row.batch ?? {} };
-    const job: RecordJob = { file: row.path, format: this.format, rawMessageId: row.id, batch: row.batch ?? {}, skip: row.recordsDone, chunkRecords: this.options.chunkRecords, receiptFields: this.fields };
+    const job: RecordJob = { file: row.path, format: this.format, rawMessageId: row.id, batch: row.batch ?? {}, skip: row.recordsDone, chunkRecords: this.options.chunkRecords, receiptFields: this.fields, keyFile: this.ctx.intake.dataKeys.file };
     const each = async (chunk: MappedChunk) => {
       if (signal.aborted) throw new Stopping();
       await this.applyChunk(row, source, chunk);
@@ -306,7 +306,7 @@ export class FileDropTransport extends Transport<FileDropOptions> {
       const ref = { file: profile.file, registryFile: this.ctx.config.registryFile, catalogueFile: this.ctx.config.catalogueFile, version: profile.version };
       for await (const chunk of mapInWorker(job, ref, this.adapterId)) await each(chunk);
     } else {
-      await mapFileRecords(job, profile, each);
+      await mapFileRecords(job, profile, each, this.ctx.intake.dataKeys);
     }
     const done = await this.ledger.get(row.id);
     if (!done || done.state !== 'applied') {

@@ -21,6 +21,7 @@ function unreachableStore(): { intake: Intake; stored: () => number } {
   let attempts = 0;
   const down = () => Promise.reject(new Error('store unreachable'));
   const intake: Intake = {
+    get dataKeys(): never { throw new Error('store unreachable'); },
     profileOf: () => { throw new Error('store unreachable'); },
     receive: () => { attempts++; return down(); },
     process: down,
