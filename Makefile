@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 
-.PHONY: run test build install bench clean types services docs
+.PHONY: run test build install bench clean types services docs fuzz
 
 NPM ?= npm
 
@@ -32,8 +32,11 @@ install:
 	@if node -e "$$LOCK_MATCHES"; then echo "node_modules matches package-lock.json: no install"; touch node_modules/.installed; \
 	else $(NPM) ci --no-audit --no-fund && touch node_modules/.installed; fi
 
+# The console (services/console/): its own type check, then Vite builds it into dist/console.
 build: install
 	$(NODE_BIN)/tsc -p tsconfig.json
+	$(NODE_BIN)/tsc -p services/console/web/tsconfig.json
+	$(NODE_BIN)/vite build --config services/console/web/vite.config.mts
 
 # The hub's heap is capped: without a cap, V8 lets the garbage of a large dropped file pile up to
 # several hundred MB before it collects (README, "Memory and CPU"). Override: make run HUB_NODE_OPTIONS=
@@ -56,6 +59,31 @@ test:
 bench: build
 	HUB_NODE_OPTIONS="$(HUB_NODE_OPTIONS)" HUB_NODE_FLAGS="$(HUB_NODE_FLAGS)" node dist/test/bench/run.js
 	node dist/test/bench/supervision.js
+	node dist/test/bench/console.js
+
+# Fuzzing (test/fuzz/README.md): every target of test/fuzz/targets/ (FUZZ_TARGETS) for FUZZ_RUNS
+# inputs each, or FUZZ_SECONDS each when that is set first, from its corpus in test/fuzz/corpus/.
+# A crash, an input running past FUZZ_TIMEOUT_MS, or memory past the limit (Jazzer.js: the
+# process's resident memory, FUZZ_RSS_MB; the runner: heap growth after collections, FUZZ_GROWTH_MB)
+# fails it, with the input saved under FUZZ_WORK. FUZZ_ENGINE=runner uses the project's own runner
+# instead of Jazzer.js. Niced, and one target at a time: it is meant to run beside other work.
+FUZZ_ENGINE ?= jazzer
+FUZZ_TARGETS ?= all
+FUZZ_RUNS ?= 1000000
+FUZZ_SECONDS ?= 0
+FUZZ_TIMEOUT_MS ?= 1000
+FUZZ_RSS_MB ?= 2048
+FUZZ_GROWTH_MB ?= 64
+FUZZ_WORK ?= data/fuzz
+
+fuzz: build
+ifeq ($(FUZZ_ENGINE),jazzer)
+	nice -n 10 node dist/test/fuzz/jazzer/run.js $(FUZZ_TARGETS) --runs $(FUZZ_RUNS) --seconds $(FUZZ_SECONDS) --timeout-ms $(FUZZ_TIMEOUT_MS) --rss-mb $(FUZZ_RSS_MB) --work $(FUZZ_WORK) --report $(FUZZ_WORK)/jazzer-report.json
+else ifeq ($(FUZZ_ENGINE),runner)
+	nice -n 10 node dist/test/fuzz/runner.js $(FUZZ_TARGETS) --runs $(FUZZ_RUNS) --seconds $(FUZZ_SECONDS) --timeout-ms $(FUZZ_TIMEOUT_MS) --growth-mb $(FUZZ_GROWTH_MB) --work $(FUZZ_WORK) --report $(FUZZ_WORK)/runner-report.json
+else
+	@echo "make fuzz: FUZZ_ENGINE is jazzer or runner, not $(FUZZ_ENGINE)" >&2; exit 2
+endif
 
 # Starts (or installs) PostgreSQL, NATS with JetStream and Redis on loopback.
 services:

@@ -60,6 +60,9 @@ async function start(args: string[]): Promise<number> {
     servers = simulators = started;
     // Their ports were free ones, chosen now: this hub polls its own simulators, never another hub's.
     for (const [id, overrides] of Object.entries(started?.adapterOverrides ?? {})) overrideAdapter(config, id, overrides);
+    // The SMS notifier's section (off in the demo configuration) is turned on against the gateway
+    // simulator, so that a demo hub never sends to a real gateway, nor to another hub's simulator.
+    if (started?.notifierGateway && config.notifier) config.notifier = { ...config.notifier, enabled: true, gateway: { ...config.notifier.gateway, ...started.notifierGateway } };
     // Loaded after the checks above, so that a start that cannot succeed says so at once.
     const { startHub } = await import('./start-hub');
     hub = await startHub(config, logger);
@@ -75,7 +78,9 @@ async function start(args: string[]): Promise<number> {
     const demoToken = config.configFile === DEMO_CONFIG ? '   (Authorization: Bearer demo-supervisor-token)' : '';
     process.stdout.write(`\nCase exchange hub listening on ${hub.url}\n` +
       `  supervisor API  ${hub.url}/api/v1/cases${demoToken}\n` +
+      `  console         ${hub.url}/console${demoToken ? '   (sign in with demo-supervisor-token)' : ''}\n` +
       `  public view     ${hub.url}/api/v1/public/cases/{code}\n` +
+      `  status page     ${hub.url}/status/{code}\n` +
       `  metrics         ${hub.url}/metrics\n` +
       [...hub.context.adapters.values()].flatMap(({ transport }) => transport.httpRoutes().map((r) => `  ${transport.adapterId.padEnd(15)} ${r.method} ${hub.url}${r.path}\n`)).join('') +
       `  data            ${config.dataDir}\n\n`);

@@ -21,10 +21,13 @@ import { mappingService, profilesService } from '../services/mapping.service';
 import { busMiddleware } from '../services/outbox/bus';
 import { BrokerChannels } from '../services/outbox/broker-channels';
 import { startDispatch } from '../services/outbox/outbox-dispatch';
-import { OUTBOX_QUEUE, ALERTS_QUEUE } from '../core/kernel/constants';
+import { OUTBOX_QUEUE, ALERTS_QUEUE, SMS_QUEUE } from '../core/kernel/constants';
 import { supervisorService } from '../services/supervisor.service';
 import { auditService } from '../services/audit.service';
 import { keysService } from '../services/keys.service';
+import { evaluationsService } from '../services/evaluations.service';
+import { notifierService } from '../services/notifier.service';
+import { StoreJobQueue } from '../services/store/job-queue';
 import { loadCalendarDir, DEFAULT_CALENDAR_DIR } from '../core/calendar/calendar-file';
 
 export interface RunningHub {
@@ -44,6 +47,8 @@ const SERVICES = {
   supervisor: supervisorService,
   audit: auditService,
   keys: keysService,
+  evaluations: evaluationsService,
+  notifier: notifierService,
 } as const;
 
 /** The services a node may run (HUB_SERVICES). */
@@ -87,6 +92,7 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
     const calendar = loadCalendarDir(config.supervision.calendarDir ?? DEFAULT_CALENDAR_DIR);
     const context: HubContext = {
       config, logger, metrics, store, profiles, intake, channels, adapters: new Map(),
+      jobs: new StoreJobQueue(store.driver, store.keys),
       clock: options.clock ?? (() => new Date()),
       supervision: { years: calendar.years, items: shared.items },
     };
@@ -174,9 +180,11 @@ function registerStoreGauges(hub: HubContext): void {
     for (const a of hub.profiles.adapters()) this.set({ adapter: a }, 0);
     for (const r of await store.deadLetters.openCounts()) this.set({ adapter: r.adapter }, r.n);
   };
-  // Only the outbox's labels (events, and the supervisor's alerts): other queues set their own.
+  // Only the store's queues (events and the supervisor's alerts on their way to the bus, SMS on
+  // their way to the gateway): other queues set their own.
   (metrics.queueDepth as any).collect = async function collect(this: typeof metrics.queueDepth) {
     this.set({ queue: OUTBOX_QUEUE }, await store.outbox.depth());
     this.set({ queue: ALERTS_QUEUE }, await store.supervision.unpublishedCount());
+    this.set({ queue: SMS_QUEUE }, await hub.jobs.depth(SMS_QUEUE));
   };
 }

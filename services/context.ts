@@ -7,6 +7,7 @@ import type { Intake } from './intake/intake';
 import type { TransportHandle } from '../core/ports/transport';
 import type { Channels } from '../core/ports/channel';
 import type { CalendarYear } from '../core/calendar/working-calendar';
+import type { JobQueue } from '../core/ports/jobs';
 
 /** What the hub's services receive at start-up: the ports chosen from configuration, never the mode itself. */
 export interface HubContext {
@@ -18,6 +19,8 @@ export interface HubContext {
   intake: Intake;
   /** The bus: publishing on its channels. */
   channels: Channels;
+  /** Durable work with retries (outbound deliveries): in the store, whatever the mode, for now. */
+  jobs: JobQueue;
   /** The hub's clock: the supervision rules compute lights for its now. */
   clock: () => Date;
   /** What the supervision rules read: the working-day calendar's years and the catalogue's limits per item. */

@@ -6,13 +6,17 @@ import { sendProblem, sendJson } from '../core/kernel/http';
 import { tokenHash, TokenConfig } from '../core/kernel/config';
 import { timingSafeEqual } from 'node:crypto';
 import { streamAlerts } from './supervisor/alert-stream';
+import { errorPage, PAGE_HEADERS, PAGE_TYPE } from './evaluations/page';
+import { serveConsoleIndex, serveConsoleAsset } from './console/console-assets';
+import { serveStatusPage, lookupRedirect, sendHtml, renderLookupPage, PublicCase } from './console/status-page';
+import { departmentCatalogue, whoAmI } from './console/who-am-i';
 
 /** The caller a bearer token names, as services see it (ctx.meta.user). */
 export function callerOf(token: TokenConfig): { name: string; roles: string[]; personalData: boolean; departments?: string[] } {
   return { name: token.name, roles: token.roles, personalData: token.personalData === true, ...(token.departments ? { departments: token.departments } : {}) };
 }
 
-type Req = IncomingMessage & { $action?: { name: string; role?: string }; $route?: unknown; $alias?: { action?: string } };
+type Req = IncomingMessage & { $action?: { name: string; role?: string | string[] }; $route?: unknown; $alias?: { action?: string }; $params?: Record<string, unknown>; $ctx?: Context<unknown, any> };
 
 /**
  * The errors that say no node of the hub runs the service a route calls: moleculer-web's when no
@@ -53,9 +57,10 @@ export function gatewayService(hub: HubContext): ServiceSchema {
   /**
    * The token of a request's Authorization header; throws 401 without one or for an unknown one,
    * 403 without the route's role. The presented token's hash is compared with every configured
-   * hash in constant time, and all of them are compared whatever matches.
+   * hash in constant time, and all of them are compared whatever matches. An action may name
+   * several roles: any one of them lets the token through.
    */
-  const authenticate = (req: IncomingMessage, role: string | undefined): TokenConfig => {
+  const authenticate = (req: IncomingMessage, role: string | readonly string[] | undefined): TokenConfig => {
     const header = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     let token: TokenConfig | undefined;
@@ -64,9 +69,11 @@ export function gatewayService(hub: HubContext): ServiceSchema {
       for (const t of tokens) if (timingSafeEqual(presented, t.hash) && !token) token = t;
     }
     if (!token) throw new Errors.MoleculerClientError(m ? 'unknown token' : 'a bearer token is required', 401, 'unauthorized');
-    if (role && !token.roles.includes(role as never)) throw new Errors.MoleculerClientError(`this route needs the ${role} role`, 403, 'forbidden');
+    const roles = typeof role === 'string' ? [role] : role ?? [];
+    if (roles.length && !roles.some((r) => token!.roles.includes(r as never))) throw new Errors.MoleculerClientError(`this route needs the ${roles.join(' or ')} role`, 403, 'forbidden');
     return token;
   };
+  const visibleDepartments = departmentCatalogue(hub.config.registryFile, hub.config.catalogueFile);
   const transportAliases: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {};
   for (const { transport } of hub.adapters.values()) {
     for (const r of transport.httpRoutes()) {
@@ -112,6 +119,15 @@ export function gatewayService(hub: HubContext): ServiceSchema {
               }
               void streamAlerts(this.broker, req, res, callerOf(token), hub.logger);
             },
+            // The supervisor's console (services/console/): the page and its built assets, all from the hub.
+            'GET /console': serveConsoleIndex,
+            'GET /console/assets/:file': (req: Req, res: ServerResponse) => serveConsoleAsset(req, res, String(req.$params?.file ?? '')),
+            // The public status page (办事群众随时查询): HTML from the public case view, no personal data.
+            'GET /status': (req: IncomingMessage, res: ServerResponse) => { if (!lookupRedirect(req, res)) sendHtml(res, 200, renderLookupPage()); },
+            'GET /status/:code': function status(this: Service, req: Req, res: ServerResponse) {
+              const code = String(req.$params?.code ?? '');
+              void serveStatusPage((c) => this.broker.call('cases.public', { code: c }) as Promise<PublicCase>, code, res, hub.logger);
+            },
             'GET /metrics': (_req: IncomingMessage, res: ServerResponse) => {
               hub.metrics.registry.metrics().then((text) => {
                 res.writeHead(200, { 'Content-Type': hub.metrics.registry.contentType });
@@ -124,8 +140,22 @@ export function gatewayService(hub: HubContext): ServiceSchema {
         {
           path: '/api/v1/public',
           mappingPolicy: 'restrict',
-          aliases: { 'GET cases/:code': 'cases.public' },
+          aliases: { 'GET cases/:code': 'cases.public', 'POST evaluations/:token': 'evaluations.submit' },
           onError: (req: IncomingMessage, res: ServerResponse, err: unknown) => problemFor(hub, req, res, err),
+        },
+        {
+          // The evaluation page an SMS links to: HTML, its form posted without script as a form.
+          path: '/e',
+          mappingPolicy: 'restrict',
+          bodyParsers: { json: false, urlencoded: { extended: false, limit: '16kb' } },
+          aliases: { 'GET :token': 'evaluations.page', 'POST :token': 'evaluations.pageSubmit' },
+          onError: (_req: IncomingMessage, res: ServerResponse, err: any) => {
+            const status = NO_NODE_RUNS_IT.has(err?.name) ? 503 : Number(err?.code) >= 400 && Number(err?.code) < 600 ? Number(err.code) : 500;
+            if (status >= 500) hub.logger.error({ err: err?.message, status }, 'evaluation page failed');
+            if (res.headersSent) return;
+            res.writeHead(status, { 'Content-Type': PAGE_TYPE, ...PAGE_HEADERS });
+            res.end(errorPage(status));
+          },
         },
         {
           path: '/api/v1',
@@ -139,6 +169,8 @@ export function gatewayService(hub: HubContext): ServiceSchema {
             'POST cases/find': 'cases.find',
             'GET cases/:code': 'cases.get',
             'POST cases/reproject': 'cases.reproject',
+            // What the token may see (the console asks once signed in): any known token.
+            'GET me': (req: Req, res: ServerResponse) => sendJson(res, 200, whoAmI(req.$ctx!.meta.user, visibleDepartments())),
             'GET stats/departments': 'supervisor.stats',
             'GET alerts': 'supervisor.alerts',
             'GET dead-letters': 'dead-letters.list',
@@ -149,6 +181,8 @@ export function gatewayService(hub: HubContext): ServiceSchema {
             'POST mapping/reload': 'mapping.reload',
             'POST keys/rekey': 'keys.rekey',
             'GET keys/rekey': 'keys.rekeyStatus',
+            'GET evaluations': 'evaluations.list',
+            'POST evaluations/:id/follow-up': 'evaluations.followUp',
           },
           onError: (req: IncomingMessage, res: ServerResponse, err: unknown) => problemFor(hub, req, res, err),
         },

@@ -6,6 +6,8 @@ import { Supervisor } from './supervisor/supervisor';
 import { dayOfDate } from '../core/calendar/working-calendar';
 import type { StatsRow } from './supervisor/supervision-store';
 import type { CallerMeta } from './cases.service';
+import type { EvaluationStats } from './evaluations/evaluations';
+import { withEvaluationStats } from './evaluations/stats';
 
 /** Events the supervisor takes at once from the bus. */
 const IN_FLIGHT = 200;
@@ -84,6 +86,9 @@ function entry(code: string, name: string, c: StatsRow['counts']): StatsEntry {
 export function departmentStats(rows: readonly StatsRow[]): StatsEntry[] {
   const byDept = new Map<string, { name: string; sum: StatsRow['counts']; halls: StatsEntry[] }>();
   for (const r of rows) {
+    // Counters that came back to zero (the range's cases all moved to another day or hall when a
+    // late event arrived) describe no case: not a department or hall of these statistics.
+    if (Object.values(r.counts).every((n) => n === 0)) continue;
     let d = byDept.get(r.department.code);
     if (!d) {
       d = { name: r.department.name, sum: Object.fromEntries(Object.keys(r.counts).map((k) => [k, 0])) as StatsRow['counts'], halls: [] };
@@ -148,7 +153,15 @@ export function supervisorService(hub: HubContext): ServiceSchema {
             }
           }
           if (from && to && from > to) throw new Errors.MoleculerClientError(`from ${from} is after to ${to}`, 400, 'bad-range', { field: 'from', value: from });
-          return { departments: departmentStats(await store.supervision.stats({ from, to, scope: scopeOf(ctx.meta) })) };
+          const departments = departmentStats(await store.supervision.stats({ from, to, scope: scopeOf(ctx.meta) }));
+          // Each department's evaluations (好差评) in the range, when a node runs the evaluations service.
+          let evaluations: EvaluationStats[] | null = null;
+          try {
+            evaluations = ((await ctx.call('evaluations.stats', { from, to })) as { departments: EvaluationStats[] }).departments;
+          } catch (err) {
+            hub.logger.warn({ err: (err as Error).message }, 'department statistics without evaluations: the evaluations service did not answer');
+          }
+          return { departments: evaluations ? withEvaluationStats(departments, evaluations) : departments };
         },
       },
       alerts: {

@@ -22,7 +22,7 @@ import { createLogger } from '../core/kernel/logger';
 import { startHub, RunningHub } from '../cli/start-hub';
 import { openStore, defaultKeyFile, Store } from '../services/store/open-store';
 import { ROOT, ADAPTERS_DIR } from '../core/kernel/paths';
-import { STORES, StoreKind, testDataDir, spawnHub, HubProcess, SUPERVISOR, OPERATOR, getJson, waitFor } from './support/hub';
+import { STORES, StoreKind, testDataDir, spawnHub, HubProcess, SUPERVISOR, OPERATOR, getJson, waitFor, settled } from './support/hub';
 import { createTestDatabase } from './support/servers';
 
 const ADAPTER = 'vehicle-office';
@@ -183,7 +183,12 @@ for (const store of STORES) {
       assert.equal(a1.jgm, a2.jgm);
       assert.notEqual(a1.jgm, a3.jgm);
 
-      const view = await caseOf(h, '1301002026112400123');
+      // The supervisor computes the light and the pause from the bus, after the event is applied.
+      await settled(h.url);
+      const view = await waitFor('the supervisor to stop the clock', async () => {
+        const v = await caseOf(h, '1301002026112400123');
+        return v.paused === true ? v : null;
+      }, 10_000);
       assert.equal(validateCaseView(view), null);
       assert.equal(view.supervisionCode, a1.jgm);
       assert.equal(view.status, 'SUPPLEMENT_REQUESTED');

@@ -6,6 +6,7 @@ import Ajv, { ErrorObject } from 'ajv';
 import { ConfigError } from './errors';
 import { CONTRACTS_DIR } from './paths';
 import type { Role } from './constants';
+import type { CanonicalStatus } from '../../contracts/types';
 import schema from './config.schema.json';
 
 export interface TokenConfig {
@@ -29,6 +30,37 @@ export interface SupervisionConfig {
   items: Record<string, { yellowAt?: number; promisedDays?: number; intakeDays?: number }>;
   sweepSeconds: number;
   sweepBatch: number;
+}
+
+/** Evaluations (好差评, services/evaluations/). */
+export interface EvaluationsConfig {
+  /** What evaluation links start with (`<publicBaseUrl>/e/<token>`); null: the hub's own HTTP address. */
+  publicBaseUrl: string | null;
+  /** Days a link stays open after it was issued. */
+  linkDays: number;
+  /** Working days within which a rating of 2 or less is followed up. */
+  followUpWorkingDays: number;
+  /** How often one node looks for follow-ups past their due time. */
+  sweepSeconds: number;
+}
+
+/** The SMS notifier (services/notifier/). */
+export interface NotifierConfig {
+  /** false: no SMS is sent, as without the section. */
+  enabled: boolean;
+  /** The gateway's base URL (messages go to <url>/sms/v1/messages), its bearer token, and how long a request may take. */
+  gateway: { url: string; token: string; timeoutMs: number };
+  /** Messages started per second, across every node (the gateway's limit). */
+  ratePerSecond: number;
+  /** Requests one node has in flight at once. */
+  concurrency: number;
+  /** The statuses an applicant is told of. */
+  statuses: CanonicalStatus[];
+  /** Per catalogue item code: its statuses instead. */
+  items: Record<string, { statuses: CanonicalStatus[] }>;
+  retry: { firstDelayMs: number; maxDelayMs: number; giveUpHours: number };
+  /** How often a node looks for messages other nodes queued, or that came due. */
+  pollIntervalMs: number;
 }
 
 export interface AdapterRef {
@@ -76,6 +108,9 @@ export interface HubConfig {
   shutdownGraceSeconds: number;
   outbox: OutboxConfig;
   supervision: SupervisionConfig;
+  /** null: no notifier section, and no SMS is sent. */
+  notifier: NotifierConfig | null;
+  evaluations: EvaluationsConfig;
   logLevel: string;
   configFile: string;
 }
@@ -163,6 +198,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, file: string | 
     shutdownGraceSeconds: raw.shutdownGraceSeconds,
     outbox: raw.outbox,
     supervision: { ...raw.supervision, calendarDir: raw.supervision.calendarDir ? rel(raw.supervision.calendarDir) : null },
+    notifier: raw.notifier ? { ...raw.notifier, gateway: { url: String(raw.notifier.gateway.url).replace(/\/+$/, ''), token: resolveSecret(raw.notifier.gateway, 'notifier.gateway', rel, env, where), timeoutMs: raw.notifier.gateway.timeoutMs } } : null,
+    evaluations: { ...raw.evaluations, publicBaseUrl: raw.evaluations.publicBaseUrl ? String(raw.evaluations.publicBaseUrl).replace(/\/+$/, '') : null },
     logLevel: raw.logLevel,
     configFile: where,
   };
@@ -171,6 +208,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, file: string | 
 /** sha256 of a token, as tokens are kept and compared. */
 export function tokenHash(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/**
+ * A secret the hub presents to another system (the SMS gateway's token), from whichever of token,
+ * tokenFile and tokenEnv the setting gives; a file or variable that is missing or empty stops the
+ * start, naming the setting, never the secret.
+ */
+function resolveSecret(entry: { token?: string; tokenFile?: string; tokenEnv?: string }, setting: string, rel: (p: string) => string, env: NodeJS.ProcessEnv, where: string): string {
+  const fail = (why: string, field: string) => new ConfigError(`invalid configuration ${where}: ${setting}.${field}: ${why}`, { file: where, field: `${setting}.${field}` });
+  if (entry.token !== undefined) return entry.token;
+  if (entry.tokenFile !== undefined) {
+    const file = rel(entry.tokenFile);
+    let secret: string;
+    try {
+      secret = fs.readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw fail(`${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'tokenFile');
+    }
+    if (secret.length < 8) throw fail(`${file} holds no token of 8 characters or more`, 'tokenFile');
+    return secret;
+  }
+  const secret = env[entry.tokenEnv ?? '']?.trim();
+  if (!secret || secret.length < 8) throw fail(`the variable ${entry.tokenEnv} holds no token of 8 characters or more`, 'tokenEnv');
+  return secret;
 }
 
 /**

@@ -41,6 +41,20 @@ export const OUTBOX_QUEUE = 'outbox';
 /** The queue label of hub_queue_depth for alerts stored and not yet published. */
 export const ALERTS_QUEUE = 'alerts';
 
+/** The queue label of hub_queue_depth for SMS notifications not yet taken by the gateway (and the job queue's name). */
+export const SMS_QUEUE = 'sms';
+
+/** The target label of hub_outbound_total for the SMS gateway. */
+export const SMS_TARGET = 'sms';
+
+/**
+ * Results of an outbound delivery attempt (hub_outbound_total{result}): sent (the target took it),
+ * throttled (429: retried when it said), error (down, no answer, refused for now: retried with
+ * backoff), rejected (refused for good: dead), expired (given up after the give-up age: dead).
+ */
+export const OUTBOUND_RESULTS = ['sent', 'throttled', 'error', 'rejected', 'expired'] as const;
+export type OutboundResult = (typeof OUTBOUND_RESULTS)[number];
+
 export const INBOUND_RESULTS = ['accepted', 'duplicate', 'rejected', 'failed'] as const;
 export type InboundResult = (typeof INBOUND_RESULTS)[number];
 

@@ -21,3 +21,101 @@ export interface Lease {
 export interface Leases {
   lease(name: string, seconds: number): Lease;
 }
+
+/**
+ * A job as its handler is given it. A job is keyed: one job per key and queue, ever (the key of a
+ * notification is its requestId), so that adding the same work twice (an event delivered again, a
+ * restart) never does it twice.
+ */
+export interface Job<P> {
+  readonly queue: string;
+  readonly key: string;
+  readonly payload: P;
+  /** This attempt's number, from 1. */
+  readonly attempt: number;
+  /** When the job was added. */
+  readonly addedAt: Date;
+  /**
+   * Aborts when the worker stops: the handler should give up soon after and answer a retry; the job
+   * is taken again (by this node after its restart, or by another) with its attempt not counted.
+   */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * What became of one attempt. A handler that throws is taken to answer `retry` with the error's
+ * message: work is never lost to an exception.
+ */
+export type JobOutcome<P> =
+  /** Done: `result` (the target's answer) is recorded in the same step as the job's end, never to be done again. */
+  | { outcome: 'done'; result?: Record<string, unknown> }
+  /**
+   * Try again after `afterMs` (the target said when: 429 Retry-After), or after the queue's
+   * exponential backoff. `pauseQueue`: the target refused because of the whole queue's pace (its
+   * rate limit), so no job of the queue starts before then, on any node. `payload`: what the job
+   * learned (a link fetched once), kept for the next attempt.
+   */
+  | { outcome: 'retry'; reason: string; afterMs?: number; pauseQueue?: boolean; payload?: P }
+  /** Will never succeed (the target refused the job itself): the job goes to the dead state at once. */
+  | { outcome: 'failed'; reason: string };
+
+export type JobHandler<P> = (job: Job<P>) => Promise<JobOutcome<P>>;
+
+/** Where a job stands after an attempt: the queue's answer to an outcome. */
+export type JobState = 'done' | 'waiting' | 'dead' | 'released';
+
+export interface JobWorkerOptions<P> {
+  /** Jobs this node works on at once. */
+  concurrency: number;
+  /** Jobs started per second on this queue, across every node that works on it; 0: no limit. */
+  ratePerSecond: number;
+  /** Retry delays: firstMs after the first failure, doubling up to maxMs, each with ±20 % jitter. */
+  backoff: { firstMs: number; maxMs: number };
+  /** A job not done this long after it was added goes to the dead state instead of being retried. */
+  giveUpAfterMs: number;
+  /**
+   * Called after each attempt with where the job went: done, waiting (retried), dead (failed, or
+   * given up), released (the worker stopped during the attempt: not counted). For metrics and logs.
+   */
+  onOutcome?(job: Job<P>, outcome: JobOutcome<P>, state: JobState): void;
+  /** How often a worker that polls (the store's) looks for jobs other nodes added or that came due; 1 s by default. */
+  pollIntervalMs?: number;
+  /** A claim of jobs (the store, Redis) failed; the worker tries again after a pause. */
+  onError?(err: unknown): void;
+}
+
+/** A worker on one queue: takes jobs as they come due, until stopped. */
+export interface JobWorker {
+  /** Stops taking jobs, aborts the attempts in progress and waits for them to end; their jobs are released, not counted. */
+  stop(): Promise<void>;
+}
+
+/** A job in the dead state: given up, kept for an operator to see. */
+export interface DeadJob {
+  key: string;
+  attempts: number;
+  /** The last attempt's reason (personal data masked). */
+  reason: string | null;
+  addedAt: string;
+  diedAt: string | null;
+}
+
+/**
+ * Durable work with retries (outbound deliveries): in the store when embedded, so that a restart
+ * loses nothing; meant to be served by BullMQ on Redis in cluster mode as well (key = jobId,
+ * delayMs = delay, outcomes = return value / thrown error / UnrecoverableError, pauseQueue =
+ * worker.rateLimit, ratePerSecond = the worker's limiter).
+ */
+export interface JobQueue {
+  /**
+   * Adds a job unless the queue ever held one with this key (waiting, running, done or dead): answers
+   * whether it was added. Resolves once the job is durable.
+   */
+  add<P>(queue: string, key: string, payload: P, opts?: { delayMs?: number }): Promise<boolean>;
+  /** Starts working on a queue's jobs on this node. */
+  work<P>(queue: string, handler: JobHandler<P>, opts: JobWorkerOptions<P>): JobWorker;
+  /** Jobs not yet done nor dead: waiting (due or delayed) and running (hub_queue_depth). */
+  depth(queue: string): Promise<number>;
+  /** Dead jobs, most recent first. */
+  dead(queue: string, limit?: number): Promise<DeadJob[]>;
+}

@@ -10,6 +10,7 @@ import { TaxBureauDropSimulator } from './tax-bureau';
 import { VehicleOfficePushSimulator } from './vehicle-office';
 import { VehicleQueryService, startVehicleQueryService } from './vehicle-query-service';
 import { VehicleReportStream, generateChanges } from './vehicle-reports';
+import { SmsGatewaySimulator, startSmsGateway, SMS_DEMO_TOKEN } from './sms-gateway';
 
 export type SimulatorsOptions = {
   /** The hub's base URL, e.g. http://127.0.0.1:8080. */
@@ -21,13 +22,15 @@ export type SimulatorsOptions = {
    * that two hubs on one machine each poll their own (the ports reach the hub by `adapterOverrides`).
    */
   queryPort?: number;
+  /** Port of the SMS gateway (the hub's notifier calls it); 0, the default, any free port. */
+  smsPort?: number;
   logger?: Logger;
   seed?: number | string;
   /** Multiplies every interval; below 1 for more traffic. */
   pace?: number;
 };
 
-export type Simulators = { stop(): Promise<void>; queryService?: VehicleQueryService };
+export type Simulators = { stop(): Promise<void>; queryService?: VehicleQueryService; smsGateway?: SmsGatewaySimulator };
 
 /** The departments' own servers, which the hub calls (the vehicle office's query service). */
 export type DepartmentServers = {
@@ -38,6 +41,9 @@ export type DepartmentServers = {
    * the adapter's definition): the addresses they listen on this time.
    */
   adapterOverrides: Record<string, Record<string, unknown>>;
+  /** The city SMS gateway the hub's notifier sends to, and what its configuration must say to reach it. */
+  smsGateway?: SmsGatewaySimulator;
+  notifierGateway?: { url: string; token: string };
 };
 
 /** The vehicle office's adapter id in the demo configuration. */
@@ -47,23 +53,33 @@ export const VEHICLE_OFFICE_ADAPTER = 'vehicle-office';
  * Starts the servers the hub calls. Started before the hub, so that its first poll finds them; a
  * server that cannot start is logged and left out (the hub's poller reports the gap).
  */
-export async function startDepartmentServers(options: Pick<SimulatorsOptions, 'queryPort' | 'logger' | 'seed' | 'pace'>): Promise<DepartmentServers> {
+export async function startDepartmentServers(options: Pick<SimulatorsOptions, 'queryPort' | 'smsPort' | 'logger' | 'seed' | 'pace'>): Promise<DepartmentServers> {
   const logger = options.logger ?? pino();
   const pace = options.pace ?? 1;
   const seed = options.seed ?? Date.now();
+  const servers: DepartmentServers = { adapterOverrides: {}, stop: async () => undefined };
+  const stoppers: (() => Promise<void>)[] = [];
   try {
     const queryService = await startVehicleQueryService({ port: options.queryPort ?? 0 });
     const feed = startChangeFeed(queryService, 5000 * pace, logger, `${seed}-veh-query`);
     logger.info({ simulator: 'vehicle-office-query', url: queryService.url, records: queryService.records().length }, 'vehicle office query service listening');
-    return {
-      queryService,
-      adapterOverrides: { [VEHICLE_OFFICE_ADAPTER]: { transport: { options: { poll: { enabled: true, url: queryService.url } } } } },
-      stop: async () => { await feed.stop(); await queryService.close(); },
-    };
+    servers.queryService = queryService;
+    servers.adapterOverrides[VEHICLE_OFFICE_ADAPTER] = { transport: { options: { poll: { enabled: true, url: queryService.url } } } };
+    stoppers.push(async () => { await feed.stop(); await queryService.close(); });
   } catch (err) {
     logger.error({ err, simulator: 'vehicle-office-query', port: options.queryPort ?? 0 }, 'vehicle office query service could not start');
-    return { adapterOverrides: {}, stop: async () => undefined };
   }
+  try {
+    const sms = await startSmsGateway({ port: options.smsPort ?? 0, logger });
+    logger.info({ simulator: 'sms-gateway', url: sms.url }, 'SMS gateway listening');
+    servers.smsGateway = sms;
+    servers.notifierGateway = { url: sms.url, token: SMS_DEMO_TOKEN };
+    stoppers.push(() => sms.close());
+  } catch (err) {
+    logger.error({ err, simulator: 'sms-gateway', port: options.smsPort ?? 0 }, 'SMS gateway could not start');
+  }
+  servers.stop = async () => { await Promise.all(stoppers.map((stop) => stop())); };
+  return servers;
 }
 
 /**
@@ -96,6 +112,7 @@ export async function startSimulators(options: SimulatorsOptions & { servers?: D
 
   return {
     queryService: servers.queryService,
+    smsGateway: servers.smsGateway,
     stop: async () => {
       await Promise.all(stoppers.map((stop) => stop()));
       logger.info('department simulators stopped');
@@ -144,8 +161,9 @@ function parseArgs(argv: string[]): Record<string, string> {
 export async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
   if (args.help) {
-    process.stdout.write('usage: node dist/infra/simulators/index.js [--hub http://127.0.0.1:8080] [--data ./data] [--query-port 9101] [--seed N] [--pace 1]\n' +
-      '  the hub polls the query service only when its configuration names it: vehicle-office\'s transport.options.poll {enabled: true, url}\n');
+    process.stdout.write('usage: node dist/infra/simulators/index.js [--hub http://127.0.0.1:8080] [--data ./data] [--query-port 9101] [--sms-port 9102] [--seed N] [--pace 1]\n' +
+      '  the hub polls the query service only when its configuration names it: vehicle-office\'s transport.options.poll {enabled: true, url}\n' +
+      '  and sends SMS to the gateway only when its configuration names it: notifier {enabled: true, gateway: {url, token: sms-demo-token}}\n');
     return;
   }
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' });
@@ -154,6 +172,7 @@ export async function main(argv: string[]): Promise<void> {
     dataDir: args.data ?? process.env.HUB_DATA_DIR ?? './data',
     // Run on its own, beside a hub started separately, it listens where the WSDL says, unless told otherwise.
     queryPort: args['query-port'] ? Number(args['query-port']) : 9101,
+    smsPort: args['sms-port'] ? Number(args['sms-port']) : 9102,
     seed: args.seed,
     pace: args.pace ? Number(args.pace) : undefined,
     logger,

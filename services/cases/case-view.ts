@@ -44,6 +44,10 @@ export function toPublicView(stored: StoredCase) {
     department: { code: p.department.code, name: p.department.name },
     item: p.item,
     status: p.status,
+    // The applicant is told the date the department promised (the status page shows it); while
+    // paused, the deadline as if the pause ended now.
+    deadline: p.deadline,
+    paused: p.paused,
     timeline: stored.timeline.map((e) => ({ status: e.status, time: e.time })),
   };
 }

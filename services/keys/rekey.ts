@@ -3,6 +3,8 @@ import { jsonParam } from '../store/sql-driver';
 import type { DataKeys } from '../../core/kernel/data-keys';
 import { sealedBytesKeyId, sealedKeyId } from '../../core/kernel/data-keys';
 import { isSealedApplicant, openApplicant, openText, sealApplicant, sealText, SEALED, StoredApplicant } from '../../core/ports/sealed-data';
+import { EVALUATIONS_SEALED } from '../evaluations/sealed-columns';
+import { JOBS_SEALED } from '../store/job-queue';
 
 /** Where a rekey stands, table by table. */
 export interface RekeyProgress {
@@ -135,6 +137,10 @@ const TABLES: SealedTable[] = [
         [jsonParam(JSON.stringify(rows.map((w) => ({ id: w.key, v: w.values, o: w.old }))))]);
     },
   },
+  // The evaluation links, the applicants' comments and the departments' follow-up notes (services/evaluations/).
+  ...EVALUATIONS_SEALED,
+  // The payloads of jobs not yet done (services/store/job-queue.ts): the SMS notifier's mobiles.
+  JOBS_SEALED,
 ];
 
 /** The tables whose columns hold sealed personal data. */
