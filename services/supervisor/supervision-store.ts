@@ -97,6 +97,20 @@ export interface StatsRow {
   counts: Record<(typeof STAT_COLUMNS)[number], number>;
 }
 
+// The case store's lock of a case (services/cases/case-store.ts, lockBucket, LOCK_BUCKETS): the sweep
+// splits its cases by it so that its transactions side by side never wait for each other's locks.
+// Kept in step by hand while the case store does not export it; were they to differ, the sweep would
+// stay correct (locks are still taken in ascending order) but its transactions would queue.
+function caseLockBucket(code: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < code.length; i++) {
+    h ^= code.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % CASE_LOCK_BUCKETS;
+}
+const CASE_LOCK_BUCKETS = 1024;
+
 // Advisory lock under which alert ids are taken, held to the commit: ids are committed in order, so
 // a reader that has seen id n has seen every alert before it.
 const ALERT_LOCK = [7342102, 0] as const;
@@ -223,11 +237,30 @@ export class SupervisionStore {
     }));
   }
 
-  /** Cases whose light may have changed by `now` with no new event: the earliest due first. */
-  async due(now: Date, limit: number): Promise<string[]> {
+  /**
+   * How many of the sweep's transactions may run side by side: `wanted` on a PostgreSQL server,
+   * whose pool gives each its own connection; 1 on the embedded store, whose one connection runs one
+   * transaction at a time (side by side, they would only queue for it).
+   */
+  sweepLanes(wanted: number): number {
+    return this.db.kind === 'pglite' ? 1 : Math.max(1, Math.floor(wanted));
+  }
+
+  /**
+   * The lane of a case among `lanes` that share no case lock (CaseStore.lockCases): transactions of
+   * different lanes side by side never wait for each other's case locks. Each lane takes about as
+   * many cases as the others.
+   */
+  laneOf(code: string, lanes: number): number {
+    return lanes <= 1 ? 0 : Math.floor((caseLockBucket(code) * lanes) / CASE_LOCK_BUCKETS);
+  }
+
+  /** Cases whose light may have changed by `now` with no new event, but `besides`: the earliest due first. */
+  async due(now: Date, limit: number, besides: readonly string[] = []): Promise<string[]> {
     const r = await this.db.query<{ codes: string | null }>(
-      'SELECT string_agg(supervision_code, \',\') AS codes FROM (SELECT supervision_code FROM cases WHERE light_due_at <= $1 ORDER BY light_due_at LIMIT $2) d',
-      [now.toISOString(), limit]);
+      `SELECT string_agg(supervision_code, ',') AS codes FROM (SELECT supervision_code FROM cases
+       WHERE light_due_at <= $1${besides.length ? ' AND supervision_code <> ALL($3::text[])' : ''} ORDER BY light_due_at LIMIT $2) d`,
+      besides.length ? [now.toISOString(), limit, [...besides]] : [now.toISOString(), limit]);
     return r.rows[0]?.codes ? r.rows[0].codes.split(',') : [];
   }
 

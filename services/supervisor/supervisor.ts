@@ -11,13 +11,19 @@ import type { ItemLimits } from './rules';
 import { decideCase } from './decide';
 import type { AlertItem, SupervisionStore } from './supervision-store';
 
+/** The sweep's transactions side by side when the configuration does not say (config.schema.json). */
+const DEFAULT_SWEEP_CONCURRENCY = 2;
+
 export interface SupervisorDeps {
   store: SupervisionStore;
   /** The loaded years of the working-day calendar. */
   years: readonly CalendarYear[];
   /** The catalogue's limits per item code. */
   items: ReadonlyMap<string, { promisedDays: number; intakeDays: number }>;
-  config: SupervisionConfig;
+  config: SupervisionConfig & {
+    /** Transactions of the sweep side by side (config.schema.json); 1 on the embedded store whatever it says. */
+    sweepConcurrency?: number;
+  };
   /** The hub's clock: lights are computed for its now. */
   clock: () => Date;
   /** One node of a cluster sweeps at a time, under a lease in the store (SWEEP_LEASE). */
@@ -85,20 +91,65 @@ export class Supervisor {
       `no working-day calendar for ${year} is loaded: its days count by weekdays alone until its notice is added (hub calendar check FILE)`);
   }
 
-  /** Recomputes every case whose light was due to change by now, a batch per transaction; answers how many. */
+  /**
+   * Recomputes every case whose light was due to change by now, the earliest due first; answers how
+   * many. The cases due are split into `sweepConcurrency` lanes that share no case lock, each of
+   * which supervises its cases `sweepBatch` per transaction, the lanes side by side; more cases due
+   * are read while transactions run. A node that stops or loses the lease ends each lane after its
+   * transaction in progress.
+   */
   async sweep(signal?: AbortSignal): Promise<number> {
     const end = this.deps.metrics.sweepDuration.startTimer();
+    const { store, config } = this.deps;
+    const batch = config.sweepBatch;
+    const lanes = store.sweepLanes(config.sweepConcurrency ?? DEFAULT_SWEEP_CONCURRENCY);
+    // The cases read and not yet supervised, per lane; every case read and not yet committed, which
+    // a read leaves out (the others are no longer due once committed).
+    const queues = Array.from({ length: lanes }, () => [] as string[]);
+    const taken = new Set<string>();
+    let more = true;
+    let failed = false;
+    let reading: Promise<void> | null = null;
+    const read = (): Promise<void> => (reading ??= (async () => {
+      try {
+        const codes = await store.due(this.deps.clock(), batch * lanes, [...taken]);
+        more = codes.length === batch * lanes;
+        for (const code of codes) {
+          taken.add(code);
+          queues[store.laneOf(code, lanes)].push(code);
+        }
+      } finally {
+        reading = null;
+      }
+    })());
     let n = 0;
-    try {
+    const lane = async (queue: string[]): Promise<void> => {
       for (;;) {
-        const codes = await this.deps.store.due(this.deps.clock(), this.deps.config.sweepBatch);
-        if (!codes.length) break;
+        while (queue.length < batch && more && !failed) await read();
+        if (!queue.length || failed) return;
+        const codes = queue.splice(0, batch);
+        // Reading the cases due visits their rows, mostly not in memory yet: done while this
+        // transaction runs rather than after it. Should it fail, the lane's next read fails the sweep.
+        if (queue.length < batch && more) read().catch(() => undefined);
         await this.supervise(codes);
+        for (const code of codes) taken.delete(code);
         n += codes.length;
         // A stopping node, or one that lost the lease, leaves the rest to the next sweep.
-        if (codes.length < this.deps.config.sweepBatch || signal?.aborted) break;
+        if (signal?.aborted) return;
       }
+    };
+    // A lane that fails stops the others after their transaction in progress.
+    const guarded = (queue: string[]) => lane(queue).catch((err: unknown) => {
+      failed = true;
+      throw err;
+    });
+    try {
+      const done = await Promise.allSettled(queues.map(guarded));
+      const failure = done.find((d): d is PromiseRejectedResult => d.status === 'rejected');
+      if (failure) throw failure.reason;
     } finally {
+      // Nothing of the sweep is left running on the store once it has answered or failed.
+      await (reading as Promise<void> | null)?.catch(() => undefined);
       end();
     }
     return n;
