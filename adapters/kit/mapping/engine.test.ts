@@ -114,6 +114,47 @@ describe('mapping engine', () => {
     assert.ok(!later.ok && later.failure.rule === 'unknown-code' && later.failure.field === 'st');
   });
 
+  it('refuses a record whose rule condition fails, as when its `from` fails, rather than throwing', async () => {
+    // A condition that fails at run time (here a function that does not exist) made mapRecord
+    // throw: the message it came in was answered "try again later", and failed again on every retry.
+    const p = MappingProfile.fromText('x.yaml', minimal().replace('localCaseId: { from: no }', `localCaseId:
+    - when: "$noSuchFunction(kind)"
+      from: "'OLD-' & no"
+    - from: no`), shared);
+    const base = { id: '1', no: '42', st: 'A', it: 'X', t: '2026-11-24 09:00:00', name: '石家庄恒泰商贸有限公司', code: '91130100MA0CK3L52K' };
+    const r = await p.mapRecord({ ...base, kind: 'old' }, { rawMessageId: 'm', recordIndex: 0 });
+    assert.ok(!r.ok, JSON.stringify(r));
+    assert.deepEqual({ field: r.failure.field, rule: r.failure.rule }, { field: 'localCaseId', rule: 'expression' });
+    assert.match(r.failure.reason, /condition/);
+  });
+
+  it('refuses a record whose expression gives a function (a regex, a lambda) rather than throwing', async () => {
+    // `from: "/[a-z]+/"` loads, and gave every record a TypeError out of mapRecord: each message
+    // was answered "try again later".
+    const base = { id: '1', no: '42', st: 'A', it: 'X', t: '2026-11-24 09:00:00', name: '石家庄恒泰商贸有限公司', code: '91130100MA0CK3L52K' };
+    for (const expr of ['/[a-z]+/', 'function($x) { $x }']) {
+      const p = MappingProfile.fromText('x.yaml', minimal().replace('localCaseId: { from: no }', `localCaseId: { from: ${JSON.stringify(expr)} }`), shared);
+      const r = await p.mapRecord(base, { rawMessageId: 'm', recordIndex: 0 });
+      assert.ok(!r.ok, `${expr}: ${JSON.stringify(r)}`);
+      assert.deepEqual({ field: r.failure.field, rule: r.failure.rule }, { field: 'localCaseId', rule: 'expression' }, expr);
+    }
+  });
+
+  it('refuses text that PostgreSQL cannot store (a NUL, an unpaired surrogate) in any field, naming the field', async () => {
+    // JSON carries both (\u0000, \ud800). Mapped into an event they made the store refuse the whole
+    // message's transaction: the department was answered 503 for that batch for ever.
+    const p = MappingProfile.fromText('x.yaml', minimal(), shared);
+    const base = { id: '1', no: '42', st: 'A', it: 'X', t: '2026-11-24 09:00:00', name: '石家庄恒泰商贸有限公司', code: '91130100MA0CK3L52K' };
+    for (const [no, rule] of [['4\u00002', 'control-character'], ['4\ud8002', 'encoding'], ['\udc0042', 'encoding'], ['42\ud83d', 'encoding']]) {
+      const r = await p.mapRecord({ ...base, no }, { rawMessageId: 'm', recordIndex: 0 });
+      assert.ok(!r.ok, JSON.stringify(no));
+      assert.deepEqual({ field: r.failure.field, rule: r.failure.rule }, { field: 'no', rule }, JSON.stringify(no));
+    }
+    // A surrogate pair is a character like any other.
+    const pair = await p.mapRecord({ ...base, no: '4\ud83d\ude002' }, { rawMessageId: 'm', recordIndex: 0 });
+    assert.ok(pair.ok && pair.event.data.localCaseId === '4\ud83d\ude002', JSON.stringify(pair));
+  });
+
   it('names the adapter, the field and the value of every refusal', async () => {
     const p = MappingProfile.fromText('x.yaml', minimal(), shared);
     const r = await p.mapRecord({ id: '1', no: '42', st: 'Z', it: 'X', t: '2026-11-24 09:00:00', name: 'n', code: '91130100MA0CK3L52K' }, { rawMessageId: 'm', recordIndex: 0 });

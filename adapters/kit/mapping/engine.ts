@@ -74,6 +74,10 @@ function fieldName(path: string): string {
 }
 
 const checkProfile = compileCheck(profileSchema);
+// What PostgreSQL refuses in text and jsonb: a NUL, and (in jsonb) a UTF-16 surrogate without its
+// partner. JSON can carry both (`\u0000`, `\ud800`); stored, they would fail the whole message's
+// transaction, answered "try again later" for ever.
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 class Refused extends Error {
   constructor(readonly failure: Omit<MappingFailure, 'adapter'>) { super(failure.reason); }
@@ -165,7 +169,11 @@ function asText(v: unknown): string | null {
   // fast-xml-parser gives an object for an element with attributes and no text.
   if (typeof v === 'object' && v && '#text' in (v as object)) return asText((v as any)['#text']);
   if (typeof v === 'object' && v && Object.keys(v as object).length === 0) return '';
-  return JSON.stringify(v);
+  const json = JSON.stringify(v);
+  // A function (what a JSONata regex or lambda evaluates to) has no text; the caller refuses the
+  // record with rule `expression`, where `undefined` made it throw a TypeError.
+  if (json === undefined) throw new TypeError(`the value is a ${typeof v}, not text`);
+  return json;
 }
 
 /**
@@ -302,7 +310,15 @@ export class MappingProfile implements RecordMapper {
 
   private *pick(name: string, record: unknown, batch: Record<string, unknown>): Steps<CompiledRule | undefined> {
     for (const rule of this.rules[name] ?? []) {
-      if (!rule.when || (yield rule.when.evaluate(record, { batch }))) return rule;
+      if (!rule.when) return rule;
+      let holds: unknown;
+      try {
+        holds = yield rule.when.evaluate(record, { batch });
+      } catch (err) {
+        // As a failing `from`: the record is refused, not the whole message answered "try again".
+        throw new Refused({ field: rule.field, value: null, rule: 'expression', reason: `${rule.label}无法读取 (${rule.field}: the rule's condition failed: ${(err as Error).message})` });
+      }
+      if (holds) return rule;
     }
     return undefined;
   }
@@ -316,6 +332,16 @@ export class MappingProfile implements RecordMapper {
       raw = asText(yield rule.get(record, batch));
     } catch (err) {
       throw new Refused({ field: rule.field, value: null, rule: 'expression', reason: `${rule.label}无法读取 (${rule.field}: ${(err as Error).message})` });
+    }
+    const unstorable = raw === null ? null : UNSTORABLE.exec(raw);
+    if (unstorable) {
+      // The rules and words of the name normaliser, which refuses both in a name.
+      const nul = unstorable[0] === '\u0000';
+      const hex = unstorable[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+      throw new Refused({
+        field: rule.field, value: raw, rule: nul ? 'control-character' : 'encoding',
+        reason: `${withLabel(rule.label, nul ? '含控制字符' : '含无法识别的字符')} (${rule.field}: U+${hex} at position ${unstorable.index + 1} cannot be stored)`,
+      });
     }
     const trimmed = raw === null ? '' : raw.replace(/^[\s\u3000]+|[\s\u3000]+$/g, '');
     if (trimmed === '') {

@@ -6,6 +6,13 @@ import * as iconv from 'iconv-lite';
 export type XmlRefusal = { ok: false; rule: 'charset' | 'encoding' | 'doctype'; reason: string };
 export type DecodedXml = { ok: true; text: string; charset: string };
 
+/**
+ * Deeper nesting than any department message needs. Reading a document nested deeper would only
+ * exhaust the stack of what reads it recursively (node-soap's reader; JSON.stringify of a record
+ * kept as a dead letter).
+ */
+export const MAX_ELEMENT_DEPTH = 64;
+
 /** Charsets a transport accepts unless its options say otherwise. */
 export const DEFAULT_XML_CHARSETS = ['utf-8', 'gbk', 'gb18030'];
 

@@ -75,6 +75,10 @@ describe('readBatchFile: an XML batch file read as a stream', () => {
     ['another batch element', Buffer.from('<?xml version="1.0" encoding="UTF-8"?><Other JLS="0"/>'), 'root', /SWSXBatch/],
     ['text after the batch element', Buffer.from(`${batch([jl(1)], { encoding: 'UTF-8' })}junk`), 'not-well-formed', /outside of root/],
     ['an empty file', Buffer.alloc(0), 'not-well-formed', /为空/],
+    // Such a record, refused by the mapping, could not be written as a dead letter (JSON.stringify
+    // ran out of stack) and the file was tried again for ever; 64 levels stay readable.
+    ['a record nested 5000 elements deep', Buffer.from(batch([jl(1).replace('<JBRY></JBRY>', `<JBRY>${'<a>'.repeat(5000)}${'</a>'.repeat(5000)}</JBRY>`)], { encoding: 'UTF-8' })), 'too-deep', /嵌套过深/],
+    ['elements nested 65 levels deep', Buffer.from(batch([jl(1).replace('<JBRY></JBRY>', `<JBRY>${'<a>'.repeat(62)}${'</a>'.repeat(62)}</JBRY>`)], { encoding: 'UTF-8' })), 'too-deep', /64 levels/],
   ];
   for (const [what, bytes, rule, reason] of corrupt) {
     it(`finds ${what} corrupt: reported by the checking pass (still hashed), thrown by the reading pass`, async () => {
@@ -85,6 +89,12 @@ describe('readBatchFile: an XML batch file read as a stream', () => {
       await assert.rejects(all(bytes), (err: unknown) => err instanceof CorruptFile && err.rule === rule);
     });
   }
+
+  it('reads elements nested 64 levels deep', async () => {
+    const deep = jl(1).replace('<JBRY></JBRY>', `<JBRY>${'<a>'.repeat(61)}x${'</a>'.repeat(61)}</JBRY>`);
+    const { records } = await all(Buffer.from(batch([deep], { encoding: 'UTF-8' })));
+    assert.equal(records.length, 1);
+  });
 
   it('refuses a file over the size limit without reading past it', async () => {
     const bytes = Buffer.from(batch(Array.from({ length: 50 }, (_, i) => jl(i)), { encoding: 'UTF-8' }));

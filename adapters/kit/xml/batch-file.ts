@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import * as iconv from 'iconv-lite';
 import { SaxesParser, SaxesTagPlain } from 'saxes';
-import { charsetKey, charsetFromDeclaration } from '../transports/xml-safety';
+import { charsetKey, charsetFromDeclaration, MAX_ELEMENT_DEPTH } from '../transports/xml-safety';
 
 export interface BatchFileFormat {
   /** Name of the batch element; another root element makes the file corrupt. */
@@ -35,7 +35,7 @@ export interface IndexedRecord {
   record: XmlRecord;
 }
 
-export type CorruptRule = 'size' | 'charset' | 'encoding' | 'doctype' | 'not-well-formed' | 'root' | 'count';
+export type CorruptRule = 'size' | 'charset' | 'encoding' | 'doctype' | 'not-well-formed' | 'too-deep' | 'root' | 'count';
 
 /** The file as a whole cannot be taken: the reason (Chinese first, for the sender; detail for operators) goes into its receipt. */
 export class CorruptFile extends Error {
@@ -234,6 +234,11 @@ class BatchParser {
 
   private open(tag: SaxesTagPlain): void {
     this.depth++;
+    // A record nested a few thousand levels deep was refused as a dead letter that could not be
+    // written (JSON.stringify ran out of stack), and its file was tried again for ever.
+    if (this.depth > MAX_ELEMENT_DEPTH) {
+      throw new CorruptFile('too-deep', `文件中的元素嵌套过深 (elements nested deeper than ${MAX_ELEMENT_DEPTH} levels)`);
+    }
     const name = localName(tag.name);
     if (this.depth === 1) {
       if (this.format.root && name !== this.format.root) {

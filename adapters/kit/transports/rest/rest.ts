@@ -5,6 +5,7 @@ import type { RawMessage } from '../../../../core/ports/inbox';
 import type { RecordOutcome } from '../../../../core/ports/intake';
 import { sendProblem, sendJson, flatHeaders } from '../../../../core/kernel/http';
 import { readLimitedBody, discardBody } from '../request-body';
+import { jsonDepth, MAX_JSON_DEPTH } from '../json-safety';
 import optionsSchema from './rest.schema.json';
 
 export interface RestOptions {
@@ -27,6 +28,8 @@ export class RestTransport extends Transport<RestOptions> {
   }
 
   split(raw: RawMessage): { records: unknown[] } | null {
+    // A body stored before the depth was checked: unreadable, as it would be refused now.
+    if (jsonDepth(raw.body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) return null;
     try {
       const body = JSON.parse(raw.body.toString('utf8'));
       const records = body?.[this.options.batch.recordsPath];
@@ -70,6 +73,9 @@ export class RestTransport extends Transport<RestOptions> {
     const body = read.body;
     if (!this.signatureMatches(signer, body)) return this.refuse(res, 401, 'bad-signature', 'Request not authenticated', 'signature does not match the body');
 
+    if (jsonDepth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+      return this.refuse(res, 400, 'too-deep', 'Body nested too deep', `arrays and objects nest deeper than ${MAX_JSON_DEPTH} levels`);
+    }
     let parsed: any;
     try {
       parsed = JSON.parse(body.toString('utf8'));

@@ -2,6 +2,9 @@
 // it cannot read with a stack trace or a SOAP 1.2-style Fault, which no SOAP 1.1 peer understands.
 
 import { SaxesParser } from 'saxes';
+import { MAX_ELEMENT_DEPTH } from '../xml-safety';
+
+export { MAX_ELEMENT_DEPTH };
 
 export const SOAP11_ENVELOPE_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
 export const SOAP12_ENVELOPE_NS = 'http://www.w3.org/2003/05/soap-envelope';
@@ -17,9 +20,6 @@ export type EnvelopeCheck =
   | { ok: false; rule: 'not-xml' | 'too-deep' | 'not-soap'; reason: string }
   // The envelope was read: its credentials can be checked before this refusal is answered.
   | { ok: false; rule: 'soap-version' | 'no-body' | 'operation'; reason: string; security: SecurityHeader | null };
-
-/** Deeper nesting than any department message needs; it would only exhaust the stack of recursive readers. */
-export const MAX_ELEMENT_DEPTH = 64;
 
 class TooDeep extends Error {}
 
