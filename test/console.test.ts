@@ -4,6 +4,7 @@ import type { CaseEvent } from '../contracts/types';
 import { startTestHub, TestHub, settled, getJson, SUPERVISOR, waitFor } from './support/hub';
 import { vehicleEvent, taxEvent, VEHICLE_OFFICE, VEHICLE_HALLS } from './support/events';
 import { launchChromium, assertConsoleBuilt, screenshot, watchPage } from './support/browser';
+import { postBatch } from '../infra/simulators/market-regulation';
 
 // The supervisor's console (services/console/) in headless Chromium against an embedded demo hub:
 // signing in, the RED cases of the vehicle office, a case's timeline and violation, an alert that
@@ -125,15 +126,22 @@ describe('the console in headless Chromium', function () {
       await screenshot(page, 'console-case-timeline');
     });
 
-    it('shows an alert live, as soon as the event that raises it is applied', async () => {
+    it('shows an alert live, as soon as a department posts the event that raises it', async () => {
       await page.click('header nav a:has-text("预警")');
       await page.waitForSelector('#stream-state:has-text("实时接收中")');
-      // A new vehicle-office case completed with no acceptance: a violation and a RED light.
-      await apply(t, [
-        vehicleEvent('c-live-1', 'VEH-LIVE-1', 'SUBMITTED', hoursAgo(1), VEHICLE_HALLS[0]),
-        vehicleEvent('c-live-2', 'VEH-LIVE-1', 'COMPLETED', hoursAgo(0.5), VEHICLE_HALLS[0]),
-      ]);
-      const liveCode = await codeOf(t, 'vehicle-office', 'VEH-LIVE-1');
+      // Market regulation posts, through its signed webhook, a new case completed with no
+      // acceptance on record: a violation and a RED light.
+      const beijing = (h: number) => `${new Date(Date.now() - h * 3600_000 + 8 * 3600_000).toISOString().slice(0, 19)}+08:00`;
+      const applicant = { type: 'ENTERPRISE' as const, name: '石家庄恒泰商贸有限公司', creditCode: '91130100MA0CK3L52K', mobile: '13831100425' };
+      const posted = await postBatch(`${t.url}/api/v1/inbound/market-regulation`, {
+        batchId: 'console-live-1',
+        events: [
+          { eventId: '5d0c9a6e-1b2f-4c3d-8e4f-a5b6c7d8e901', caseNo: 'SJ-LIVE-1', itemCode: 'SCJG-SP-001', status: 'SUBMITTED', statusTime: beijing(1), applicant, officer: null, supervisionCode: null, remark: null },
+          { eventId: '5d0c9a6e-1b2f-4c3d-8e4f-a5b6c7d8e902', caseNo: 'SJ-LIVE-1', itemCode: 'SCJG-SP-001', status: 'DONE', statusTime: beijing(0.5), applicant, officer: null, supervisionCode: null, remark: null },
+        ],
+      });
+      assert.equal(posted.status, 200, JSON.stringify(posted.body));
+      const liveCode = await codeOf(t, 'market-regulation', 'SJ-LIVE-1');
       await page.waitForSelector(`#alerts-table tr.live[data-code="${liveCode}"]`, { timeout: 20_000 });
       const rows = await page.locator(`#alerts-table tr.live[data-code="${liveCode}"]`).allTextContents();
       assert.ok(rows.some((r) => /未受理即办结/.test(r)), rows.join('\n'));
