@@ -542,10 +542,10 @@ async function reserveSeqs(tx: SqlExecutor, n: number): Promise<number[]> {
 
 // Advisory locks of the case store: the two-key form, in its own key space (class, bucket).
 const CASE_LOCKS = 7342101;
-const LOCK_BUCKETS = 1024;
+export const LOCK_BUCKETS = 1024;
 
-/** The lock bucket of a supervision code (FNV-1a: the same code always gives the same bucket). */
-function lockBucket(code: string): number {
+/** The lock bucket of a supervision code (FNV-1a: the same code always gives the same bucket); the sweep groups cases by it. */
+export function lockBucket(code: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < code.length; i++) {
     h ^= code.charCodeAt(i);

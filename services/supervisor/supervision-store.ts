@@ -2,6 +2,8 @@ import type { SqlDriver, SqlExecutor } from '../store/sql-driver';
 import { jsonParam } from '../store/sql-driver';
 import { Where } from '../store/where';
 import type { CaseStore } from '../cases/case-store';
+// The case store's locks of cases: the sweep splits its cases by them, so that its transactions side by side never wait for each other's locks.
+import { lockBucket, LOCK_BUCKETS as CASE_LOCK_BUCKETS } from '../cases/case-store';
 import type { CanonicalStatus } from '../../contracts/types';
 import type { TimelineEntry, Violation } from './violations';
 import type { Light } from './rules';
@@ -96,20 +98,6 @@ export interface StatsRow {
   hall: { code: string; name: string } | null;
   counts: Record<(typeof STAT_COLUMNS)[number], number>;
 }
-
-// The case store's lock of a case (services/cases/case-store.ts, lockBucket, LOCK_BUCKETS): the sweep
-// splits its cases by it so that its transactions side by side never wait for each other's locks.
-// Kept in step by hand while the case store does not export it; were they to differ, the sweep would
-// stay correct (locks are still taken in ascending order) but its transactions would queue.
-function caseLockBucket(code: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < code.length; i++) {
-    h ^= code.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % CASE_LOCK_BUCKETS;
-}
-const CASE_LOCK_BUCKETS = 1024;
 
 // Advisory lock under which alert ids are taken, held to the commit: ids are committed in order, so
 // a reader that has seen id n has seen every alert before it.
@@ -252,7 +240,7 @@ export class SupervisionStore {
    * many cases as the others.
    */
   laneOf(code: string, lanes: number): number {
-    return lanes <= 1 ? 0 : Math.floor((caseLockBucket(code) * lanes) / CASE_LOCK_BUCKETS);
+    return lanes <= 1 ? 0 : Math.floor((lockBucket(code) * lanes) / CASE_LOCK_BUCKETS);
   }
 
   /** Cases whose light may have changed by `now` with no new event, but `besides`: the earliest due first. */
