@@ -36,6 +36,12 @@ export interface StatsMark {
   counts: number[];
 }
 
+/** Where a read of the cases due ended: the due time (as the store prints it) and supervision code of its last case. */
+export interface DueCursor {
+  due: string;
+  code: string;
+}
+
 /** The counters of case_stats, in the order of StatsMark.counts. */
 export const STAT_COLUMNS = ['received', 'in_progress', 'completed', 'on_time', 'timed', 'working_days', 'green', 'yellow', 'red', 'violations'] as const;
 
@@ -243,13 +249,20 @@ export class SupervisionStore {
     return lanes <= 1 ? 0 : Math.floor((lockBucket(code) * lanes) / CASE_LOCK_BUCKETS);
   }
 
-  /** Cases whose light may have changed by `now` with no new event, but `besides`: the earliest due first. */
-  async due(now: Date, limit: number, besides: readonly string[] = []): Promise<string[]> {
-    const r = await this.db.query<{ codes: string | null }>(
-      `SELECT string_agg(supervision_code, ',') AS codes FROM (SELECT supervision_code FROM cases
-       WHERE light_due_at <= $1${besides.length ? ' AND supervision_code <> ALL($3::text[])' : ''} ORDER BY light_due_at LIMIT $2) d`,
-      besides.length ? [now.toISOString(), limit, [...besides]] : [now.toISOString(), limit]);
-    return r.rows[0]?.codes ? r.rows[0].codes.split(',') : [];
+  /**
+   * Cases whose light may have changed by `now` with no new event, the earliest due first, from
+   * after `after` (where the last read ended); `next`: where this one ended, for the next read.
+   */
+  async due(now: Date, limit: number, after: DueCursor | null = null): Promise<{ codes: string[]; next: DueCursor | null }> {
+    const r = await this.db.query<{ codes: string | null; due: string | null }>(
+      `SELECT string_agg(supervision_code, ',' ORDER BY due_at, supervision_code) AS codes,
+              (array_agg(due_at::text ORDER BY due_at DESC, supervision_code DESC))[1] AS due
+       FROM (SELECT supervision_code, light_due_at AS due_at FROM cases
+             WHERE light_due_at <= $1${after ? ' AND (light_due_at, supervision_code) > ($3::timestamptz, $4::text)' : ''}
+             ORDER BY light_due_at, supervision_code LIMIT $2) d`,
+      after ? [now.toISOString(), limit, after.due, after.code] : [now.toISOString(), limit]);
+    const codes = r.rows[0]?.codes ? r.rows[0].codes.split(',') : [];
+    return { codes, next: codes.length ? { due: r.rows[0].due!, code: codes[codes.length - 1] } : after };
   }
 
   /** Alerts in the order they were committed, after `after`. */

@@ -9,7 +9,7 @@ import { LeasedPoll } from '../../core/jobs/leased-poll';
 export const SWEEP_LEASE = 'supervisor:sweep';
 import type { ItemLimits } from './rules';
 import { decideCase } from './decide';
-import type { AlertItem, SupervisionStore } from './supervision-store';
+import type { AlertItem, DueCursor, SupervisionStore } from './supervision-store';
 
 /** The sweep's transactions side by side when the configuration does not say (config.schema.json). */
 const DEFAULT_SWEEP_CONCURRENCY = 2;
@@ -93,31 +93,29 @@ export class Supervisor {
 
   /**
    * Recomputes every case whose light was due to change by now, the earliest due first; answers how
-   * many. The cases due are split into `sweepConcurrency` lanes that share no case lock, each of
-   * which supervises its cases `sweepBatch` per transaction, the lanes side by side; more cases due
-   * are read while transactions run. A node that stops or loses the lease ends each lane after its
-   * transaction in progress.
+   * many. The cases due are split into `sweepConcurrency` lanes that share no case lock (on the
+   * embedded store, one), each of which supervises its cases `sweepBatch` per transaction, the lanes
+   * side by side. A node that stops or loses the lease ends each lane after its transaction in
+   * progress.
    */
   async sweep(signal?: AbortSignal): Promise<number> {
     const end = this.deps.metrics.sweepDuration.startTimer();
     const { store, config } = this.deps;
     const batch = config.sweepBatch;
     const lanes = store.sweepLanes(config.sweepConcurrency ?? DEFAULT_SWEEP_CONCURRENCY);
-    // The cases read and not yet supervised, per lane; every case read and not yet committed, which
-    // a read leaves out (the others are no longer due once committed).
+    // The cases read and not yet supervised, per lane. Each read goes on from where the last ended:
+    // a case that falls due behind it meanwhile is the next sweep's.
     const queues = Array.from({ length: lanes }, () => [] as string[]);
-    const taken = new Set<string>();
+    let after: DueCursor | null = null;
     let more = true;
     let failed = false;
     let reading: Promise<void> | null = null;
     const read = (): Promise<void> => (reading ??= (async () => {
       try {
-        const codes = await store.due(this.deps.clock(), batch * lanes, [...taken]);
+        const { codes, next } = await store.due(this.deps.clock(), batch * lanes, after);
+        after = next;
         more = codes.length === batch * lanes;
-        for (const code of codes) {
-          taken.add(code);
-          queues[store.laneOf(code, lanes)].push(code);
-        }
+        for (const code of codes) queues[store.laneOf(code, lanes)].push(code);
       } finally {
         reading = null;
       }
@@ -125,17 +123,13 @@ export class Supervisor {
     let n = 0;
     const lane = async (queue: string[]): Promise<void> => {
       for (;;) {
-        while (queue.length < batch && more && !failed) await read();
-        if (!queue.length || failed) return;
-        const codes = queue.splice(0, batch);
-        // Reading the cases due visits their rows, mostly not in memory yet: done while this
-        // transaction runs rather than after it. Should it fail, the lane's next read fails the sweep.
-        if (queue.length < batch && more) read().catch(() => undefined);
-        await this.supervise(codes);
-        for (const code of codes) taken.delete(code);
-        n += codes.length;
         // A stopping node, or one that lost the lease, leaves the rest to the next sweep.
-        if (signal?.aborted) return;
+        const ending = () => failed || !!signal?.aborted;
+        while (queue.length < batch && more && !ending()) await read();
+        if (!queue.length || ending()) return;
+        const codes = queue.splice(0, batch);
+        await this.supervise(codes);
+        n += codes.length;
       }
     };
     // A lane that fails stops the others after their transaction in progress.

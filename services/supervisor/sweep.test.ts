@@ -49,7 +49,7 @@ for (const kind of STORES) {
       now = new Date('2026-09-21T00:00:05+08:00');
       assert.equal(await supervisor().sweep(), CASES);
       assert.deepEqual(await lightsOf(codes), { RED: CASES });
-      assert.deepEqual(await t.store.supervision.due(now, 10), []);
+      assert.deepEqual((await t.store.supervision.due(now, 10)).codes, []);
       const alerts = (await t.store.driver.query<{ id: string; supervision_code: string; to_light: string }>(
         "SELECT id::text AS id, supervision_code, to_light FROM alerts WHERE kind = 'LIGHT_CHANGED' AND supervision_code = ANY($1::text[]) ORDER BY id", [codes])).rows;
       assert.deepEqual(alerts.map((a) => a.supervision_code).sort(), [...codes].sort());
@@ -64,10 +64,19 @@ for (const kind of STORES) {
       const codes = await greenCases('abort');
       now = new Date('2026-09-21T00:00:05+08:00');
       const stop = new AbortController();
-      stop.abort();
-      const first = await supervisor().sweep(stop.signal);
-      assert.ok(first > 0 && first <= t.store.supervision.sweepLanes(LANES) * BATCH, `${first} cases: a batch per lane`);
+      const aborted = supervisor();
+      const supervise = aborted.supervise.bind(aborted);
+      // The node stops as the first transaction commits.
+      aborted.supervise = async (batch) => {
+        const alerts = await supervise(batch);
+        stop.abort();
+        return alerts;
+      };
+      const first = await aborted.sweep(stop.signal);
+      const lanes = t.store.supervision.sweepLanes(LANES);
+      assert.ok(first >= BATCH && first <= lanes * BATCH, `${first} cases: the transaction in progress of each of ${lanes} lanes`);
       assert.equal((await lightsOf(codes)).RED, first);
+      assert.equal(await supervisor().sweep(stop.signal), 0, 'nothing once stopped');
       assert.equal(await supervisor().sweep(), CASES - first);
       assert.deepEqual(await lightsOf(codes), { RED: CASES });
     });
