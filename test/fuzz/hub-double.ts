@@ -5,9 +5,9 @@
 // rather than a 503 the department retries for ever.
 
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { threadId } from 'node:worker_threads';
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Intake } from '../../services/intake/intake';
@@ -25,11 +25,11 @@ import { createLogger, Logger } from '../../core/kernel/logger';
 import { issueSupervisionCode } from '../../core/identifiers/supervision-code';
 import type { TransportContext, AdapterDefinition } from '../../adapters/kit/transports/base';
 import { unstorable } from './invariant';
+import { scratchPrefix } from './engine/scratch';
 
-/** A scratch folder of this process (data keys, files of the file-drop target); on tmpfs when there is one. */
+/** A scratch folder of this thread (data keys, files of the file-drop target); see engine/scratch.ts. */
 export function scratchDir(name: string): string {
-  const base = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
-  const dir = path.join(base, `hub-fuzz-${process.pid}-${name}`);
+  const dir = scratchPrefix(process.pid, threadId) + name;
   fs.mkdirSync(dir, { recursive: true });
   process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
@@ -47,10 +47,6 @@ export class LogCapture {
   /** The lines at `error` level or above: the hub saying that something of its own failed. */
   errors(): string[] {
     return this.lines.filter((l) => /"level":"(error|fatal)"/.test(l));
-  }
-
-  text(): string {
-    return this.lines.join('');
   }
 
   /**

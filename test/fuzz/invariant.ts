@@ -6,7 +6,7 @@
 /** An input made the hub break a promise it makes (its answer, its log, what it hands the store). */
 export class InvariantBroken extends Error {
   constructor(message: string, readonly detail?: unknown) {
-    super(detail === undefined ? message : `${message}: ${describe(detail)}`);
+    super(detail === undefined ? message : `${message}: ${shown(detail)}`);
     this.name = 'InvariantBroken';
   }
 }
@@ -17,7 +17,7 @@ export function holds(condition: unknown, message: string, detail?: unknown): as
 }
 
 /** A value as a failure report shows it: JSON, cut short. */
-export function describe(value: unknown): string {
+export function shown(value: unknown): string {
   let text: string;
   try {
     text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? String(v) : v)) ?? String(value);

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { ROOT } from '../../../core/kernel/paths';
-import { targetNames, runOnce, DEFAULTS } from '../runner';
+import { targetNames, slowAlone, DEFAULTS } from '../runner';
 import { jazzerRuntime, JazzerRuntime } from './compat';
 
 export interface JazzerResult {
@@ -60,9 +60,9 @@ async function runTarget(target: string, o: Options, runtime: JazzerRuntime): Pr
     [total.corpus, total.cov, total.features] = [r.corpus, r.cov, r.features];
     total.peakRssMb = Math.max(total.peakRssMb ?? 0, r.peakRssMb ?? 0) || null;
     if (r.failure?.kind === 'timeout' && r.failure.file) {
-      const again = await runOnce(target, fs.readFileSync(r.failure.file), { timeoutMs: o.timeoutMs, heapMb: DEFAULTS.heapMb });
-      if (again.ok && total.inputs < o.runs && (o.seconds === 0 || total.seconds < o.seconds)) {
-        total.notes.push(`libFuzzer timed out ${path.basename(r.failure.file)} (session ${session}); alone it ran within ${o.timeoutMs} ms`);
+      const again = await slowAlone(target, fs.readFileSync(r.failure.file), { timeoutMs: o.timeoutMs, heapMb: DEFAULTS.heapMb });
+      if (again !== null && total.inputs < o.runs && (o.seconds === 0 || total.seconds < o.seconds)) {
+        total.notes.push(`libFuzzer timed out ${path.basename(r.failure.file)} (session ${session}); alone it ran within ${o.timeoutMs} ms (${again})`);
         process.stderr.write(`${target}: ${total.notes[total.notes.length - 1]}: going on\n`);
         continue;
       }
