@@ -60,6 +60,7 @@ bench: build
 	HUB_NODE_OPTIONS="$(HUB_NODE_OPTIONS)" HUB_NODE_FLAGS="$(HUB_NODE_FLAGS)" node dist/test/bench/run.js
 	node dist/test/bench/supervision.js
 	node dist/test/bench/console.js
+	node dist/test/bench/outbound.js
 
 # Fuzzing (test/fuzz/README.md): every target of test/fuzz/targets/ (FUZZ_TARGETS) for FUZZ_RUNS
 # inputs each, or FUZZ_SECONDS each when that is set first, from its corpus in test/fuzz/corpus/.

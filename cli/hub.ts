@@ -51,18 +51,25 @@ async function start(args: string[]): Promise<number> {
   let servers: { stop(): Promise<void> } | null = null;
   let simulators: { stop(): Promise<void> } | null = null;
   let hub: RunningHub;
+  /** The demo subscriber's admin API, when the simulators run one. */
+  let subscriberAdmin: string | null = null;
   try {
     // Loaded only when asked for: a production node never carries the demo counterparts.
     const sims = withSimulators ? await import('../infra/simulators') : null;
     const simLogger = logger.child({ component: 'simulators' });
     // The servers the hub calls come first, so that its first poll finds them.
-    const started = sims ? await sims.startDepartmentServers({ logger: simLogger }) : null;
+    const started = sims ? await sims.startDepartmentServers({ logger: simLogger, subscriberPort: 0 }) : null;
     servers = simulators = started;
     // Their ports were free ones, chosen now: this hub polls its own simulators, never another hub's.
     for (const [id, overrides] of Object.entries(started?.adapterOverrides ?? {})) overrideAdapter(config, id, overrides);
     // The SMS notifier's section (off in the demo configuration) is turned on against the gateway
     // simulator, so that a demo hub never sends to a real gateway, nor to another hub's simulator.
     if (started?.notifierGateway && config.notifier) config.notifier = { ...config.notifier, enabled: true, gateway: { ...config.notifier.gateway, ...started.notifierGateway } };
+    // The demo's subscriber system receives every case change, masked, as a subscription of the configuration.
+    if (started?.demoSubscription && !config.subscriptions.some((s) => s.id === started.demoSubscription!.id)) {
+      config.subscriptions = [...config.subscriptions, { ...started.demoSubscription, filter: {}, personalData: false, ratePerSecond: 0 }];
+      subscriberAdmin = started.subscriber ? `${started.subscriber.baseUrl}/_admin/state` : null;
+    }
     // Loaded after the checks above, so that a start that cannot succeed says so at once.
     const { startHub } = await import('./start-hub');
     hub = await startHub(config, logger);
@@ -82,6 +89,7 @@ async function start(args: string[]): Promise<number> {
       `  public view     ${hub.url}/api/v1/public/cases/{code}\n` +
       `  status page     ${hub.url}/status/{code}\n` +
       `  metrics         ${hub.url}/metrics\n` +
+      (subscriberAdmin ? `  subscriber      ${subscriberAdmin}   (the demo subscription's receiver; POST /_admin/mode to make it fail)\n` : '') +
       [...hub.context.adapters.values()].flatMap(({ transport }) => transport.httpRoutes().map((r) => `  ${transport.adapterId.padEnd(15)} ${r.method} ${hub.url}${r.path}\n`)).join('') +
       `  data            ${config.dataDir}\n\n`);
   } else {

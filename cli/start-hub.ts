@@ -27,6 +27,7 @@ import { auditService } from '../services/audit.service';
 import { keysService } from '../services/keys.service';
 import { evaluationsService } from '../services/evaluations.service';
 import { notifierService } from '../services/notifier.service';
+import { subscriptionsService } from '../services/subscriptions.service';
 import { StoreJobQueue } from '../services/store/job-queue';
 import { loadCalendarDir, DEFAULT_CALENDAR_DIR } from '../core/calendar/calendar-file';
 
@@ -49,6 +50,7 @@ const SERVICES = {
   keys: keysService,
   evaluations: evaluationsService,
   notifier: notifierService,
+  subscriptions: subscriptionsService,
 } as const;
 
 /** The services a node may run (HUB_SERVICES). */

@@ -200,6 +200,51 @@ export interface CaseView {
   }[];
 }
 
+export type OutboundType =
+  "cn.gov.hub.case.event.applied" | "cn.gov.hub.case.light.changed" | "cn.gov.hub.case.violation.raised";
+
+/**
+ * A delivery's body (content-type application/cloudevents+json): CloudEvents 1.0, structured mode. id: the applied event's id, or the alert's for a light change or violation; subject: the case's supervision code.
+ */
+export interface OutboundEvent {
+  specversion: "1.0";
+  id: string;
+  source: string;
+  type: OutboundType;
+  subject: string;
+  time: string;
+  datacontenttype: "application/json";
+  data: OutboundData;
+}
+
+/**
+ * The case change. Every type carries the case's code, department, item and status; an applied event carries the canonical event's data besides (applicant masked unless the subscription has personal data), a light change its lights, a violation its code and reason.
+ */
+export interface OutboundData {
+  supervisionCode: string;
+  department: {
+    code: string;
+    name: string;
+  };
+  item: {
+    code: string;
+    name: string;
+  };
+  status: CanonicalStatus;
+  light?: {
+    from?: "GREEN" | "YELLOW" | "RED" | null;
+    to?: "GREEN" | "YELLOW" | "RED";
+  };
+  violation?: {
+    code: string;
+    reason: string;
+    eventId?: string;
+  };
+  level?: "YELLOW" | "RED";
+  at?: string;
+  [k: string]: unknown;
+}
+
 /**
  * Classes of canonical statuses that the supervision rules and the statistics read: the one list of each, for code and SQL alike.
  */
@@ -216,4 +261,69 @@ export interface StatusClasses {
    * Statuses that count a case as completed in the statistics.
    */
   completed: CanonicalStatus[];
+}
+
+/**
+ * POST /api/v1/subscriptions: what creates a subscription.
+ */
+export interface SubscriptionInput {
+  id?: string;
+  url: string;
+  /**
+   * The HMAC-SHA256 signing secret; kept sealed under the data keys, never answered.
+   */
+  secret: string;
+  keyId?: string;
+  filter?: SubscriptionFilter;
+  personalData?: boolean;
+  ratePerSecond?: number;
+}
+
+/**
+ * Which events are delivered: each list given must contain the event's value; a list not given takes every value. No filter: every event.
+ */
+export interface SubscriptionFilter {
+  /**
+   * Canonical department codes (registry.yaml); a hall's cases belong to its department.
+   */
+  departments?: string[];
+  /**
+   * Catalogue item codes.
+   */
+  items?: string[];
+  /**
+   * Canonical statuses: the event's, or for a light change or violation the case's status then.
+   */
+  statuses?: CanonicalStatus[];
+  types?: OutboundType[];
+}
+
+export type SubscriptionId = string;
+
+export type Url = string;
+
+/**
+ * An outbound subscription as the hub answers it (GET/POST /api/v1/subscriptions): a system that receives every case change matching its filter as a signed CloudEvents webhook. The secret is never answered.
+ */
+export interface Subscription {
+  id: SubscriptionId;
+  url: Url;
+  /**
+   * Sent as X-Hub-Key-Id; the subscription id unless given.
+   */
+  keyId: string;
+  filter: SubscriptionFilter;
+  /**
+   * Whether deliveries carry ID numbers, mobiles and names in clear; masked when false.
+   */
+  personalData: boolean;
+  /**
+   * Deliveries started per second to this subscriber, across every node; 0: no limit.
+   */
+  ratePerSecond: number;
+  /**
+   * config: from the configuration file (changed there, not through the API); api: created through the API and kept in the store.
+   */
+  origin: "config" | "api";
+  createdAt?: string | null;
 }

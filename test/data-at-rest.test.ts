@@ -3,47 +3,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import iconv from 'iconv-lite';
-import { ROOT, ADAPTERS_DIR } from '../core/kernel/paths';
 import { loadConfig } from '../core/kernel/config';
 import { createLogger } from '../core/kernel/logger';
 import { readKeyFile, writeKeyFile } from '../core/kernel/data-keys';
 import { startHub, RunningHub } from '../cli/start-hub';
 import { rekeyCommand } from '../cli/rekey-command';
-import { postBatch } from '../infra/simulators/market-regulation';
-import { REPORT_SOAP_ACTION } from '../infra/simulators/vehicle-office';
-import { dropBatch } from '../infra/simulators/tax-bureau';
-import { httpPost } from '../infra/simulators/http-post';
 import { defaultKeyFile, openStore } from '../services/store/open-store';
-import { STORES, testDataDir, waitFor } from './support/hub';
+import { STORES, testDataDir } from './support/hub';
+import { demoAdapterEntries, samplePersonalData, sendEverySample } from './support/samples';
 import { createTestDatabase } from './support/servers';
 
 // Personal data at rest: every sample of every department taken through its transport, then every
 // table of the store read raw, must hold none of the samples' ID numbers, mobiles, phones or names
 // in clear (UTF-8 or GBK); the hub still shows them to a caller with the grant, finds a case by ID
 // number, and goes on doing both after `hub rekey` and once the old key is gone.
-
-const samplesOf = (adapter: string) => fs.readdirSync(path.join(ADAPTERS_DIR, adapter, 'samples')).map((f) => path.join(ADAPTERS_DIR, adapter, 'samples', f));
-
-/** The personal values of every sample: its expected events' applicants and officers, and any ID-number- or mobile-like token of the raw files (refused ones included). */
-function samplePersonalData(): string[] {
-  const values = new Set<string>();
-  for (const adapter of ['market-regulation', 'vehicle-office', 'tax-bureau']) {
-    for (const file of samplesOf(adapter)) {
-      if (file.endsWith('.expected.json')) {
-        const e = JSON.parse(fs.readFileSync(file, 'utf8')) as { events?: any[]; records?: { events?: any[] }[] };
-        for (const ev of [...(e.events ?? []), ...(e.records ?? []).flatMap((r) => r.events ?? [])]) {
-          const a = ev.data.applicant;
-          for (const v of [a.name, a.idNumber, a.mobile, a.phone, ev.data.officer]) if (typeof v === 'string' && v.length >= 2) values.add(v);
-        }
-      } else if (/\.(xml|json)$/.test(file)) {
-        const raw = fs.readFileSync(file);
-        const text = /encoding="(GBK|GB18030)"/i.test(raw.subarray(0, 200).toString('latin1')) ? iconv.decode(raw, 'gbk') : raw.toString('utf8');
-        for (const m of text.matchAll(/(?<![\dA-Z])(\d{17}[\dXx]|\d{15}|1[3-9]\d{9}|[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10})(?![\dA-Z])/g)) values.add(m[1]);
-      }
-    }
-  }
-  return [...values];
-}
 
 /** Every value of every table of the store, as text: bytes both as UTF-8 and as GBK. */
 async function rawTables(hub: RunningHub): Promise<Map<string, string>> {
@@ -104,26 +77,12 @@ for (const kind of STORES) {
           { name: 'supervisor-pd', token: 'rest-supervisor-pd', roles: ['supervisor'], personalData: true },
           { name: 'supervisor', token: 'rest-supervisor-plain', roles: ['supervisor'] },
         ],
-        adapters: [
-          { id: 'market-regulation', dir: path.join(ROOT, 'adapters/market-regulation') },
-          { id: 'vehicle-office', dir: path.join(ROOT, 'adapters/vehicle-office') },
-          { id: 'tax-bureau', dir: path.join(ROOT, 'adapters/tax-bureau'), overrides: { transport: { options: { pollIntervalMs: 100 } } } },
-        ],
+        adapters: demoAdapterEntries(),
         shutdownGraceSeconds: 5,
       }));
       await start();
       // Every sample, through its own transport: applied, refused or dead-lettered.
-      for (const f of samplesOf('market-regulation').filter((f) => f.endsWith('.json') && !f.endsWith('.expected.json'))) {
-        await postBatch(`${hub.url}/api/v1/inbound/market-regulation`, fs.readFileSync(f));
-      }
-      for (const f of samplesOf('vehicle-office').filter((f) => f.endsWith('.xml'))) {
-        await httpPost(`${hub.url}/soap/vehicle-office`, fs.readFileSync(f), { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: REPORT_SOAP_ACTION });
-      }
-      const inbox = path.join(dataDir, 'drop', 'tax-bureau', 'inbox');
-      fs.mkdirSync(inbox, { recursive: true });
-      for (const f of samplesOf('tax-bureau').filter((f) => f.endsWith('.xml'))) await dropBatch(inbox, fs.readFileSync(f), { name: path.basename(f) });
-      const receipts = path.join(dataDir, 'drop', 'tax-bureau', 'receipts');
-      await waitFor('the tax bureau\'s receipt', () => fs.existsSync(receipts) && fs.readdirSync(receipts).some((f) => f.endsWith('.ok')), 30_000);
+      await sendEverySample(hub.url!, dataDir);
     });
     after(async () => {
       await hub?.stop();

@@ -122,3 +122,31 @@ describe('tokens in the configuration', () => {
     assert.doesNotMatch(empty.message, /short/);
   });
 });
+
+describe('subscriptions in the configuration', () => {
+  const entry = (more: string) => `subscriptions:\n  - { id: city, url: "http://127.0.0.1:9/hook", ${more} }\n`;
+
+  it('reads a subscription\'s secret from the file, a file or a variable, with the defaults of the schema', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-config-'));
+    fs.writeFileSync(path.join(dir, 'city.secret'), 'secret-from-a-file-0123\n');
+    const file = path.join(dir, 'hub.yaml');
+    fs.writeFileSync(file, 'subscriptions:\n  - { id: a, url: "http://127.0.0.1:9/a", secretFile: city.secret }\n  - { id: b, url: "http://127.0.0.1:9/b", secretEnv: HUB_SUB_B, keyId: kb, personalData: true, filter: { types: [cn.gov.hub.case.light.changed] } }\n  - { id: c, url: "http://127.0.0.1:9/c", secret: secret-in-clear-0123, enabled: false }\n');
+    const c = loadConfig({ HUB_SUB_B: 'secret-from-the-env-0123' }, file);
+    assert.deepEqual(c.subscriptions, [
+      { id: 'a', url: 'http://127.0.0.1:9/a', secret: 'secret-from-a-file-0123', keyId: 'a', filter: {}, personalData: false, ratePerSecond: 0 },
+      { id: 'b', url: 'http://127.0.0.1:9/b', secret: 'secret-from-the-env-0123', keyId: 'kb', filter: { types: ['cn.gov.hub.case.light.changed'] }, personalData: true, ratePerSecond: 0 },
+    ]);
+    assert.deepEqual(c.outbound, { concurrency: 16, timeoutMs: 10000, retry: { firstDelayMs: 1000, maxDelayMs: 300000, giveUpHours: 24 }, pollIntervalMs: 1000, reloadSeconds: 30 });
+  });
+
+  it('refuses a missing or short secret, two ids alike, an unknown filter value, naming the setting and never the secret', () => {
+    const short = refusal({ HUB_SHORT: 'only-12-char' }, configFile(entry('secretEnv: HUB_SHORT')));
+    assert.match(short.message, /subscriptions\[0\]\.secretEnv: the variable HUB_SHORT holds no secret of 16 characters or more/);
+    assert.doesNotMatch(short.message, /only-12-char/);
+    assert.match(refusal({}, configFile(entry('secretFile: nowhere.txt'))).message, /subscriptions\[0\]\.secretFile: .*nowhere\.txt cannot be read/);
+    assert.match(refusal({}, configFile(entry(''))).message, /subscriptions/);
+    const twice = `subscriptions:\n  - { id: city, url: "http://127.0.0.1:9/a", secret: secret-in-clear-0123 }\n  - { id: city, url: "http://127.0.0.1:9/b", secret: secret-in-clear-0123 }\n`;
+    assert.match(refusal({}, configFile(twice)).message, /subscriptions\[1\]\.id: city is the id of an earlier subscription/);
+    assert.match(refusal({}, configFile(entry('secret: secret-in-clear-0123, filter: { statuses: [DONE] }'))).message, /statuses/);
+  });
+});

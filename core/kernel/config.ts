@@ -6,7 +6,7 @@ import Ajv, { ErrorObject } from 'ajv';
 import { ConfigError } from './errors';
 import { CONTRACTS_DIR } from './paths';
 import type { Role } from './constants';
-import type { CanonicalStatus } from '../../contracts/types';
+import type { CanonicalStatus, SubscriptionFilter } from '../../contracts/types';
 import schema from './config.schema.json';
 
 export interface TokenConfig {
@@ -63,6 +63,27 @@ export interface NotifierConfig {
   pollIntervalMs: number;
 }
 
+/** An outbound subscription of the configuration (services/subscriptions/), its secret resolved. */
+export interface SubscriptionConfig {
+  id: string;
+  url: string;
+  secret: string;
+  keyId: string;
+  filter: SubscriptionFilter;
+  personalData: boolean;
+  ratePerSecond: number;
+}
+
+/** How subscriptions are delivered (services/subscriptions/). */
+export interface OutboundConfig {
+  /** Deliveries one node has in flight at once per subscription. */
+  concurrency: number;
+  timeoutMs: number;
+  retry: { firstDelayMs: number; maxDelayMs: number; giveUpHours: number };
+  pollIntervalMs: number;
+  reloadSeconds: number;
+}
+
 export interface AdapterRef {
   id: string;
   /** Folder holding adapter.yaml and mapping.yaml. */
@@ -111,6 +132,9 @@ export interface HubConfig {
   /** null: no notifier section, and no SMS is sent. */
   notifier: NotifierConfig | null;
   evaluations: EvaluationsConfig;
+  /** The subscriptions of the configuration (those created through the API are in the store). */
+  subscriptions: SubscriptionConfig[];
+  outbound: OutboundConfig;
   logLevel: string;
   configFile: string;
 }
@@ -200,6 +224,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, file: string | 
     supervision: { ...raw.supervision, calendarDir: raw.supervision.calendarDir ? rel(raw.supervision.calendarDir) : null },
     notifier: raw.notifier ? { ...raw.notifier, gateway: { url: String(raw.notifier.gateway.url).replace(/\/+$/, ''), token: resolveSecret(raw.notifier.gateway, 'notifier.gateway', rel, env, where), timeoutMs: raw.notifier.gateway.timeoutMs } } : null,
     evaluations: { ...raw.evaluations, publicBaseUrl: raw.evaluations.publicBaseUrl ? String(raw.evaluations.publicBaseUrl).replace(/\/+$/, '') : null },
+    subscriptions: subscriptionsOf(raw.subscriptions, rel, env, where),
+    outbound: raw.outbound,
     logLevel: raw.logLevel,
     configFile: where,
   };
@@ -215,8 +241,10 @@ export function tokenHash(token: string): Buffer {
  * tokenFile and tokenEnv the setting gives; a file or variable that is missing or empty stops the
  * start, naming the setting, never the secret.
  */
-function resolveSecret(entry: { token?: string; tokenFile?: string; tokenEnv?: string }, setting: string, rel: (p: string) => string, env: NodeJS.ProcessEnv, where: string): string {
+function resolveSecret(entry: { token?: string; tokenFile?: string; tokenEnv?: string }, setting: string, rel: (p: string) => string, env: NodeJS.ProcessEnv, where: string,
+  names: { what: string; file: string; env: string; minLength: number } = { what: 'token', file: 'tokenFile', env: 'tokenEnv', minLength: 8 }): string {
   const fail = (why: string, field: string) => new ConfigError(`invalid configuration ${where}: ${setting}.${field}: ${why}`, { file: where, field: `${setting}.${field}` });
+  const short = `holds no ${names.what} of ${names.minLength} characters or more`;
   if (entry.token !== undefined) return entry.token;
   if (entry.tokenFile !== undefined) {
     const file = rel(entry.tokenFile);
@@ -224,14 +252,28 @@ function resolveSecret(entry: { token?: string; tokenFile?: string; tokenEnv?: s
     try {
       secret = fs.readFileSync(file, 'utf8').trim();
     } catch (err) {
-      throw fail(`${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'tokenFile');
+      throw fail(`${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, names.file);
     }
-    if (secret.length < 8) throw fail(`${file} holds no token of 8 characters or more`, 'tokenFile');
+    if (secret.length < names.minLength) throw fail(`${file} ${short}`, names.file);
     return secret;
   }
   const secret = env[entry.tokenEnv ?? '']?.trim();
-  if (!secret || secret.length < 8) throw fail(`the variable ${entry.tokenEnv} holds no token of 8 characters or more`, 'tokenEnv');
+  if (!secret || secret.length < names.minLength) throw fail(`the variable ${entry.tokenEnv} ${short}`, names.env);
   return secret;
+}
+
+/** The configuration's subscriptions that are enabled, each with its secret read; two with one id stop the start. */
+function subscriptionsOf(raw: any[], rel: (p: string) => string, env: NodeJS.ProcessEnv, where: string): SubscriptionConfig[] {
+  const seen = new Set<string>();
+  const out: SubscriptionConfig[] = [];
+  for (const [i, s] of raw.entries()) {
+    if (seen.has(s.id)) throw new ConfigError(`invalid configuration ${where}: subscriptions[${i}].id: ${s.id} is the id of an earlier subscription`, { file: where, field: `subscriptions[${i}].id` });
+    seen.add(s.id);
+    if (s.enabled === false) continue;
+    const secret = resolveSecret({ token: s.secret, tokenFile: s.secretFile, tokenEnv: s.secretEnv }, `subscriptions[${i}]`, rel, env, where, { what: 'secret', file: 'secretFile', env: 'secretEnv', minLength: 16 });
+    out.push({ id: s.id, url: s.url, secret, keyId: s.keyId ?? s.id, filter: s.filter ?? {}, personalData: s.personalData === true, ratePerSecond: s.ratePerSecond ?? 0 });
+  }
+  return out;
 }
 
 /**

@@ -19,6 +19,7 @@ export const METRICS = {
   fileDuration: 'hub_file_duration_seconds',
   pollErrors: 'hub_poll_errors_total',
   pollPages: 'hub_poll_pages_total',
+  outboundLag: 'hub_outbound_lag_seconds',
 } as const;
 
 /**
@@ -43,6 +44,9 @@ export const ALERTS_QUEUE = 'alerts';
 
 /** The queue label of hub_queue_depth for SMS notifications not yet taken by the gateway (and the job queue's name). */
 export const SMS_QUEUE = 'sms';
+
+/** The queue label of hub_queue_depth for subscription deliveries not yet taken (each subscription's job queue is `outbound:<id>`). */
+export const OUTBOUND_QUEUE = 'outbound';
 
 /** The target label of hub_outbound_total for the SMS gateway. */
 export const SMS_TARGET = 'sms';

@@ -28,7 +28,7 @@ export class HubMetrics {
     name: METRICS.cases, help: 'Cases by department and light', labelNames: ['department', 'light'], registers: [this.registry],
   });
   readonly outbound = new client.Counter({
-    name: METRICS.outbound, help: 'Outbound delivery attempts by target (sms) and result (sent, throttled, error, rejected, expired)', labelNames: ['target', 'result'], registers: [this.registry],
+    name: METRICS.outbound, help: 'Outbound delivery attempts by target (sms, or a subscription id) and result (sent, throttled, error, rejected, expired)', labelNames: ['target', 'result'], registers: [this.registry],
   });
   readonly files = new client.Counter({
     name: METRICS.files, help: 'Files taken from drop folders, by result (processed, failed, duplicate; orphaned-marker: a marker whose file never came)', labelNames: ['adapter', 'result'], registers: [this.registry],
@@ -41,7 +41,11 @@ export class HubMetrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200],
   });
   readonly queueDepth = new client.Gauge({
-    name: METRICS.queueDepth, help: 'Work waiting in each queue (outbox: events committed and not yet published on the bus; alerts: alerts stored and not yet published; sms: notifications not yet taken by the SMS gateway)', labelNames: ['queue'], registers: [this.registry],
+    name: METRICS.queueDepth, help: 'Work waiting in each queue (outbox: events committed and not yet published on the bus; alerts: alerts stored and not yet published; sms: notifications not yet taken by the SMS gateway; outbound: subscription deliveries not yet taken)', labelNames: ['queue'], registers: [this.registry],
+  });
+
+  readonly outboundLag = new client.Gauge({
+    name: METRICS.outboundLag, help: 'Age of the oldest event not yet taken by each subscription (target: the subscription id); 0 when none waits', labelNames: ['target'], registers: [this.registry],
   });
 
   readonly calendarFallback = new client.Counter({

@@ -93,11 +93,36 @@ export interface JobWorker {
 /** A job in the dead state: given up, kept for an operator to see. */
 export interface DeadJob {
   key: string;
+  /** Its group (JobQueue.add), or null: the jobs of the group added after it are held dead with it. */
+  group?: string | null;
   attempts: number;
-  /** The last attempt's reason (personal data masked). */
+  /**
+   * The last attempt's reason (personal data masked); for a job held dead behind an earlier job of
+   * its group, never attempted, `held: an earlier job of its group (<key>) is dead`.
+   */
   reason: string | null;
   addedAt: string;
   diedAt: string | null;
+}
+
+/** A job to add with others in one step (JobQueue.addMany). */
+export interface NewJob<P> {
+  key: string;
+  payload: P;
+  /** As JobQueue.add's `group`. */
+  group?: string;
+}
+
+/** What an operator sees of a queue (JobQueue.stats). */
+export interface JobQueueStats {
+  /** Jobs due or delayed, retried ones among them. */
+  waiting: number;
+  /** Jobs a node is working on now. */
+  active: number;
+  /** Jobs given up (or held behind one given up), until replayed. */
+  dead: number;
+  /** When the latest job was done, in Beijing time (ISO 8601, +08:00); null before the first. */
+  lastDoneAt: string | null;
 }
 
 /**
@@ -110,12 +135,44 @@ export interface JobQueue {
   /**
    * Adds a job unless the queue ever held one with this key (waiting, running, done or dead): answers
    * whether it was added. Resolves once the job is durable.
+   *
+   * `group`: the jobs of one queue and group are worked one at a time, in the order they were added
+   * (a case's webhook deliveries to one subscriber); a job starts only once every job of its group
+   * added before it is done, a retried one (backoff, a queue's pause) holding the jobs after it.
+   * Different groups, and jobs without a group, are worked side by side. When a job of a group goes
+   * dead, the jobs of its group waiting after it go dead with it (never attempted), and so does a
+   * job added to the group before the dead one is replayed: the group's order survives a replay.
    */
-  add<P>(queue: string, key: string, payload: P, opts?: { delayMs?: number }): Promise<boolean>;
+  add<P>(queue: string, key: string, payload: P, opts?: { delayMs?: number; group?: string }): Promise<boolean>;
+  /**
+   * Adds many jobs in one step, due now, in the array's order (their order within each group), with
+   * the rules of `add`: a key the queue ever held, or one that comes twice in the array (the first
+   * is kept), is no new job; a job of a group holding a dead job is added dead. Answers how many
+   * were added. Resolves once they are durable.
+   */
+  addMany<P>(queue: string, jobs: readonly NewJob<P>[]): Promise<number>;
   /** Starts working on a queue's jobs on this node. */
   work<P>(queue: string, handler: JobHandler<P>, opts: JobWorkerOptions<P>): JobWorker;
   /** Jobs not yet done nor dead: waiting (due or delayed) and running (hub_queue_depth). */
   depth(queue: string): Promise<number>;
   /** Dead jobs, most recent first. */
   dead(queue: string, limit?: number): Promise<DeadJob[]>;
+  /**
+   * Brings dead jobs back (an operator, once the target is mended): every dead job of the queue, or
+   * those keys, due now, their attempts from 0 again, and their give-up age counted from now.
+   * Replaying a job of a group replays the dead jobs of its group added after it too, so that the
+   * group runs again in its order. A key whose group holds an earlier dead job that is not replayed
+   * with it stays dead: run alone, it would overtake that job. Answers how many jobs came back.
+   */
+  replay(queue: string, keys?: readonly string[]): Promise<number>;
+  /** When the oldest job not yet done nor dead (waiting or running) was added (or replayed): how far the queue lags; null when none is. */
+  oldestOpen(queue: string): Promise<Date | null>;
+  /** A queue's jobs by state, and when it last did one. */
+  stats(queue: string): Promise<JobQueueStats>;
+  /**
+   * Deletes every job of a queue, whatever its state, and what the queue kept of its pace (the queue
+   * is no more: its subscription was deleted). Answers how many jobs went. Workers on the queue are
+   * not stopped: their owner stops them first; a job one is working on meanwhile ends without effect.
+   */
+  purge(queue: string): Promise<number>;
 }

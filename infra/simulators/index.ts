@@ -11,6 +11,7 @@ import { VehicleOfficePushSimulator } from './vehicle-office';
 import { VehicleQueryService, startVehicleQueryService } from './vehicle-query-service';
 import { VehicleReportStream, generateChanges } from './vehicle-reports';
 import { SmsGatewaySimulator, startSmsGateway, SMS_DEMO_TOKEN } from './sms-gateway';
+import { SubscriberSimulator, startSubscriber, SUBSCRIBER_DEMO_KEY_ID, SUBSCRIBER_DEMO_SECRET, SUBSCRIBER_PATH } from './subscriber';
 
 export type SimulatorsOptions = {
   /** The hub's base URL, e.g. http://127.0.0.1:8080. */
@@ -24,13 +25,19 @@ export type SimulatorsOptions = {
   queryPort?: number;
   /** Port of the SMS gateway (the hub's notifier calls it); 0, the default, any free port. */
   smsPort?: number;
+  /**
+   * A subscriber the hub delivers case events to (subscriber.ts), on this port (0: any free one).
+   * Off unless given: the hub delivers to it only once a subscription names it (`demoSubscription`,
+   * in the configuration or through the subscriptions API), which starting it does not make.
+   */
+  subscriberPort?: number;
   logger?: Logger;
   seed?: number | string;
   /** Multiplies every interval; below 1 for more traffic. */
   pace?: number;
 };
 
-export type Simulators = { stop(): Promise<void>; queryService?: VehicleQueryService; smsGateway?: SmsGatewaySimulator };
+export type Simulators = { stop(): Promise<void>; queryService?: VehicleQueryService; smsGateway?: SmsGatewaySimulator; subscriber?: SubscriberSimulator };
 
 /** The departments' own servers, which the hub calls (the vehicle office's query service). */
 export type DepartmentServers = {
@@ -44,6 +51,12 @@ export type DepartmentServers = {
   /** The city SMS gateway the hub's notifier sends to, and what its configuration must say to reach it. */
   smsGateway?: SmsGatewaySimulator;
   notifierGateway?: { url: string; token: string };
+  /**
+   * The subscriber simulator (when asked for), and the subscription that makes the hub deliver to
+   * it: an entry for the configuration's `subscriptions`, or the body of POST /api/v1/subscriptions.
+   */
+  subscriber?: SubscriberSimulator;
+  demoSubscription?: { id: string; url: string; keyId: string; secret: string };
 };
 
 /** The vehicle office's adapter id in the demo configuration. */
@@ -53,7 +66,7 @@ export const VEHICLE_OFFICE_ADAPTER = 'vehicle-office';
  * Starts the servers the hub calls. Started before the hub, so that its first poll finds them; a
  * server that cannot start is logged and left out (the hub's poller reports the gap).
  */
-export async function startDepartmentServers(options: Pick<SimulatorsOptions, 'queryPort' | 'smsPort' | 'logger' | 'seed' | 'pace'>): Promise<DepartmentServers> {
+export async function startDepartmentServers(options: Pick<SimulatorsOptions, 'queryPort' | 'smsPort' | 'subscriberPort' | 'logger' | 'seed' | 'pace'>): Promise<DepartmentServers> {
   const logger = options.logger ?? pino();
   const pace = options.pace ?? 1;
   const seed = options.seed ?? Date.now();
@@ -77,6 +90,17 @@ export async function startDepartmentServers(options: Pick<SimulatorsOptions, 'q
     stoppers.push(() => sms.close());
   } catch (err) {
     logger.error({ err, simulator: 'sms-gateway', port: options.smsPort ?? 0 }, 'SMS gateway could not start');
+  }
+  if (options.subscriberPort !== undefined) {
+    try {
+      const subscriber = await startSubscriber({ port: options.subscriberPort, keys: { [SUBSCRIBER_DEMO_KEY_ID]: SUBSCRIBER_DEMO_SECRET }, logger });
+      logger.info({ simulator: 'subscriber', url: subscriber.url, keyId: SUBSCRIBER_DEMO_KEY_ID }, 'subscriber listening');
+      servers.subscriber = subscriber;
+      servers.demoSubscription = { id: SUBSCRIBER_DEMO_KEY_ID, url: subscriber.url, keyId: SUBSCRIBER_DEMO_KEY_ID, secret: SUBSCRIBER_DEMO_SECRET };
+      stoppers.push(() => subscriber.close());
+    } catch (err) {
+      logger.error({ err, simulator: 'subscriber', port: options.subscriberPort }, 'subscriber could not start');
+    }
   }
   servers.stop = async () => { await Promise.all(stoppers.map((stop) => stop())); };
   return servers;
@@ -113,6 +137,7 @@ export async function startSimulators(options: SimulatorsOptions & { servers?: D
   return {
     queryService: servers.queryService,
     smsGateway: servers.smsGateway,
+    subscriber: servers.subscriber,
     stop: async () => {
       await Promise.all(stoppers.map((stop) => stop()));
       logger.info('department simulators stopped');
@@ -161,9 +186,11 @@ function parseArgs(argv: string[]): Record<string, string> {
 export async function main(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
   if (args.help) {
-    process.stdout.write('usage: node dist/infra/simulators/index.js [--hub http://127.0.0.1:8080] [--data ./data] [--query-port 9101] [--sms-port 9102] [--seed N] [--pace 1]\n' +
+    process.stdout.write('usage: node dist/infra/simulators/index.js [--hub http://127.0.0.1:8080] [--data ./data] [--query-port 9101] [--sms-port 9102] [--subscriber-port 9103] [--seed N] [--pace 1]\n' +
       '  the hub polls the query service only when its configuration names it: vehicle-office\'s transport.options.poll {enabled: true, url}\n' +
-      '  and sends SMS to the gateway only when its configuration names it: notifier {enabled: true, gateway: {url, token: sms-demo-token}}\n');
+      '  and sends SMS to the gateway only when its configuration names it: notifier {enabled: true, gateway: {url, token: sms-demo-token}}\n' +
+      '  --subscriber-port starts a subscriber; the hub delivers to it once a subscription names it (configuration subscriptions, or POST /api/v1/subscriptions):\n' +
+      `  {id: ${SUBSCRIBER_DEMO_KEY_ID}, url: http://127.0.0.1:<port>${SUBSCRIBER_PATH}, keyId: ${SUBSCRIBER_DEMO_KEY_ID}, secret: ${SUBSCRIBER_DEMO_SECRET}}\n`);
     return;
   }
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' });
@@ -173,6 +200,7 @@ export async function main(argv: string[]): Promise<void> {
     // Run on its own, beside a hub started separately, it listens where the WSDL says, unless told otherwise.
     queryPort: args['query-port'] ? Number(args['query-port']) : 9101,
     smsPort: args['sms-port'] ? Number(args['sms-port']) : 9102,
+    subscriberPort: args['subscriber-port'] ? Number(args['subscriber-port']) : undefined,
     seed: args.seed,
     pace: args.pace ? Number(args.pace) : undefined,
     logger,

@@ -1,9 +1,9 @@
 // The market-regulation system (SCJG): pushes batches of status events to the hub's signed
 // webhook, per departments/market-regulation/SPEC.md.
 
-import { createHmac } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import pino, { Logger } from 'pino';
+import { signWebhook } from '../../core/kernel/webhook-signature';
 import { BackoffOptions, retryAfterMs } from './backoff';
 import { beijingCompact, beijingIso } from './beijing-time';
 import { DailySerial } from './daily-serial';
@@ -80,12 +80,14 @@ const REMARKS: Partial<Record<MarketStatus, string[]>> = {
 
 type MarketCase = { caseNo: string; itemCode: string; applicant: MarketApplicant; officer: string };
 
-/** `sha256=` + lower-case hex HMAC-SHA256(secret, `${timestamp}.${body}`), per the SPEC. */
+/**
+ * `sha256=` + lower-case hex HMAC-SHA256(secret, `${timestamp}.${body}`), per the SPEC: the hub's
+ * own webhook signature, which it also signs its deliveries to subscribers with. Being the hub's
+ * code, it cannot catch the hub's mistake by itself: the tests hold it to a reference value from
+ * openssl and to an HMAC computed from the SPEC with node:crypto.
+ */
 export function signRequest(body: Buffer | string, secret: string, timestamp: number): string {
-  const mac = createHmac('sha256', secret);
-  mac.update(`${timestamp}.`);
-  mac.update(typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
-  return `sha256=${mac.digest('hex')}`;
+  return signWebhook(body, secret, timestamp);
 }
 
 export type PostBatchOptions = {

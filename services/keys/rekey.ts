@@ -5,6 +5,7 @@ import { sealedBytesKeyId, sealedKeyId } from '../../core/kernel/data-keys';
 import { isSealedApplicant, openApplicant, openText, sealApplicant, sealText, SEALED, StoredApplicant } from '../../core/ports/sealed-data';
 import { EVALUATIONS_SEALED } from '../evaluations/sealed-columns';
 import { JOBS_SEALED } from '../store/job-queue';
+import { SUBSCRIPTIONS_SEALED } from '../subscriptions/subscription-store';
 
 /** Where a rekey stands, table by table. */
 export interface RekeyProgress {
@@ -141,6 +142,8 @@ const TABLES: SealedTable[] = [
   ...EVALUATIONS_SEALED,
   // The payloads of jobs not yet done (services/store/job-queue.ts): the SMS notifier's mobiles.
   JOBS_SEALED,
+  // The signing secrets of the subscriptions created through the API (services/subscriptions/).
+  SUBSCRIPTIONS_SEALED,
 ];
 
 /** The tables whose columns hold sealed personal data. */

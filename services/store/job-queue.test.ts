@@ -5,6 +5,7 @@ import { STORES } from '../../test/support/hub';
 import { useStore } from '../../test/support/store';
 import { readKeyFile, withNewKey, writeKeyFile, sealedKeyId } from '../../core/kernel/data-keys';
 import { rekeyStore } from '../keys/rekey';
+import type { SqlDriver, SqlExecutor } from './sql-driver';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -19,6 +20,42 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
 type Sms = { mobile: string; n: number };
 
 const OPTIONS: JobWorkerOptions<Sms> = { concurrency: 4, ratePerSecond: 0, backoff: { firstMs: 100, maxMs: 400 }, giveUpAfterMs: 60_000 };
+
+/**
+ * A driver that writes down every statement sent through it (a transaction's too) before it runs;
+ * those matching `slow` it sends 150 ms late, as a loaded store would answer them.
+ */
+function recording(driver: SqlDriver, log: { sql: string; params: unknown[] }[], slow?: RegExp): SqlDriver {
+  const logged = <T extends SqlExecutor>(x: T): T => Object.create(x, {
+    query: {
+      value: async (sql: string, params: unknown[] = []) => {
+        log.push({ sql, params });
+        if (slow?.test(sql)) await sleep(150);
+        return x.query(sql, params);
+      },
+    },
+  });
+  return Object.create(logged(driver), {
+    transaction: { value: <T>(fn: (tx: SqlExecutor) => Promise<T>) => driver.transaction((tx) => fn(logged(tx))) },
+  });
+}
+
+/** What a handler saw of the jobs of a group: each start and end, in the order they happened. */
+type Step = { at: number; key: string; what: 'start' | 'end'; group: string };
+
+/** The keys of a group as they started (a retried one once per attempt), and whether two of its jobs ever ran at once. */
+function ofGroup(steps: readonly Step[], group: string): { started: string[]; overlapped: boolean } {
+  let running = 0;
+  let overlapped = false;
+  const started: string[] = [];
+  for (const s of steps.filter((x) => x.group === group)) {
+    if (s.what === 'start') {
+      started.push(s.key);
+      if (++running > 1) overlapped = true;
+    } else running--;
+  }
+  return { started, overlapped };
+}
 
 for (const kind of STORES) {
   describe(`job queue in the store (${kind} store)`, function () {
@@ -192,6 +229,293 @@ for (const kind of STORES) {
       row = (await t.store.driver.query<{ state: string; attempts: number }>("SELECT state, attempts FROM jobs WHERE queue = 'takeover'")).rows[0];
       assert.equal(row.state, 'done');
       release();
+    });
+    it('works the jobs of a group one at a time in the order they were added, a retried one holding those after it, while other jobs run', async () => {
+      const q = node();
+      const steps: Step[] = [];
+      // Added in an order their keys would not sort in, so that only the order of adding explains the order of work.
+      for (const key of ['c3', 'c1', 'c2']) await q.add('ordered', key, { mobile: '13831100440', n: 0 }, { group: 'case-1' });
+      await q.add('ordered', 'other', { mobile: '13831100441', n: 0 }, { group: 'case-2' });
+      await q.add('ordered', 'loose', { mobile: '13831100442', n: 0 });
+      const groupOf: Record<string, string> = { c3: 'case-1', c1: 'case-1', c2: 'case-1', other: 'case-2', loose: '-' };
+      workers.push(q.work<Sms>('ordered', async (job): Promise<JobOutcome<Sms>> => {
+        steps.push({ at: Date.now(), key: job.key, what: 'start', group: groupOf[job.key] });
+        await sleep(10);
+        steps.push({ at: Date.now(), key: job.key, what: 'end', group: groupOf[job.key] });
+        // The first of the group fails twice (backoff 100 then 200 ms): the others wait for it.
+        if (job.key === 'c3' && job.attempt < 3) return { outcome: 'retry', reason: 'subscriber answered 503' };
+        return { outcome: 'done' };
+      }, OPTIONS));
+      await until('every job done', async () => (await q.depth('ordered')) === 0);
+      const g = ofGroup(steps, 'case-1');
+      assert.deepEqual(g.started, ['c3', 'c3', 'c3', 'c1', 'c2'], 'in the order added, the retried one first to its end');
+      assert.equal(g.overlapped, false, 'never two of the group at once');
+      const secondAttempt = steps.filter((s) => s.key === 'c3' && s.what === 'start')[1].at;
+      for (const key of ['other', 'loose']) {
+        const start = steps.find((s) => s.key === key && s.what === 'start')!.at;
+        assert.ok(start < secondAttempt, `${key} ran while the first of case-1 waited for its retry`);
+      }
+    });
+
+    it('runs the first jobs of two groups at once, and keeps each group in order across two nodes', async () => {
+      const a = node();
+      const b = node();
+      const steps: Step[] = [];
+      const groups = ['case-a', 'case-b', 'case-c'];
+      for (let i = 0; i < 6; i++) for (const g of groups) await a.add('groups', `${g}-${i}`, { mobile: '13831100443', n: i }, { group: g });
+      let running = 0;
+      let most = 0;
+      let bothFirst!: () => void;
+      const firstsTogether = new Promise<void>((r) => { bothFirst = r; });
+      let firsts = 0;
+      const handler = async (job: Job<Sms>): Promise<JobOutcome<Sms>> => {
+        const group = job.key.slice(0, 6);
+        steps.push({ at: Date.now(), key: job.key, what: 'start', group });
+        most = Math.max(most, ++running);
+        // The first jobs of case-a and case-b end only once both have started: were groups worked one
+        // after another, this would wait for ever (and the test time out).
+        if (job.key === 'case-a-0' || job.key === 'case-b-0') {
+          if (++firsts === 2) bothFirst();
+          await firstsTogether;
+        } else await sleep(Math.random() * 15);
+        running--;
+        steps.push({ at: Date.now(), key: job.key, what: 'end', group });
+        return { outcome: 'done' };
+      };
+      workers.push(a.work<Sms>('groups', handler, OPTIONS), b.work<Sms>('groups', handler, OPTIONS));
+      await until('every job done', async () => (await a.depth('groups')) === 0, 20_000);
+      assert.ok(most >= 2, `at most ${most} at once`);
+      for (const g of groups) {
+        const seen = ofGroup(steps, g);
+        assert.deepEqual(seen.started, [0, 1, 2, 3, 4, 5].map((i) => `${g}-${i}`), `${g} in its order`);
+        assert.equal(seen.overlapped, false, `${g}: never two at once, on either node`);
+      }
+    });
+
+    it('holds a group dead behind a dead job, even the jobs added after, and a replay brings them back to run in order', async () => {
+      const q = node();
+      for (const key of ['d1', 'd2', 'd3']) await q.add('held', key, { mobile: '13831100444', n: 0 }, { group: 'case-9' });
+      await q.add('held', 'free', { mobile: '13831100445', n: 0 }, { group: 'case-8' });
+      let mended = false;
+      const started: string[] = [];
+      const attempts: Record<string, number[]> = {};
+      workers.push(q.work<Sms>('held', async (job): Promise<JobOutcome<Sms>> => {
+        started.push(job.key);
+        (attempts[job.key] ??= []).push(job.attempt);
+        if (job.key === 'd1' && !mended) return { outcome: 'failed', reason: 'subscriber answered 410' };
+        return { outcome: 'done' };
+      }, OPTIONS));
+      await until('d1 and those after it dead, the other group done', async () => (await q.dead('held')).length === 3 && (await q.depth('held')) === 0);
+      assert.deepEqual(started.filter((k) => k !== 'free'), ['d1'], 'neither d2 nor d3 was attempted');
+      const dead = Object.fromEntries((await q.dead('held')).map((d) => [d.key, d]));
+      assert.equal(dead.d1.reason, 'subscriber answered 410');
+      assert.equal(dead.d1.group, 'case-9');
+      for (const k of ['d2', 'd3']) {
+        assert.equal(dead[k].reason, 'held: an earlier job of its group (d1) is dead');
+        assert.equal(dead[k].attempts, 0);
+        assert.equal(dead[k].group, 'case-9');
+      }
+      // Added later, to the held group: dead at once, never attempted; to another group: worked.
+      assert.equal(await q.add('held', 'd4', { mobile: '13831100444', n: 4 }, { group: 'case-9' }), true);
+      assert.equal(await q.addMany('held', [{ key: 'd5', payload: { mobile: '13831100444', n: 5 }, group: 'case-9' }, { key: 'free2', payload: { mobile: '13831100445', n: 1 }, group: 'case-8' }]), 2);
+      const later = Object.fromEntries((await q.dead('held')).map((d) => [d.key, d]));
+      assert.equal(later.d4?.reason, 'held: an earlier job of its group (d1) is dead');
+      assert.equal(later.d5?.reason, 'held: an earlier job of its group (d1) is dead');
+      await until('free2 done', async () => started.includes('free2') && (await q.depth('held')) === 0);
+      assert.ok(!started.includes('d4') && !started.includes('d5'));
+
+      // Replaying a job behind d1 alone would run it before d1: it stays dead.
+      assert.equal(await q.replay('held', ['d3']), 0);
+      assert.equal((await q.dead('held')).length, 5);
+      // Replaying d1 brings back the group from it on, worked in its order, each from its first attempt.
+      mended = true;
+      const t0 = Date.now();
+      assert.equal(await q.replay('held', ['d1']), 5);
+      await until('the group done', async () => (await q.depth('held')) === 0 && (await q.dead('held')).length === 0);
+      assert.deepEqual(started.filter((k) => k.startsWith('d')), ['d1', 'd1', 'd2', 'd3', 'd4', 'd5']);
+      assert.deepEqual(attempts.d1, [1, 1], 'the attempts count again from the replay');
+      const row = (await t.store.driver.query<{ ms: number }>("SELECT (extract(epoch FROM added_at) * 1000)::float8 AS ms FROM jobs WHERE queue = 'held' AND key = 'd1'")).rows[0];
+      assert.ok(Number(row.ms) >= t0 - 1000, 'its give-up age counts from the replay');
+    });
+
+    it('holds the jobs after a grouped job given up, and replays every dead job of a queue', async () => {
+      const q = node();
+      await q.add('expired', 'e1', { mobile: '13831100446', n: 0 }, { group: 'case-7' });
+      await q.add('expired', 'e2', { mobile: '13831100446', n: 0 }, { group: 'case-7' });
+      await q.add('expired', 'lone', { mobile: '13831100447', n: 0 });
+      let down = true;
+      const started: string[] = [];
+      const addedAt: Record<string, Date> = {};
+      workers.push(q.work<Sms>('expired', async (job): Promise<JobOutcome<Sms>> => {
+        started.push(job.key);
+        addedAt[job.key] = job.addedAt;
+        if (job.key === 'lone') return { outcome: 'failed', reason: 'refused' };
+        return down ? { outcome: 'retry', reason: 'subscriber answered 503' } : { outcome: 'done' };
+      }, { ...OPTIONS, giveUpAfterMs: 400 }));
+      await until('all three dead', async () => (await q.dead('expired')).length === 3);
+      const dead = Object.fromEntries((await q.dead('expired')).map((d) => [d.key, d]));
+      assert.equal(dead.e1.reason, 'subscriber answered 503');
+      assert.equal(dead.e2.reason, 'held: an earlier job of its group (e1) is dead');
+      assert.ok(!started.includes('e2'));
+      down = false;
+      const replayedAt = Date.now();
+      assert.equal(await q.replay('expired'), 3);
+      await until('all done or dead again', async () => (await q.depth('expired')) === 0);
+      assert.deepEqual(started.filter((k) => k !== 'lone').slice(-2), ['e1', 'e2']);
+      assert.ok(addedAt.e1.getTime() >= replayedAt - 1000, 'the job is as new');
+      assert.deepEqual((await q.dead('expired')).map((d) => d.key), ['lone'], 'refused again');
+      assert.equal(await q.replay('expired', ['nothing-such', 'e1']), 0, 'neither dead');
+    });
+
+    it('keeps the jobs behind a retried one of their group out of the claims until it is due again', async () => {
+      const q = node();
+      for (const key of ['h1', 'h2', 'h3']) await q.add('behind', key, { mobile: '13831100454', n: 0 }, { group: 'case-6' });
+      await q.add('behind', 'loose', { mobile: '13831100454', n: 0 });
+      let claim = await q.claim('behind', 10, 0);
+      assert.deepEqual(claim.jobs.map((j) => j.key), ['h1', 'loose'], 'the first of the group, and the job without one');
+      // h2 and h3 are due, but behind h1: nothing to claim, and nothing to wake for but a poke or a poll.
+      claim = await q.claim('behind', 10, 0);
+      assert.deepEqual(claim.jobs, []);
+      assert.equal(claim.wakeInMs, Number.POSITIVE_INFINITY, 'a job behind a running one is not due');
+      assert.equal(await q.finish('behind', 'h1', { outcome: 'retry', reason: 'subscriber answered 503' }, { backoffMs: 5000, giveUpAfterMs: 60_000 }), 'waiting');
+      await q.finish('behind', 'loose', { outcome: 'done' }, { backoffMs: 0, giveUpAfterMs: 60_000 });
+      await q.add('behind', 'h4', { mobile: '13831100454', n: 0 }, { group: 'case-6' });
+      await q.addMany('behind', [{ key: 'h5', payload: { mobile: '13831100454', n: 0 }, group: 'case-6' }]);
+      const due = (await t.store.driver.query<{ key: string; behind: boolean }>(
+        "SELECT key, run_at >= (SELECT run_at FROM jobs WHERE queue = 'behind' AND key = 'h1') AS behind FROM jobs WHERE queue = 'behind' AND key <> 'h1' AND key <> 'loose' ORDER BY seq")).rows;
+      assert.deepEqual(due.map((r) => [r.key, r.behind]), [['h2', true], ['h3', true], ['h4', true], ['h5', true]], 'due no sooner than h1, added before its retry or after');
+      // Nothing is due, and the worker would sleep until h1 is, rather than claim again at once for ever.
+      claim = await q.claim('behind', 10, 0);
+      assert.deepEqual(claim.jobs, []);
+      assert.ok(claim.wakeInMs > 4000 && claim.wakeInMs <= 5000, `wakes in ${claim.wakeInMs} ms`);
+    });
+
+    it('adds many jobs in one statement, in the order given, each key once', async () => {
+      const log: { sql: string; params: unknown[] }[] = [];
+      const q = new StoreJobQueue(recording(t.store.driver, log), t.store.keys, 50);
+      await q.add('bulk', 'k0', { mobile: '13831100448', n: 0 }, { group: 'case-5' });
+      log.length = 0;
+      const added = await q.addMany<Sms>('bulk', [
+        { key: 'k3', payload: { mobile: '13831100448', n: 3 }, group: 'case-5' },
+        { key: 'k1', payload: { mobile: '13831100448', n: 1 }, group: 'case-5' },
+        { key: 'k0', payload: { mobile: '13831100448', n: 99 }, group: 'case-5' },
+        { key: 'k2', payload: { mobile: '13831100448', n: 2 }, group: 'case-5' },
+        { key: 'k1', payload: { mobile: '13831100448', n: 98 }, group: 'case-5' },
+        { key: 'u1', payload: { mobile: '13831100449', n: 7 } },
+      ]);
+      assert.equal(added, 4, 'k0 was there before, and k1 comes twice');
+      assert.equal(log.length, 1, 'one statement');
+      assert.equal(await q.addMany('bulk', []), 0);
+      const seen: string[] = [];
+      const w = q.work<Sms>('bulk', async (job) => { if (job.key !== 'u1') seen.push(`${job.key}:${job.payload.n}`); return { outcome: 'done' }; }, OPTIONS);
+      workers.push(w);
+      await until('all done', async () => (await q.depth('bulk')) === 0);
+      assert.deepEqual(seen, ['k0:0', 'k3:3', 'k1:1', 'k2:2'], 'in the order added; the first of a key kept');
+      // Stopped, so that its claims are not counted below.
+      await w.stop();
+
+      // Many at once, as a webhook fan-out adds them: still one statement, in order within each group.
+      const many = Array.from({ length: 3000 }, (_, i) => ({ key: `m${String(2999 - i).padStart(4, '0')}`, payload: { mobile: '13831100450', n: i }, group: `case-${i % 300}` }));
+      log.length = 0;
+      const t0 = Date.now();
+      assert.equal(await q.addMany('bulk-many', many), 3000);
+      const took = Date.now() - t0;
+      assert.equal(log.length, 1);
+      const rows = (await t.store.driver.query<{ key: string; grp: string }>("SELECT key, grp FROM jobs WHERE queue = 'bulk-many' ORDER BY seq")).rows;
+      assert.deepEqual(rows.map((r) => r.key), many.map((m) => m.key), 'seq follows the array');
+      assert.ok(took < 5000, `3,000 jobs added in ${took} ms`);
+    });
+
+    it('claims through the group index, one statement a claim', async () => {
+      const log: { sql: string; params: unknown[] }[] = [];
+      const q = new StoreJobQueue(recording(t.store.driver, log), t.store.keys, 50);
+      // A backlog of many groups, a few jobs each, and an ungrouped queue beside it.
+      const jobs = Array.from({ length: 4000 }, (_, i) => ({ key: `p${i}`, payload: { mobile: '13831100451', n: i }, group: `case-${i % 1000}` }));
+      assert.equal(await q.addMany('planned', jobs), 4000);
+      await q.addMany('planned-other', Array.from({ length: 4000 }, (_, i) => ({ key: `o${i}`, payload: { mobile: '13831100451', n: i } })));
+      await t.store.driver.query('ANALYZE jobs');
+      log.length = 0;
+      const claim = await q.claim('planned', 4, 0);
+      assert.deepEqual(claim.jobs.map((j) => j.key), ['p0', 'p1', 'p2', 'p3'], 'the first added, each the first of its group');
+      const claims = log.filter((s) => /SET state = 'active'/.test(s.sql));
+      assert.equal(claims.length, 1);
+      const plan = (await t.store.driver.transaction(async (tx) => (await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${claims[0].sql}`, claims[0].params)).rows))
+        .map((r) => r['QUERY PLAN']).join('\n');
+      // A group's earlier jobs are found through its index, and the due jobs read in order from theirs
+      // (no sort of every job due at the same moment), so that the claim stops at its limit.
+      assert.match(plan, /Index Only Scan using jobs_group_open/, plan);
+      assert.match(plan, /Index Scan using jobs_open/, plan);
+      assert.doesNotMatch(plan, /Sort/, plan);
+    });
+
+    it('records the jobs a worker finished together in one statement, and every job done before stop() ends', async () => {
+      const log: { sql: string; params: unknown[] }[] = [];
+      // Each record of jobs done takes a while: stop() must wait for it all the same.
+      const q = new StoreJobQueue(recording(t.store.driver, log, /SET state = 'done'/), t.store.keys, 50);
+      await q.addMany('burst', Array.from({ length: 20 }, (_, i) => ({ key: `b${i}`, payload: { mobile: '13831100452', n: i } })));
+      let open!: () => void;
+      const gate = new Promise<void>((r) => { open = r; });
+      let started = 0;
+      const states: JobState[] = [];
+      const w = q.work<Sms>('burst', async (job) => {
+        started++;
+        await Promise.race([gate, new Promise((r) => job.signal.addEventListener('abort', r))]);
+        return { outcome: 'done', result: { n: job.payload.n } };
+      }, { ...OPTIONS, concurrency: 20, onOutcome: (_j, _o, s) => states.push(s) });
+      await until('all twenty running', () => started === 20);
+      log.length = 0;
+      open();
+      await until('all twenty recorded', () => states.length === 20);
+      const writes = log.filter((s) => /SET state = 'done'/.test(s.sql)).length;
+      assert.ok(writes <= 2, `${writes} statements for 20 jobs done together`);
+      const done = (await t.store.driver.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE queue = 'burst' AND state = 'done' AND result IS NOT NULL")).rows[0];
+      assert.equal(Number(done.n), 20);
+
+      // Done as the worker stops (answered before the abort was heeded): recorded before stop() resolves.
+      await q.addMany('burst', Array.from({ length: 10 }, (_, i) => ({ key: `s${i}`, payload: { mobile: '13831100452', n: i } })));
+      await until('the next ten running', () => started === 30);
+      await w.stop();
+      const rows = (await t.store.driver.query<{ state: string }>("SELECT state FROM jobs WHERE queue = 'burst' AND key LIKE 's%'")).rows;
+      assert.deepEqual(rows.map((r) => r.state), Array(10).fill('done'));
+      assert.equal(states.length, 30);
+    });
+
+    it('tells an operator how far a queue lags and how it stands, and purges a queue whole', async () => {
+      const q = node();
+      assert.equal(await q.oldestOpen('figures'), null);
+      assert.deepEqual(await q.stats('figures'), { waiting: 0, active: 0, dead: 0, lastDoneAt: null });
+      const before = Date.now();
+      await q.add('figures', 'late', { mobile: '13831100453', n: 0 }, { delayMs: 60_000 });
+      await sleep(20);
+      await q.add('figures', 'ok', { mobile: '13831100453', n: 1 });
+      await q.add('figures', 'bad', { mobile: '13831100453', n: 2 });
+      await q.add('figures', 'slow', { mobile: '13831100453', n: 3 });
+      let release!: () => void;
+      const slow = new Promise<void>((r) => { release = r; });
+      const w = q.work<Sms>('figures', async (job): Promise<JobOutcome<Sms>> => {
+        if (job.key === 'bad') return { outcome: 'failed', reason: 'refused' };
+        if (job.key === 'slow') await Promise.race([slow, new Promise((r) => job.signal.addEventListener('abort', r))]);
+        return { outcome: 'done' };
+      }, OPTIONS);
+      workers.push(w);
+      await until('ok done, bad dead, slow running', async () => {
+        const s = await q.stats('figures');
+        return s.waiting === 1 && s.active === 1 && s.dead === 1 && s.lastDoneAt !== null;
+      });
+      const stats = await q.stats('figures');
+      assert.match(stats.lastDoneAt!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+08:00$/);
+      assert.ok(Math.abs(Date.parse(stats.lastDoneAt!) - Date.now()) < 5000);
+      const oldest = await q.oldestOpen('figures');
+      assert.ok(oldest && oldest.getTime() >= before - 1000 && oldest.getTime() <= before + 1000, `the delayed job, added first: ${oldest?.toISOString()}`);
+      release();
+      await until('slow done', async () => (await q.stats('figures')).active === 0);
+
+      await w.stop();
+      assert.equal(await q.purge('figures'), 4);
+      assert.deepEqual(await q.stats('figures'), { waiting: 0, active: 0, dead: 0, lastDoneAt: null });
+      assert.equal(await q.oldestOpen('figures'), null);
+      assert.equal((await t.store.driver.query("SELECT 1 FROM job_queues WHERE queue = 'figures'")).rows.length, 0);
+      assert.equal(await q.purge('figures'), 0);
     });
   });
 }

@@ -1,4 +1,3 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transport, HttpRoute } from '../base';
 import type { RawMessage } from '../../../../core/ports/inbox';
@@ -6,6 +5,7 @@ import type { RecordOutcome } from '../../../../core/ports/intake';
 import { sendProblem, sendJson, flatHeaders } from '../../../../core/kernel/http';
 import { readLimitedBody, discardBody } from '../request-body';
 import { jsonDepth, MAX_JSON_DEPTH } from '../json-safety';
+import { BAD_SIGNATURE, WebhookRefusal, WebhookSigner, checkSignatureHeaders, readSignatureHeaders, signatureMatches } from '../../../../core/kernel/webhook-signature';
 import optionsSchema from './rest.schema.json';
 
 export interface RestOptions {
@@ -71,7 +71,7 @@ export class RestTransport extends Transport<RestOptions> {
       return this.refuse(res, 413, 'body-too-large', 'Request body too large', `the body is larger than ${o.maxBodyBytes} bytes`);
     }
     const body = read.body;
-    if (!this.signatureMatches(signer, body)) return this.refuse(res, 401, 'bad-signature', 'Request not authenticated', 'signature does not match the body');
+    if (!this.signatureMatches(signer, body)) return this.refuse(res, 401, BAD_SIGNATURE.type, 'Request not authenticated', BAD_SIGNATURE.detail);
 
     if (jsonDepth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
       return this.refuse(res, 400, 'too-deep', 'Body nested too deep', `arrays and objects nest deeper than ${MAX_JSON_DEPTH} levels`);
@@ -106,30 +106,21 @@ export class RestTransport extends Transport<RestOptions> {
     return { [key]: id, result: out.result, supervisionCode: out.supervisionCode };
   }
 
-  /** The signature headers: a known key id and a timestamp within the window (checked before the body is read). */
-  private signer(req: IncomingMessage): { ok: true; secret: string; ts: string; sig: string } | { ok: false; type: string; detail: string } {
+  /**
+   * The signature headers: a known key id and a timestamp within the window (checked before the
+   * body is read), by the hub's one webhook verifier, which also serves its subscribers.
+   */
+  private signer(req: IncomingMessage): WebhookSigner | WebhookRefusal {
     const s = this.options.signature;
-    const header = (name: string) => {
-      const v = req.headers[name.toLowerCase()];
-      return Array.isArray(v) ? v[0] : v;
-    };
-    const keyId = header(s.keyIdHeader);
-    const ts = header(s.timestampHeader);
-    const sig = header(s.signatureHeader);
-    if (!keyId || !ts || !sig) return { ok: false, type: 'missing-signature', detail: `headers ${s.keyIdHeader}, ${s.timestampHeader} and ${s.signatureHeader} are required` };
-    const secret = Object.prototype.hasOwnProperty.call(s.keys, keyId) ? s.keys[keyId] : undefined;
-    if (!secret) return { ok: false, type: 'unknown-key', detail: `unknown key id ${JSON.stringify(keyId)}` };
-    if (!/^\d{1,12}$/.test(ts)) return { ok: false, type: 'bad-timestamp', detail: `${s.timestampHeader} must be Unix seconds` };
-    const skew = Math.abs(Date.now() / 1000 - Number(ts));
-    if (skew > s.maxSkewSeconds) return { ok: false, type: 'stale-timestamp', detail: `timestamp is ${Math.round(skew)} s away from the hub's clock (limit ${s.maxSkewSeconds} s)` };
-    return { ok: true, secret, ts, sig };
+    const names = { keyId: s.keyIdHeader, timestamp: s.timestampHeader, signature: s.signatureHeader };
+    // Own properties only: a key id such as "constructor" names no secret.
+    const keyOf = (keyId: string) => (Object.prototype.hasOwnProperty.call(s.keys, keyId) ? s.keys[keyId] : undefined);
+    return checkSignatureHeaders(readSignatureHeaders(req.headers, names), keyOf, { maxSkewSeconds: s.maxSkewSeconds, headerNames: names });
   }
 
   /** The HMAC over `timestamp.` and the raw body bytes, compared in constant time. */
-  private signatureMatches(signer: { secret: string; ts: string; sig: string }, body: Buffer): boolean {
+  private signatureMatches(signer: WebhookSigner, body: Buffer): boolean {
     const s = this.options.signature;
-    const expected = Buffer.from(s.prefix + createHmac(s.algorithm, signer.secret).update(`${signer.ts}.`).update(body).digest('hex'));
-    const given = Buffer.from(signer.sig);
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    return signatureMatches(signer, body, { algorithm: s.algorithm, prefix: s.prefix });
   }
 }

@@ -1,0 +1,67 @@
+import { webhookSignatureHeaders } from '../../core/kernel/webhook-signature';
+import type { OutboundEvent } from '../../contracts/types';
+
+export const CLOUDEVENTS_JSON = 'application/cloudevents+json';
+
+/** Longest part of a subscriber's answer kept as the reason of a failed attempt. */
+const ANSWER_CHARS = 200;
+
+/** What a subscriber's answer to one delivery means. */
+export type DeliveryAnswer =
+  | { kind: 'taken'; status: number }
+  /** 429: the subscriber's limit; `retryAfterMs` when it said when. */
+  | { kind: 'throttled'; status: 429; retryAfterMs?: number; reason: string }
+  /** 408, 5xx, a network error or no answer in time: tried again later. */
+  | { kind: 'unavailable'; status: number | null; reason: string }
+  /** Any other 4xx, or a redirect: the subscriber refuses this delivery, and will again. */
+  | { kind: 'refused'; status: number; reason: string };
+
+/**
+ * One delivery: the event POSTed as CloudEvents structured JSON, signed with the subscription's
+ * secret over `timestamp.body`. The request has its own time limit and is never cut short by a
+ * node stopping: an answer the subscriber gave is always read, so that an event it took is
+ * recorded as taken and not sent again after the restart.
+ */
+export async function deliver(target: { url: string; keyId: string; secret: string }, event: OutboundEvent, timeoutMs: number): Promise<DeliveryAnswer> {
+  const body = Buffer.from(JSON.stringify(event), 'utf8');
+  let res: Response;
+  try {
+    res = await fetch(target.url, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        'content-type': CLOUDEVENTS_JSON,
+        'user-agent': 'case-exchange-hub',
+        // Signed as departments sign their webhooks to the hub (SPEC.md beside this file).
+        ...webhookSignatureHeaders(body, target.keyId, target.secret),
+      },
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : e.cause?.code ?? e.cause?.message ?? e.message;
+    return { kind: 'unavailable', status: null, reason: `POST failed: ${why}` };
+  }
+  const text = await res.text().catch(() => '');
+  const said = text ? `: ${text.replace(/\s+/g, ' ').slice(0, ANSWER_CHARS)}` : '';
+  if (res.status >= 200 && res.status < 300) return { kind: 'taken', status: res.status };
+  if (res.status === 429) {
+    const retryAfterMs = retryAfter(res.headers.get('retry-after'));
+    return { kind: 'throttled', status: 429, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}), reason: `429${said}` };
+  }
+  if (res.status === 408 || res.status >= 500) return { kind: 'unavailable', status: res.status, reason: `${res.status}${said}` };
+  if (res.status >= 300 && res.status < 400) return { kind: 'refused', status: res.status, reason: `${res.status}: a redirect is not followed (to ${res.headers.get('location') ?? 'nowhere'}): correct the subscription's url` };
+  return { kind: 'refused', status: res.status, reason: `${res.status}${said}` };
+}
+
+/** Retry-After in milliseconds: seconds, or an HTTP date; undefined when absent or unreadable. */
+export function retryAfter(value: string | null): number | undefined {
+  if (!value) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  // An HTTP date is in GMT, and says so (RFC 9110, 5.6.7); anything else Date.parse might read is not one.
+  if (!/ GMT$/.test(v)) return undefined;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
