@@ -70,7 +70,7 @@ async function main(): Promise<number> {
     region: '130100',
     tokens: [{ name: 'operator', token: 'bench-operator', roles: ['operator'] }],
     subscriptions: sims.map((s, i) => ({ id: `bench-${i}`, url: s.url, secret: `bench-secret-${i}-0123456789`, keyId: `bench-${i}`, ...(i === 0 ? { personalData: true } : {}) })),
-    outbound: { concurrency: 32 },
+    outbound: { concurrency: Number(process.env.BENCH_OUTBOUND_CONCURRENCY ?? 32) },
   }));
   const config = loadConfig({ HUB_CONFIG: configFile, HUB_HTTP_PORT: '0', HUB_DATA_DIR: path.join(dir, 'data'), HUB_STORE: 'embedded', HUB_LOG_LEVEL: 'warn', HUB_POLLING_OFF: 'all' });
   const hub = await startHub(config, createLogger(config.logLevel));
@@ -124,13 +124,16 @@ async function main(): Promise<number> {
     await sampler;
     console.log(`outbound bench: ${total.toLocaleString('en')} events applied in ${applySeconds.toFixed(1)} s (${Math.round(total / applySeconds).toLocaleString('en')}/s offered at ${RATE.toLocaleString('en')}/s), embedded store, ${SUBSCRIBERS} subscriptions`);
     const { received } = await ask<{ received: [string, number][][] }>(child, 'received', 'received');
+    let worst = 0;
     for (const [i, list] of received.entries()) {
       const ms = list.filter(([id]) => committed.has(id)).map(([id, at]) => at - committed.get(id)!);
+      worst = Math.max(worst, ...ms);
       console.log(`  bench-${i}${i === 0 ? ' (personal data)' : ''}: commit to subscriber p50 ${pct(ms, 0.5).toFixed(0)} ms, p99 ${pct(ms, 0.99).toFixed(0)} ms, max ${Math.max(...ms).toFixed(0)} ms; duplicates ${taken.taken.duplicates[i]}`);
     }
     const maxLag = Math.max(...lagSamples);
-    console.log(`  hub_outbound_lag_seconds, every 250 ms: p50 ${pct(lagSamples, 0.5).toFixed(2)} s, p99 ${pct(lagSamples, 0.99).toFixed(2)} s, max ${maxLag.toFixed(2)} s (goal < 1 s); the queues drained ${drained.toFixed(1)} s after the last event`);
-    console.log(maxLag < 1 ? '  within the goal' : '  goal missed: the lag reached 1 s or more');
+    console.log(`  hub_outbound_lag_seconds, every 250 ms: p50 ${pct(lagSamples, 0.5).toFixed(2)} s, p99 ${pct(lagSamples, 0.99).toFixed(2)} s, max ${maxLag.toFixed(2)} s; the deliveries ended ${drained.toFixed(1)} s after the last event`);
+    console.log(worst < 1000 && maxLag < 1 ? '  within the goal: every delivery reached its subscriber within 1 s of its event\'s commit'
+      : `  goal missed: a delivery reached its subscriber ${(worst / 1000).toFixed(1)} s after its event's commit (goal < 1 s)`);
     return 0;
   } finally {
     sampling = false;
