@@ -2,44 +2,17 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import YAML from 'yaml';
 import { ROOT, DEMO_CONFIG } from '../core/kernel/paths';
 import { loadConfig } from '../core/kernel/config';
 import { createLogger } from '../core/kernel/logger';
 import { startHub } from '../cli/start-hub';
-import { testDataDir, getJson, spawnHub, HubProcess, SUPERVISOR } from './support/hub';
+import { testDataDir, getJson, spawnHub, HubProcess, SUPERVISOR, hubStart, Ended } from './support/hub';
 
 // Acceptance (issue 15, item 6): `hub start` with no HUB_CONFIG exits non-zero with a message that
 // names HUB_CONFIG and --demo; so do a port in use, an unreachable store and a misspelt
 // HUB_SERVICES, each within 5 s, in one line and without a stack trace. `make run` still starts the demo.
 
-interface Ended {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-/** `hub start` as an operator runs it, in its own process, until it ends (killed after 20 s: a hang is a failure). */
-function hubStart(env: Record<string, string>, args: string[] = []): Promise<Ended> {
-  const started = Date.now();
-  const base = { ...process.env };
-  for (const k of Object.keys(base)) if (k.startsWith('HUB_')) delete base[k];
-  const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'hub.js'), 'start', ...args], {
-    cwd: ROOT, env: { ...base, HUB_HTTP_PORT: '0', HUB_DATA_DIR: testDataDir('start-failure'), HUB_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout!.on('data', (c) => { stdout += c; });
-  proc.stderr!.on('data', (c) => { stderr += c; });
-  const hang = setTimeout(() => proc.kill('SIGKILL'), 20_000);
-  return new Promise((resolve) => proc.once('close', (code, signal) => {
-    clearTimeout(hang);
-    resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
-  }));
-}
 
 /** A port nothing listens on (taken, then given back). */
 async function closedPort(): Promise<number> {

@@ -6,7 +6,7 @@ import type { Inbox as InboxPort, RawMessage } from '../../core/ports/inbox';
 export type { RawMessage };
 import { PgliteDriver } from './pglite-driver';
 import { holderIsGone, newClaimant } from '../../core/kernel/claimant';
-import { RetryableError } from '../../core/kernel/errors';
+import { ConfigError, RetryableError } from '../../core/kernel/errors';
 import { PostgresDriver } from './postgres-driver';
 import type { DataKeys } from '../../core/kernel/data-keys';
 import { SEALED } from '../../core/ports/sealed-data';
@@ -17,24 +17,44 @@ const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
  * Opens the store the configuration names: `embedded` (PGlite in dataDir/store) or a postgres:// URL.
  * An observer, when given, is shown every statement the driver sends.
  */
-export async function openDriver(store: string, dataDir: string, observe?: StatementObserver): Promise<SqlDriver> {
+/** `poolSize`: connections to a PostgreSQL store (the embedded one is a single backend). */
+export async function openDriver(store: string, dataDir: string, observe?: StatementObserver, poolSize?: number): Promise<SqlDriver> {
   const driver = store === 'embedded' || store === 'pglite'
     ? await PgliteDriver.open(path.join(dataDir, 'store'), observe)
-    : /^postgres(ql)?:\/\//.test(store) ? await PostgresDriver.open(store, undefined, observe)
+    : /^postgres(ql)?:\/\//.test(store) ? await PostgresDriver.open(store, poolSize, observe)
     : (() => { throw new Error(`HUB_STORE must be "embedded" or a postgres:// URL, not ${JSON.stringify(store)}`); })();
-  await migrate(driver);
+  try {
+    await migrate(driver);
+  } catch (err) {
+    // A node that refuses the store (or fails to migrate it) lets go of it: the PGlite files, the pool.
+    await driver.close().catch(() => undefined);
+    throw err;
+  }
   return driver;
 }
 
-/** Applies the SQL files of migrations/ in name order, once each, under a lock (several nodes may start at once). */
-export async function migrate(db: SqlDriver): Promise<string[]> {
-  const dir = fs.existsSync(MIGRATIONS_DIR) ? MIGRATIONS_DIR : path.join(__dirname, '..', '..', '..', 'services', 'store', 'migrations');
+/** The folder of this version's migrations: beside the compiled code, or in the sources when it is not copied there. */
+export function migrationsDir(): string {
+  return fs.existsSync(MIGRATIONS_DIR) ? MIGRATIONS_DIR : path.join(__dirname, '..', '..', '..', 'services', 'store', 'migrations');
+}
+
+/**
+ * Applies the SQL files of migrations/ in name order, once each, under a lock (several nodes may
+ * start at once). A store that holds a migration this version does not have was migrated by a newer
+ * version, whose layout this one does not know: it is refused before anything is applied, under the
+ * same lock, so that a node of the old version starting beside a new one either finishes before the
+ * new one migrates or sees its migrations and stops. `dir`: another folder of migrations (tests).
+ */
+export async function migrate(db: SqlDriver, dir: string = migrationsDir()): Promise<string[]> {
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
   await db.exec('CREATE TABLE IF NOT EXISTS hub_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
   const applied: string[] = [];
   await db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock(7342001)');
     const done = new Set((await tx.query<{ id: string }>('SELECT id FROM hub_migrations')).rows.map((r) => r.id));
+    const known = new Set(files);
+    const unknown = [...done].filter((id) => !known.has(id)).sort();
+    if (unknown.length) throw newerStore(unknown, files[files.length - 1] ?? null);
     for (const f of files) {
       if (done.has(f)) continue;
       const sql = fs.readFileSync(path.join(dir, f), 'utf8');
@@ -44,6 +64,14 @@ export async function migrate(db: SqlDriver): Promise<string[]> {
     }
   });
   return applied;
+}
+
+/** The refusal of a store migrated by a newer version: it names the migrations, and what to start instead. */
+function newerStore(unknown: string[], last: string | null): ConfigError {
+  const which = unknown.length === 1 ? `migration ${unknown[0]} is` : `migrations ${unknown.join(', ')} are`;
+  return new ConfigError(
+    `the store was migrated by a newer version of the hub (${which} unknown to this one, whose last is ${last ?? 'none'}): start this node from that version, or newer`,
+    { field: 'HUB_STORE', value: unknown, rule: 'one version per store' });
 }
 
 function splitStatements(sql: string): string[] {

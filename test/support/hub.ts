@@ -167,3 +167,30 @@ export async function settled(url: string, timeoutMs = 30_000): Promise<void> {
     return depth('outbox') === 0 && depth('alerts') === 0;
   }, timeoutMs, 50);
 }
+
+export interface Ended {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** `hub start` as an operator runs it, in its own process, until it ends (killed after 20 s: a hang is a failure). */
+export function hubStart(env: Record<string, string>, args: string[] = []): Promise<Ended> {
+  const started = Date.now();
+  const base = { ...process.env };
+  for (const k of Object.keys(base)) if (k.startsWith('HUB_')) delete base[k];
+  const proc = spawn(process.execPath, [path.join(ROOT, 'bin', 'hub.js'), 'start', ...args], {
+    cwd: ROOT, env: { ...base, HUB_HTTP_PORT: '0', HUB_DATA_DIR: testDataDir('start-failure'), HUB_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (c) => { stdout += c; });
+  proc.stderr!.on('data', (c) => { stderr += c; });
+  const hang = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+  return new Promise((resolve) => proc.once('close', (code, signal) => {
+    clearTimeout(hang);
+    resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
+  }));
+}
