@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse, Server } from 'node:http';
 import ApiGateway from 'moleculer-web';
-import { Errors, ServiceSchema, Context, Service } from 'moleculer';
+import Redis from 'ioredis';
+import { Errors, ServiceSchema, Context, Service, ServiceBroker } from 'moleculer';
 import type { HubContext } from './context';
 import { sendProblem, sendJson } from '../core/kernel/http';
 import { tokenHash, TokenConfig } from '../core/kernel/config';
@@ -74,6 +75,8 @@ export function gatewayService(hub: HubContext): ServiceSchema {
     return token;
   };
   const visibleDepartments = departmentCatalogue(hub.config.registryFile, hub.config.catalogueFile);
+  /** The connections readiness has open to Redis at this moment: closed when the gateway stops. */
+  const redisClients = new Set<Redis>();
   const transportAliases: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {};
   for (const { transport } of hub.adapters.values()) {
     for (const r of transport.httpRoutes()) {
@@ -98,15 +101,30 @@ export function gatewayService(hub: HubContext): ServiceSchema {
           aliases: {
             ...transportAliases,
             'GET /health/live': (_req: IncomingMessage, res: ServerResponse) => sendJson(res, 200, { status: 'ok' }),
-            // Ready: the store answers, and some node of the hub runs every service this node's routes call.
+            // Ready: every server this node depends on answers (the store; NATS in cluster mode; Redis
+            // when HUB_QUEUE names one), and some node of the hub runs every service this node's routes call.
             'GET /health/ready': function ready(this: Service, _req: IncomingMessage, res: ServerResponse) {
               const missing = missingServices(this);
-              hub.store.driver.query('SELECT 1').then(
-                () => (missing.length
-                  ? sendProblem(res, 503, 'not-ready', 'Not ready', `no node of this hub runs ${missing.join(', ')}, which this node's routes call`, { missing })
-                  : sendJson(res, 200, { status: 'ready', store: 'ok' })),
-                (err) => sendProblem(res, 503, 'not-ready', 'Not ready', `store unreachable: ${(err as Error).message}`),
-              );
+              const checks = serverChecks(hub, this.broker, redisClients);
+              void Promise.all(checks.map(async ({ name, check }) => {
+                try {
+                  await within(READY_CHECK_MS, check());
+                  return { name, error: null };
+                } catch (err) {
+                  return { name, error: (err as Error).message };
+                }
+              })).then((answers) => {
+                const down = answers.filter((a) => a.error !== null);
+                if (!down.length && !missing.length) {
+                  sendJson(res, 200, { status: 'ready', ...Object.fromEntries(answers.map((a) => [a.name, 'ok'])) });
+                  return;
+                }
+                const reasons = [
+                  ...down.map((a) => `${a.name} unreachable: ${a.error}`),
+                  ...(missing.length ? [`no node of this hub runs ${missing.join(', ')}, which this node's routes call`] : []),
+                ];
+                sendProblem(res, 503, 'not-ready', 'Not ready', reasons.join('; '), { missing, down: down.map((a) => a.name) });
+              });
             },
             // Server-sent events: read by the supervisor's console, which cannot wait for a JSON answer.
             'GET /api/v1/alerts/stream': function stream(this: Service, req: IncomingMessage, res: ServerResponse) {
@@ -207,6 +225,11 @@ export function gatewayService(hub: HubContext): ServiceSchema {
         return listen(port, host, () => { server.off('error', failed); done(); });
       };
     },
+    stopped() {
+      // A readiness check still waiting for Redis does not hold the stopping process open.
+      for (const client of redisClients) client.disconnect();
+      redisClients.clear();
+    },
     methods: {
       // moleculer-web logs every 5xx with its stack before the route's onError; problemFor logs what is ours to log.
       errorHandler(this: Service & { sendError(req: IncomingMessage, res: ServerResponse, err: unknown): void }, req: IncomingMessage, res: ServerResponse, err: unknown) {
@@ -237,4 +260,93 @@ function missingServices(gateway: Service): string[] {
     }
   }
   return [...missing].sort();
+}
+
+/** How long readiness waits for each server this node depends on: a probe has its answer within about a second. */
+const READY_CHECK_MS = 1000;
+
+/** A server this node depends on, as readiness names it, and the check that it answers. */
+interface ServerCheck {
+  name: 'store' | 'nats' | 'redis';
+  check(): Promise<void>;
+}
+
+/** The servers this node depends on: the store always; NATS in cluster mode; Redis when HUB_QUEUE names one. */
+function serverChecks(hub: HubContext, broker: ServiceBroker, redisClients: Set<Redis>): ServerCheck[] {
+  const checks: ServerCheck[] = [{ name: 'store', check: async () => { await hub.store.driver.query('SELECT 1'); } }];
+  if (hub.config.transporter) checks.push({ name: 'nats', check: () => natsAnswers(broker) });
+  const queue = hub.config.queue;
+  if (queue) checks.push({ name: 'redis', check: () => redisAnswers(queue, READY_CHECK_MS, redisClients) });
+  return checks;
+}
+
+/** Settles when what settles, or fails once ms have passed without an answer. */
+function within(ms: number, what: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([what, late]).finally(() => clearTimeout(timer));
+}
+
+/** What readiness reads of Moleculer's transit (src/transit.js) and its NATS transporter (src/transporters/nats.js). */
+interface NatsTransit {
+  connected: boolean;
+  tx?: { client?: { rtt?(): Promise<number> } | null };
+}
+
+/**
+ * This node's transporter is connected to NATS now. Moleculer's `transit.connected` says the node
+ * joined the transporter once and has not left it: with the NATS client of version 2 it stays true
+ * while the client reconnects after NATS went away (Moleculer clears it only when the connection
+ * closes for good, which a client that reconnects for ever never does). So the NATS connection is
+ * asked itself: rtt() fails at once while the client is disconnected, and otherwise sends a PING
+ * and waits for the server's PONG, so that a server that stopped answering is found too.
+ */
+async function natsAnswers(broker: ServiceBroker): Promise<void> {
+  const transit = (broker as unknown as { transit?: NatsTransit }).transit;
+  if (!transit?.connected) throw new Error('this node has not joined the transporter');
+  const client = transit.tx?.client;
+  if (typeof client?.rtt !== 'function') throw new Error('the transporter has no NATS connection');
+  try {
+    await client.rtt();
+  } catch (err) {
+    // The client's error says only DISCONNECT or CONNECTION_CLOSED.
+    throw new Error(`this node's transporter has lost its connection to NATS (${(err as { code?: string }).code ?? (err as Error).message})`);
+  }
+}
+
+/**
+ * Redis answers PING, on a connection made for the check (ioredis, the client BullMQ and Moleculer
+ * use) and closed after it: HUB_QUEUE is not used yet, so the hub holds no connection to Redis that
+ * the check could use, and one connection per probe is nothing to Redis. No retries: readiness wants
+ * the answer now, and a refused connection is the answer.
+ */
+async function redisAnswers(queue: string, ms: number, clients: Set<Redis>): Promise<void> {
+  let url: URL;
+  try {
+    url = new URL(queue);
+  } catch {
+    throw new Error('HUB_QUEUE is not a redis:// URL');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error('HUB_QUEUE is not a redis:// URL');
+  const client = new Redis(queue, { lazyConnect: true, connectTimeout: ms, commandTimeout: ms, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  // The connection's own error (ECONNREFUSED…) says more than connect()'s "Connection is closed";
+  // and without a listener ioredis would log it.
+  let failure: Error | null = null;
+  client.on('error', (err: Error) => {
+    failure ??= err;
+  });
+  clients.add(client);
+  try {
+    await client.connect();
+    const answer = await client.ping();
+    if (answer !== 'PONG') throw new Error(`unexpected answer to PING: ${answer}`);
+  } catch (err) {
+    // Its message never holds the URL, so never the password.
+    throw new Error((failure ?? (err as Error)).message);
+  } finally {
+    clients.delete(client);
+    client.disconnect();
+  }
 }

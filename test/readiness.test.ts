@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, ChildProcess } from 'node:child_process';
+import { loadConfig } from '../core/kernel/config';
+import { DEMO_CONFIG } from '../core/kernel/paths';
+import { createLogger } from '../core/kernel/logger';
+import { PROBLEM_CONTENT_TYPE } from '../core/kernel/constants';
+import { startHub, RunningHub } from '../cli/start-hub';
+import { createTestDatabase, requireRedis } from './support/servers';
+import { testDataDir, getJson, waitFor } from './support/hub';
+
+// Cluster issue, item 2: /health/ready reflects every server the node depends on. A cluster node is
+// not ready while its transporter has lost NATS, and is ready again once NATS is back; a node whose
+// HUB_QUEUE names Redis is not ready while Redis does not answer PING.
+
+const NATS_SERVER = '/usr/sbin/nats-server';
+
+/** A port nothing listens on now (taken, then given back). */
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** A NATS server with JetStream of this test alone, on loopback; its streams under storeDir, kept across restarts. */
+async function startNats(port: number, storeDir: string): Promise<ChildProcess> {
+  const proc = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (c) => { out += c; });
+  proc.stderr!.on('data', (c) => { out += c; });
+  await waitFor(`nats-server on port ${port}:\n${out}`, () => {
+    if (proc.exitCode !== null) throw new Error(`nats-server exited with ${proc.exitCode}:\n${out}`);
+    return /Server is ready/.test(out);
+  }, 10_000, 50);
+  return proc;
+}
+
+/** Kills a process outright (no goodbye to its clients: a crash) and waits for it to end. */
+async function kill(proc: ChildProcess | null): Promise<void> {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+  const ended = new Promise<void>((r) => proc.once('exit', () => r()));
+  proc.kill('SIGKILL');
+  await ended;
+}
+
+/** The readiness answer once it has the wanted status, within timeoutMs. */
+async function readyWith(url: string, status: number, timeoutMs: number): Promise<{ status: number; body: any; contentType: string; ms: number }> {
+  const started = Date.now();
+  let last: { status: number; body: any; contentType: string } | null = null;
+  try {
+    await waitFor(`/health/ready ${status}`, async () => {
+      last = await getJson(`${url}/health/ready`);
+      return last.status === status;
+    }, timeoutMs, 200);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last answer ${JSON.stringify(last)}`);
+  }
+  return { ...last!, ms: Date.now() - started };
+}
+
+describe('readiness: every server the node depends on', function () {
+  this.timeout(120_000);
+  let nats: ChildProcess | null = null;
+  const hubs: RunningHub[] = [];
+  const drops: (() => Promise<void>)[] = [];
+  after(async () => {
+    for (const h of hubs.splice(0).reverse()) await h.stop().catch(() => undefined);
+    await kill(nats);
+    for (const d of drops.splice(0)) await d().catch(() => undefined);
+  });
+
+  it('a cluster node is not ready while NATS is gone, naming nats, and ready again once it is back', async () => {
+    await requireRedis();
+    const port = await freePort();
+    const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-readiness-nats-'));
+    drops.push(async () => fs.rmSync(storeDir, { recursive: true, force: true }));
+    nats = await startNats(port, storeDir);
+    const db = await createTestDatabase();
+    drops.push(db.drop);
+    const config = loadConfig({
+      HUB_CONFIG: DEMO_CONFIG, HUB_HTTP_PORT: '0', HUB_DATA_DIR: testDataDir('readiness-cluster'), HUB_STORE: db.url,
+      HUB_TRANSPORTER: `nats://127.0.0.1:${port}`, HUB_NAMESPACE: `readiness-${process.pid}-${Date.now()}`,
+      HUB_LOG_LEVEL: 'silent', HUB_POLLING_OFF: 'all', HUB_QUEUE: 'redis://127.0.0.1:6379',
+    });
+    const hub = await startHub(config, createLogger('silent'));
+    hubs.push(hub);
+
+    const ready = await readyWith(hub.url!, 200, 10_000);
+    // The answer it gave before, with the servers added to it.
+    assert.deepEqual(ready.body, { status: 'ready', store: 'ok', nats: 'ok', redis: 'ok' });
+
+    await kill(nats);
+    const gone = await readyWith(hub.url!, 503, 5_000);
+    assert.ok(gone.contentType.startsWith(PROBLEM_CONTENT_TYPE), gone.contentType);
+    assert.deepEqual(gone.body.down, ['nats']);
+    assert.deepEqual(gone.body.missing, []);
+    assert.match(gone.body.detail, /^nats unreachable: /);
+    // Each check gives up within a second: a probe is never held longer.
+    const started = Date.now();
+    assert.equal((await getJson(`${hub.url}/health/ready`)).status, 503);
+    assert.ok(Date.now() - started < 1500, `answered in ${Date.now() - started} ms`);
+    assert.equal((await getJson(`${hub.url}/health/live`)).status, 200, 'alive all the same');
+
+    nats = await startNats(port, storeDir);
+    const back = await readyWith(hub.url!, 200, 10_000);
+    assert.deepEqual(back.body, { status: 'ready', store: 'ok', nats: 'ok', redis: 'ok' });
+  });
+
+  it('a node whose HUB_QUEUE names a Redis that does not answer is not ready, naming redis', async () => {
+    const closed = await freePort();
+    const config = loadConfig({
+      HUB_CONFIG: DEMO_CONFIG, HUB_HTTP_PORT: '0', HUB_DATA_DIR: testDataDir('readiness-redis'),
+      HUB_LOG_LEVEL: 'silent', HUB_POLLING_OFF: 'all', HUB_QUEUE: `redis://:pw@127.0.0.1:${closed}`,
+    });
+    const hub = await startHub(config, createLogger('silent'));
+    hubs.push(hub);
+    const r = await getJson(`${hub.url}/health/ready`);
+    assert.equal(r.status, 503);
+    assert.ok(r.contentType.startsWith(PROBLEM_CONTENT_TYPE), r.contentType);
+    assert.deepEqual(r.body.down, ['redis']);
+    assert.match(r.body.detail, /^redis unreachable: connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
+    assert.doesNotMatch(JSON.stringify(r.body), /pw/, 'the password is not shown');
+  });
+
+  it('an embedded node answers as before: store only', async () => {
+    const config = loadConfig({ HUB_CONFIG: DEMO_CONFIG, HUB_HTTP_PORT: '0', HUB_DATA_DIR: testDataDir('readiness-embedded'), HUB_LOG_LEVEL: 'silent', HUB_POLLING_OFF: 'all' });
+    const hub = await startHub(config, createLogger('silent'));
+    hubs.push(hub);
+    const r = await getJson(`${hub.url}/health/ready`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body, { status: 'ready', store: 'ok' });
+  });
+});
