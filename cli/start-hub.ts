@@ -85,7 +85,7 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
   const wanted = servicesOf(config);
   const runsTransports = wanted.includes('gateway');
   const metrics = new HubMetrics();
-  const store = await openStore({ store: config.store, dataDir: config.dataDir, region: config.region, keyFile: config.dataKeyFile ?? undefined, observe: options.observeStatements });
+  const store = await openStore({ store: config.store, dataDir: config.dataDir, region: config.region, keyFile: config.dataKeyFile ?? undefined, observe: options.observeStatements, poolSize: config.storePoolSize });
   try {
     const shared = loadSharedTables(config.registryFile, config.catalogueFile);
     const profiles = new ProfileSet(shared, logger);

@@ -136,7 +136,7 @@ describe('subscriptions in the configuration', () => {
       { id: 'a', url: 'http://127.0.0.1:9/a', secret: 'secret-from-a-file-0123', keyId: 'a', filter: {}, personalData: false, ratePerSecond: 0 },
       { id: 'b', url: 'http://127.0.0.1:9/b', secret: 'secret-from-the-env-0123', keyId: 'kb', filter: { types: ['cn.gov.hub.case.light.changed'] }, personalData: true, ratePerSecond: 0 },
     ]);
-    assert.deepEqual(c.outbound, { concurrency: 16, timeoutMs: 10000, retry: { firstDelayMs: 1000, maxDelayMs: 300000, giveUpHours: 24 }, pollIntervalMs: 1000, reloadSeconds: 30 });
+    assert.deepEqual(c.outbound, { concurrency: 16, timeoutMs: 10000, retry: { firstDelayMs: 1000, maxDelayMs: 300000, giveUpHours: 24 }, pollIntervalMs: 1000, reloadSeconds: 30, keepDoneDays: 7 });
   });
 
   it('refuses a missing or short secret, two ids alike, an unknown filter value, naming the setting and never the secret', () => {

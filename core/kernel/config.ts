@@ -82,6 +82,8 @@ export interface OutboundConfig {
   retry: { firstDelayMs: number; maxDelayMs: number; giveUpHours: number };
   pollIntervalMs: number;
   reloadSeconds: number;
+  /** How long a delivery taken is remembered (its key guarded against a second delivery). */
+  keepDoneDays: number;
 }
 
 export interface AdapterRef {
@@ -113,6 +115,8 @@ export interface HubConfig {
   dataKeyFile: string | null;
   /** `embedded` (PGlite under dataDir) or a postgres:// URL. */
   store: string;
+  /** Connections this node keeps to a PostgreSQL store (HUB_STORE_POOL_SIZE). */
+  storePoolSize: number;
   transporter: string | null;
   /** Moleculer namespace: nodes of one hub share it; hubs sharing a NATS server keep apart. */
   namespace: string;
@@ -150,6 +154,7 @@ const ENV_SETTINGS: { name: string; field: string; read?: (name: string, value: 
   { name: 'HUB_HTTP_HOST', field: 'http.host' },
   { name: 'HUB_HTTP_PORT', field: 'http.port', read: (_n, v) => (/^\d+$/.test(v) ? Number(v) : v) },
   { name: 'HUB_STORE', field: 'store' },
+  { name: 'HUB_STORE_POOL_SIZE', field: 'storePoolSize', read: (_n, v) => (/^\d+$/.test(v) ? Number(v) : v) },
   { name: 'HUB_TRANSPORTER', field: 'transporter' },
   { name: 'HUB_NAMESPACE', field: 'namespace' },
   { name: 'HUB_QUEUE', field: 'queue' },
@@ -210,6 +215,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, file: string | 
     dataDir: path.resolve(env.HUB_DATA_DIR || (raw.dataDir ? rel(raw.dataDir) : './data')),
     dataKeyFile: env.HUB_DATA_KEY_FILE ? path.resolve(env.HUB_DATA_KEY_FILE) : raw.dataKeyFile ? rel(raw.dataKeyFile) : null,
     store: raw.store,
+    storePoolSize: raw.storePoolSize,
     transporter: raw.transporter,
     namespace: raw.namespace,
     queue: raw.queue,

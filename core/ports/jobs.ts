@@ -165,6 +165,12 @@ export interface JobQueue {
    * with it stays dead: run alone, it would overtake that job. Answers how many jobs came back.
    */
   replay(queue: string, keys?: readonly string[]): Promise<number>;
+  /**
+   * Forgets up to `limit` jobs of a queue done more than `olderThanMs` ago: their keys may then be
+   * added again. For queues whose keys only need guarding for a while (a bus redelivers within
+   * minutes), so that done jobs do not pile up for ever. Answers how many went.
+   */
+  prune(queue: string, olderThanMs: number, limit: number): Promise<number>;
   /** When the oldest job not yet done nor dead (waiting or running) was added (or replayed): how far the queue lags; null when none is. */
   oldestOpen(queue: string): Promise<Date | null>;
   /** A queue's jobs by state, and when it last did one. */

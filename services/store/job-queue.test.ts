@@ -519,3 +519,35 @@ for (const kind of STORES) {
     });
   });
 }
+
+for (const kind of STORES) {
+  describe(`job queue in the store: done jobs forgotten after a while (${kind} store)`, function () {
+    this.timeout(60_000);
+    const t = useStore(kind, 'job-queue-prune');
+
+    it('forgets the jobs done longer ago than asked, oldest first and no more than the limit; their keys may be added again, the others not', async () => {
+      const q = new StoreJobQueue(t.store.driver, t.store.keys, 50);
+      for (const key of ['old-1', 'old-2', 'old-3', 'recent', 'waiting']) await q.add('prune', key, { n: 1 });
+      const worker = q.work<{ n: number }>('prune', async (job) => (job.key === 'waiting' ? { outcome: 'retry', reason: 'not yet', afterMs: 60_000 } : { outcome: 'done' }), { concurrency: 4, ratePerSecond: 0, backoff: { firstMs: 100, maxMs: 100 }, giveUpAfterMs: 3600_000 });
+      try {
+        const deadline = Date.now() + 10_000;
+        while ((await t.store.driver.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE queue = 'prune' AND state = 'done'")).rows[0].n < 4) {
+          if (Date.now() > deadline) throw new Error('the jobs were not done');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        await worker.stop();
+      }
+      await t.store.driver.query("UPDATE jobs SET finished_at = now() - interval '3 days' WHERE queue = 'prune' AND key LIKE 'old-%'");
+      await t.store.driver.query("UPDATE jobs SET finished_at = now() - interval '4 days' WHERE queue = 'prune' AND key = 'old-3'");
+      assert.equal(await q.prune('prune', 86_400_000, 2), 2, 'no more than the limit');
+      const left = (await t.store.driver.query<{ key: string }>("SELECT key FROM jobs WHERE queue = 'prune' ORDER BY key")).rows.map((r) => r.key);
+      assert.equal(left.includes('old-3'), false, 'the oldest first');
+      assert.equal(await q.prune('prune', 86_400_000, 10), 1);
+      assert.equal(await q.prune('prune', 86_400_000, 10), 0);
+      assert.deepEqual((await t.store.driver.query<{ key: string }>("SELECT key FROM jobs WHERE queue = 'prune' ORDER BY key")).rows.map((r) => r.key), ['recent', 'waiting'], 'recent and unfinished jobs stay');
+      assert.equal(await q.add('prune', 'old-1', { n: 2 }), true, 'a forgotten key may be added again');
+      assert.equal(await q.add('prune', 'recent', { n: 2 }), false, 'a key done recently is still guarded');
+    });
+  });
+}

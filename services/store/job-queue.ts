@@ -225,6 +225,18 @@ export class StoreJobQueue implements JobQueue {
     return { waiting: Number(x.waiting), active: Number(x.active), dead: Number(x.dead), lastDoneAt: x.last_done_at ?? null };
   }
 
+  async prune(queue: string, olderThanMs: number, limit: number): Promise<number> {
+    // Read from the end of jobs_done (queue, finished_at) that is oldest: never the whole history.
+    const r = await this.db.query<{ n: number }>(
+      `WITH gone AS (
+         DELETE FROM jobs WHERE queue = $1 AND key IN (
+           SELECT key FROM jobs WHERE queue = $1 AND state = 'done' AND finished_at < now() - make_interval(secs => $2)
+           ORDER BY finished_at LIMIT $3)
+         AND state = 'done' RETURNING 1)
+       SELECT count(*)::int AS n FROM gone`, [queue, olderThanMs / 1000, limit]);
+    return Number(r.rows[0].n);
+  }
+
   async purge(queue: string): Promise<number> {
     return this.db.transaction(async (tx) => {
       // The queue's row first, as a claim takes it before the jobs' rows: the same order, so that a

@@ -26,6 +26,10 @@ export type OutboundInput = { kind: 'applied'; event: CaseEvent } | { kind: 'ale
 /** Changes queued in one statement per subscription at most: the bus's messages in flight. */
 const MAX_BATCH = 500;
 
+/** How often a node forgets the deliveries taken longer ago than outbound.keepDoneDays, and how many per statement. */
+const PRUNE_EVERY_MS = 3600_000;
+const PRUNE_BATCH = 10_000;
+
 /** A node records a subscription's last success at most this often (a row write per delivery would halve the pace). */
 const SUCCESS_WRITE_MS = 1000;
 
@@ -68,6 +72,7 @@ export class Outbound {
   /** Whether each subscription's last attempt failed: logged when that changes, not for every delivery. */
   private readonly down = new Map<string, boolean>();
   private gaugeTimer: NodeJS.Timeout | null = null;
+  private pruneTimer: NodeJS.Timeout | null = null;
   private reloading: Promise<void> | null = null;
 
   constructor(private readonly deps: OutboundDeps) {}
@@ -122,13 +127,39 @@ export class Outbound {
     this.gaugeTimer = setInterval(refresh, 1000);
     this.gaugeTimer.unref();
     refresh();
+    const prune = () => {
+      this.prune().catch((err) => this.deps.logger.warn({ err: (err as Error)?.message }, 'deliveries taken long ago could not be forgotten; trying again later'));
+    };
+    this.pruneTimer = setInterval(prune, PRUNE_EVERY_MS);
+    this.pruneTimer.unref();
+  }
+
+  /**
+   * Forgets, per subscription, the deliveries taken longer ago than outbound.keepDoneDays: done jobs
+   * are kept only to make an event handed over again no second delivery, which a bus does within
+   * minutes. Any node may do it; two at once delete each row once.
+   */
+  async prune(): Promise<number> {
+    const olderThanMs = this.deps.config.keepDoneDays * 86_400_000;
+    let total = 0;
+    for (const s of this.subscriptions.values()) {
+      for (;;) {
+        const n = await this.deps.jobs.prune(outboundQueue(s.id), olderThanMs, PRUNE_BATCH);
+        total += n;
+        if (n < PRUNE_BATCH || !this.running) break;
+      }
+    }
+    if (total) this.deps.logger.info({ forgotten: total, keepDoneDays: this.deps.config.keepDoneDays }, 'deliveries taken long ago forgotten');
+    return total;
   }
 
   /** Stops taking changes' deliveries on this node: deliveries in flight end first (their answers are recorded). */
   async stop(): Promise<void> {
     this.running = false;
     if (this.gaugeTimer) clearInterval(this.gaugeTimer);
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.gaugeTimer = null;
+    this.pruneTimer = null;
     await this.flushing;
     await Promise.all([...this.workers.values()].map((w) => w.worker.stop()));
     this.workers.clear();
