@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_BIN := node_modules/.bin
 
-.PHONY: run test build install bench clean types services docs fuzz
+.PHONY: run run-cluster test build install bench clean types services docs fuzz
 
 NPM ?= npm
 
@@ -50,6 +50,14 @@ HUB_NODE_FLAGS ?= --single-threaded-gc
 # --demo: the demo configuration (tokens everyone knows), which `hub start` never takes by itself.
 run: build
 	NODE_OPTIONS="$(HUB_NODE_OPTIONS)" node $(HUB_NODE_FLAGS) bin/hub.js start --demo --with-simulators
+
+# Cluster mode on this machine: three `hub start` processes sharing PostgreSQL (database hub_cluster)
+# and NATS on loopback, the demo departments and simulators with the gateway, each node's data under
+# ./data-cluster (cli/run-cluster.ts; README, "Running a cluster"). Each node is started with the
+# heap cap and flags of `make run`.
+run-cluster: build
+	bash scripts/ensure-services.sh
+	HUB_NODE_OPTIONS="$(HUB_NODE_OPTIONS)" HUB_NODE_FLAGS="$(HUB_NODE_FLAGS)" node dist/cli/run-cluster.js
 
 # Every test; the last line printed is "N passed, N failed".
 test:
