@@ -21,6 +21,13 @@ const SUBSCRIBERS = 3;
 const TICK_MS = 100;
 const STEPS: CanonicalStatus[] = ['SUBMITTED', 'ACCEPTED', 'UNDER_REVIEW', 'APPROVED', 'COMPLETED'];
 
+const benchStart = Date.now() - 3600_000;
+
+/** A moment as the canonical events write it: Beijing time, +08:00. */
+function beijing(d: Date): string {
+  return new Date(d.getTime() + 8 * 3600_000).toISOString().replace(/\.\d+Z$/, '+08:00');
+}
+
 function pct(values: number[], q: number): number {
   const s = [...values].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] : NaN;
@@ -94,7 +101,9 @@ async function main(): Promise<number> {
       const c = n % cases;
       const step = Math.floor(n / cases);
       const local = `OB-${c}`;
-      const time = `2026-11-${String(10 + step).padStart(2, '0')}T10:00:00+08:00`;
+      // Today's events, a minute apart per step: current cases, within their deadlines, as a steady
+      // day brings them (old ones would turn RED at once and add the supervisor's alerts).
+      const time = beijing(new Date(benchStart + step * 60_000));
       return c % 2 ? vehicleEvent(`${local}-${step}`, local, STEPS[step], time) : taxEvent(`${local}-${step}`, local, STEPS[step], time);
     };
     const t0 = Date.now();
