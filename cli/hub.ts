@@ -46,7 +46,7 @@ async function start(args: string[]): Promise<number> {
     return cannotStart(err, null);
   }
   const logger = createLogger(config.logLevel);
-  if (config.queue) logger.warn({ queue: withoutPassword(config.queue) }, 'HUB_QUEUE is not used yet: jobs run one node at a time under leases in the store');
+  if (config.queue) logger.info({ queue: withoutPassword(config.queue) }, 'jobs (SMS, outbound deliveries) on BullMQ in Redis (HUB_QUEUE); polling and sweeps stay under leases in the store');
   const withSimulators = args.includes('--with-simulators');
   let servers: { stop(): Promise<void> } | null = null;
   let simulators: { stop(): Promise<void> } | null = null;

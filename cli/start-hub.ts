@@ -29,6 +29,7 @@ import { evaluationsService } from '../services/evaluations.service';
 import { notifierService } from '../services/notifier.service';
 import { subscriptionsService } from '../services/subscriptions.service';
 import { StoreJobQueue } from '../services/store/job-queue';
+import { BullJobQueue } from '../services/queue/bullmq-job-queue';
 import { loadCalendarDir, DEFAULT_CALENDAR_DIR } from '../core/calendar/calendar-file';
 
 export interface RunningHub {
@@ -85,6 +86,7 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
   const wanted = servicesOf(config);
   const runsTransports = wanted.includes('gateway');
   const metrics = new HubMetrics();
+  let closeJobs: () => Promise<void> = () => Promise.resolve();
   const store = await openStore({ store: config.store, dataDir: config.dataDir, region: config.region, keyFile: config.dataKeyFile ?? undefined, observe: options.observeStatements, poolSize: config.storePoolSize });
   try {
     const shared = loadSharedTables(config.registryFile, config.catalogueFile);
@@ -92,9 +94,13 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
     const intake = new Intake({ store, profiles, metrics, logger });
     const channels = new BrokerChannels();
     const calendar = loadCalendarDir(config.supervision.calendarDir ?? DEFAULT_CALENDAR_DIR);
+    // HUB_QUEUE names a Redis: the jobs (SMS, outbound deliveries) are BullMQ's there, shared by the
+    // nodes of the namespace; otherwise they are rows of the store.
+    const bull = config.queue ? new BullJobQueue(config.queue, store.keys, { prefix: `hub-${config.namespace}` }) : null;
+    closeJobs = () => bull?.close() ?? Promise.resolve();
     const context: HubContext = {
       config, logger, metrics, store, profiles, intake, channels, adapters: new Map(),
-      jobs: new StoreJobQueue(store.driver, store.keys),
+      jobs: bull ?? new StoreJobQueue(store.driver, store.keys),
       clock: options.clock ?? (() => new Date()),
       supervision: { years: calendar.years, items: shared.items },
     };
@@ -157,6 +163,8 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
             await store.inbox.releaseClaims().catch((err) => logger.warn({ err: (err as Error).message }, 'inbox claims not given up; they run out by themselves'));
           } finally {
             clearTimeout(grace);
+            // The services (their job workers) stopped with the broker: the queue's connection goes now.
+            await closeJobs().catch((err) => logger.warn({ err: (err as Error).message }, 'the job queue\'s connection did not close cleanly'));
             await store.close();
           }
         })();
@@ -164,6 +172,7 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
       },
     };
   } catch (err) {
+    await closeJobs().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw err;
   }

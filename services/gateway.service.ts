@@ -318,9 +318,10 @@ async function natsAnswers(broker: ServiceBroker): Promise<void> {
 
 /**
  * Redis answers PING, on a connection made for the check (ioredis, the client BullMQ and Moleculer
- * use) and closed after it: HUB_QUEUE is not used yet, so the hub holds no connection to Redis that
- * the check could use, and one connection per probe is nothing to Redis. No retries: readiness wants
- * the answer now, and a refused connection is the answer.
+ * use) and closed after it, apart from the job queue's own connections (a worker's blocks on its
+ * queue), so that a busy queue never makes the probe wait and the probe sees what a new connection
+ * would; one connection per probe is nothing to Redis. No retries: readiness wants the answer now,
+ * and a refused connection is the answer.
  */
 async function redisAnswers(queue: string, ms: number, clients: Set<Redis>): Promise<void> {
   let url: URL;

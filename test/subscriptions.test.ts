@@ -14,6 +14,7 @@ import { createTestDatabase, requireNats, deleteStreams } from './support/server
 import { demoAdapterEntries, samplePersonalData, sendEverySample } from './support/samples';
 import { taxEvent, vehicleEvent } from './support/events';
 import { withNewKey, writeKeyFile } from '../core/kernel/data-keys';
+import Redis from 'ioredis';
 
 // Issue 20's acceptance: systems that sync automatically receive every case change as a signed
 // CloudEvents webhook, filtered as subscribed, in order per case, through a subscriber's outage,
@@ -34,12 +35,34 @@ interface Setup {
   dataDir: string;
   store: string;
   configFile: string;
+  /** HUB_QUEUE and a namespace of its own when the jobs are BullMQ's. */
+  env: Record<string, string>;
   drop: (() => Promise<void>) | null;
 }
 
+/** Where the jobs are: rows of the store, or BullMQ on the machine's Redis (HUB_QUEUE). */
+type Queue = 'store' | 'bullmq';
+const REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** Deletes the Redis keys of a namespace's job queue (never the others': tests share the server). */
+async function dropQueueKeys(namespace: string): Promise<void> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `hub-${namespace}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** A data folder, a store (a database of its own on PostgreSQL) and a configuration file naming these subscriptions. */
-async function setUp(kind: StoreKind, label: string, subscriptions: Record<string, unknown>[], outbound: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<Setup> {
-  const dataDir = testDataDir(`subs-${label}-${kind}`);
+async function setUp(kind: StoreKind, queue: Queue, label: string, subscriptions: Record<string, unknown>[], outbound: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<Setup> {
+  const dataDir = testDataDir(`subs-${label}-${kind}-${queue}`);
+  const namespace = `subs-${label}-${process.pid}-${Date.now()}`;
   const db = kind === 'postgres' ? await createTestDatabase() : null;
   const configFile = path.join(dataDir, 'hub.yaml');
   fs.writeFileSync(configFile, YAML.stringify({
@@ -54,11 +77,16 @@ async function setUp(kind: StoreKind, label: string, subscriptions: Record<strin
     shutdownGraceSeconds: 5,
     ...extra,
   }));
-  return { dataDir, store: db ? db.url : 'embedded', configFile, drop: db ? db.drop : null };
+  const env: Record<string, string> = queue === 'bullmq' ? { HUB_QUEUE: REDIS_URL, HUB_NAMESPACE: namespace } : {};
+  const drop = async () => {
+    await db?.drop();
+    if (queue === 'bullmq') await dropQueueKeys(namespace);
+  };
+  return { dataDir, store: db ? db.url : 'embedded', configFile, env, drop };
 }
 
 async function start(s: Setup, env: Record<string, string> = {}): Promise<RunningHub> {
-  const config = loadConfig({ HUB_CONFIG: s.configFile, HUB_HTTP_PORT: '0', HUB_DATA_DIR: s.dataDir, HUB_STORE: s.store, HUB_LOG_LEVEL: process.env.HUB_TEST_LOG_LEVEL ?? 'silent', HUB_POLLING_OFF: 'all', ...env });
+  const config = loadConfig({ HUB_CONFIG: s.configFile, HUB_HTTP_PORT: '0', HUB_DATA_DIR: s.dataDir, HUB_STORE: s.store, HUB_LOG_LEVEL: process.env.HUB_TEST_LOG_LEVEL ?? 'silent', HUB_POLLING_OFF: 'all', ...s.env, ...env });
   return startHub(config, createLogger(config.logLevel));
 }
 
@@ -103,8 +131,11 @@ async function changesInStore(hub: RunningHub): Promise<Map<string, { type: stri
 
 const ids = (received: readonly ReceivedDelivery[]) => received.map((r) => r.id).sort();
 
-for (const kind of STORES) {
-  describe(`outbound subscriptions (${kind} store)`, function () {
+// Each behaviour on both stores, and on PostgreSQL with the jobs on BullMQ (cluster mode's queue).
+const RUNS: { kind: StoreKind; queue: Queue }[] = [...STORES.map((kind) => ({ kind, queue: 'store' as Queue })), { kind: 'postgres', queue: 'bullmq' }];
+
+for (const { kind, queue } of RUNS) {
+  describe(`outbound subscriptions (${kind} store${queue === 'bullmq' ? ', jobs on BullMQ' : ''})`, function () {
     this.timeout(180_000);
 
     describe('the demo departments\' samples, through their own transports', () => {
@@ -115,7 +146,7 @@ for (const kind of STORES) {
 
       before(async () => {
         for (const id of ['everything', 'masked', 'tax-alerts', 'completed']) sims.set(id, await subscriber(id));
-        s = await setUp(kind, 'samples', [
+        s = await setUp(kind, queue, 'samples', [
           subscription('everything', sims.get('everything')!.url, { personalData: true }),
           subscription('masked', sims.get('masked')!.url),
           subscription('tax-alerts', sims.get('tax-alerts')!.url, { filter: { departments: [TAX_BUREAU], types: [LIGHT, VIOLATION] } }),
@@ -205,7 +236,7 @@ for (const kind of STORES) {
 
       it('delivers every event once, each case\'s in order, through 503s, 429s with Retry-After, slow answers and a restart', async () => {
         sim = await subscriber('stream');
-        s = await setUp(kind, 'stream', [subscription('stream', sim.url, { filter: { types: [APPLIED] } })],
+        s = await setUp(kind, queue, 'stream', [subscription('stream', sim.url, { filter: { types: [APPLIED] } })],
           { pollIntervalMs: 100, concurrency: 16, timeoutMs: 5000, retry: { firstDelayMs: 100, maxDelayMs: 1000, giveUpHours: 1 } });
         const STEPS: CanonicalStatus[] = ['SUBMITTED', 'ACCEPTED', 'UNDER_REVIEW', 'SUPPLEMENT_REQUESTED', 'SUPPLEMENTED', 'SUSPENDED', 'RESUMED', 'APPROVED', 'COMPLETED', 'DELIVERED'];
         // Step by step over every case, so that the cases' events interleave as they would in life.
@@ -276,7 +307,7 @@ for (const kind of STORES) {
       before(async () => {
         fragile = await subscriber('fragile');
         refusing = await subscriber('refusing');
-        s = await setUp(kind, 'dead', [
+        s = await setUp(kind, queue, 'dead', [
           subscription('fragile', fragile.url, { filter: { types: [APPLIED] } }),
           subscription('refusing', refusing.url, { filter: { types: [APPLIED] } }),
         ], { pollIntervalMs: 100, retry: { firstDelayMs: 100, maxDelayMs: 300, giveUpHours: 2 / 3600 } });
@@ -351,7 +382,7 @@ for (const kind of STORES) {
       before(async () => {
         configured = await subscriber('configured');
         created = await subscriber('created');
-        s = await setUp(kind, 'api', [subscription('configured', configured.url)], { pollIntervalMs: 100 });
+        s = await setUp(kind, queue, 'api', [subscription('configured', configured.url)], { pollIntervalMs: 100 });
         hub = await start(s);
       });
       after(async () => {
@@ -425,7 +456,7 @@ describe('outbound subscriptions in a cluster: a change made on one node reaches
   it('a subscription created through one node is in force on another at once, and gone from it once deleted', async () => {
     await requireNats();
     sim = await subscriber('shared');
-    const s = await setUp('postgres', 'cluster', [], { pollIntervalMs: 100, reloadSeconds: 3600 });
+    const s = await setUp('postgres', 'store', 'cluster', [], { pollIntervalMs: 100, reloadSeconds: 3600 });
     drop = s.drop;
     namespace = `test-subs-${process.pid}-${Date.now()}`;
     const keyFile = path.join(s.dataDir, 'data-keys.json');
