@@ -47,6 +47,7 @@ const READY_TIMEOUT_MS = 30_000;
 interface ClusterSettings {
   store: string;
   transporter: string;
+  queue: string;
   namespace: string;
   clusterDir: string;
   keyFile: string;
@@ -59,6 +60,8 @@ function clusterSettings(env: NodeJS.ProcessEnv): ClusterSettings {
     // The user ensure-services.sh's PostgreSQL trusts on loopback, as the tests use it.
     store: env.HUB_STORE || 'postgres://postgres@127.0.0.1:5432/hub_cluster',
     transporter: env.HUB_TRANSPORTER || 'nats://127.0.0.1:4222',
+    // The durable jobs (SMS, outbound deliveries) on BullMQ, as a cluster runs them (services/queue/).
+    queue: env.HUB_QUEUE || 'redis://127.0.0.1:6379',
     // Not the hub's default `hub`: another hub on the same NATS server must not share its bus.
     namespace: env.HUB_NAMESPACE || 'hub-cluster',
     clusterDir,
@@ -149,6 +152,7 @@ function startNode(node: ClusterNode, settings: ClusterSettings, index: number, 
     ...process.env,
     HUB_STORE: settings.store,
     HUB_TRANSPORTER: settings.transporter,
+    HUB_QUEUE: settings.queue,
     HUB_NAMESPACE: settings.namespace,
     HUB_DATA_KEY_FILE: settings.keyFile,
     HUB_DATA_DIR: dataDir,
@@ -272,6 +276,7 @@ export async function main(argv: string[]): Promise<number> {
         `Case exchange hub, cluster of ${nodes.length} nodes${ready === 'ready' ? '' : ` — not ready after ${READY_TIMEOUT_MS / 1000} s: ${ready}`}\n` +
         `  store        ${shown(settings.store)}\n` +
         `  transporter  ${shown(settings.transporter)}   namespace ${settings.namespace}\n` +
+        `  jobs         ${shown(settings.queue)} (BullMQ)\n` +
         `  data keys    ${settings.keyFile}\n` +
         nodes.map((n) => `  ${n.node.name.padEnd(12)} pid ${String(n.proc.pid).padEnd(8)} ${n.node.services.join(',')}${n.node.simulators ? ' + demo simulators' : ''}   data ${n.dataDir}\n`).join('') +
         `  http         ${gateway.url}${token}\n` +
