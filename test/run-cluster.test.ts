@@ -8,7 +8,7 @@ import { postBatch } from '../infra/simulators/market-regulation';
 import { ROOT } from '../core/kernel/paths';
 import { SERVICE_NAMES } from '../cli/start-hub';
 import { CLUSTER_NODES } from '../cli/run-cluster';
-import { createTestDatabase, requireNats, deleteStreams } from './support/servers';
+import { createTestDatabase, requireNats, deleteStreams, deleteQueueKeys } from './support/servers';
 import { testDataDir, getJson, waitFor, makeRunNode, SUPERVISOR } from './support/hub';
 
 const SAMPLE = path.join(ROOT, 'adapters', 'market-regulation', 'samples', 'batch-01.json');
@@ -50,6 +50,7 @@ describe('make run-cluster: three hub processes on the local PostgreSQL and NATS
     if (launcher && launcher.exitCode === null && launcher.signalCode === null) launcher.kill('SIGKILL');
     for (const { pid } of pids()) if (alive(pid)) process.kill(pid, 'SIGKILL');
     if (namespace) await deleteStreams(namespace);
+    if (namespace) await deleteQueueKeys(namespace);
     await drop?.();
   });
 

@@ -10,11 +10,10 @@ import { webhookSignatureHeaders } from '../core/kernel/webhook-signature';
 import { startHub, RunningHub } from '../cli/start-hub';
 import { startSubscriber, SubscriberSimulator, ReceivedDelivery } from '../infra/simulators/subscriber';
 import { STORES, StoreKind, testDataDir, waitFor, settled } from './support/hub';
-import { createTestDatabase, requireNats, deleteStreams } from './support/servers';
+import { createTestDatabase, requireNats, deleteStreams, deleteQueueKeys } from './support/servers';
 import { demoAdapterEntries, samplePersonalData, sendEverySample } from './support/samples';
 import { taxEvent, vehicleEvent } from './support/events';
 import { withNewKey, writeKeyFile } from '../core/kernel/data-keys';
-import Redis from 'ioredis';
 
 // Issue 20's acceptance: systems that sync automatically receive every case change as a signed
 // CloudEvents webhook, filtered as subscribed, in order per case, through a subscriber's outage,
@@ -44,21 +43,6 @@ interface Setup {
 type Queue = 'store' | 'bullmq';
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
-/** Deletes the Redis keys of a namespace's job queue (never the others': tests share the server). */
-async function dropQueueKeys(namespace: string): Promise<void> {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `hub-${namespace}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
-
 /** A data folder, a store (a database of its own on PostgreSQL) and a configuration file naming these subscriptions. */
 async function setUp(kind: StoreKind, queue: Queue, label: string, subscriptions: Record<string, unknown>[], outbound: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<Setup> {
   const dataDir = testDataDir(`subs-${label}-${kind}-${queue}`);
@@ -80,7 +64,7 @@ async function setUp(kind: StoreKind, queue: Queue, label: string, subscriptions
   const env: Record<string, string> = queue === 'bullmq' ? { HUB_QUEUE: REDIS_URL, HUB_NAMESPACE: namespace } : {};
   const drop = async () => {
     await db?.drop();
-    if (queue === 'bullmq') await dropQueueKeys(namespace);
+    if (queue === 'bullmq') await deleteQueueKeys(namespace);
   };
   return { dataDir, store: db ? db.url : 'embedded', configFile, env, drop };
 }

@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import net from 'node:net';
@@ -93,4 +94,21 @@ export async function deleteStreams(namespace: string): Promise<string[]> {
   } finally {
     await nc.close();
   }
+}
+
+/** Deletes the Redis keys of a namespace's BullMQ job queues (`hub-<namespace>:…`), never another's: tests share the server. */
+export async function deleteQueueKeys(namespace: string, url = 'redis://127.0.0.1:6379'): Promise<number> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  let deleted = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `hub-${namespace}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) deleted += await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
 }
