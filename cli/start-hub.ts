@@ -117,7 +117,9 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
       nodeID: `hub-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
       namespace: config.namespace,
       transporter: config.transporter ?? undefined,
-      logger: { type: 'Console', options: { level: config.logLevel === 'debug' ? 'info' : 'warn', formatter: 'json' } },
+      // Moleculer's own logger: warnings and errors, info when the hub's is at debug, none when the
+      // hub's is silent (a test's hubs, which would otherwise print every failed publish).
+      logger: config.logLevel === 'silent' ? false : { type: 'Console', options: { level: config.logLevel === 'debug' ? 'info' : 'warn', formatter: 'json' } },
       metrics: false,
       // The `hub` command stops the node on SIGTERM and SIGINT, in order (gateway, transports, store):
       // moleculer's own handlers would stop the broker alone and end the process before the rest.

@@ -1,67 +1,21 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { loadConfig } from '../core/kernel/config';
 import { DEMO_CONFIG } from '../core/kernel/paths';
 import { createLogger } from '../core/kernel/logger';
 import { PROBLEM_CONTENT_TYPE } from '../core/kernel/constants';
 import { startHub, RunningHub } from '../cli/start-hub';
 import { createTestDatabase, requireRedis } from './support/servers';
-import { testDataDir, getJson, waitFor } from './support/hub';
+import { testDataDir, getJson, readyWith } from './support/hub';
+import { freePort, startNats, kill } from './support/nats';
 
 // Cluster issue, item 2: /health/ready reflects every server the node depends on. A cluster node is
 // not ready while its transporter has lost NATS, and is ready again once NATS is back; a node whose
 // HUB_QUEUE names Redis is not ready while Redis does not answer PING.
 
-const NATS_SERVER = '/usr/sbin/nats-server';
-
-/** A port nothing listens on now (taken, then given back). */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** A NATS server with JetStream of this test alone, on loopback; its streams under storeDir, kept across restarts. */
-async function startNats(port: number, storeDir: string): Promise<ChildProcess> {
-  const proc = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (c) => { out += c; });
-  proc.stderr!.on('data', (c) => { out += c; });
-  await waitFor(`nats-server on port ${port}:\n${out}`, () => {
-    if (proc.exitCode !== null) throw new Error(`nats-server exited with ${proc.exitCode}:\n${out}`);
-    return /Server is ready/.test(out);
-  }, 10_000, 50);
-  return proc;
-}
-
-/** Kills a process outright (no goodbye to its clients: a crash) and waits for it to end. */
-async function kill(proc: ChildProcess | null): Promise<void> {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-  const ended = new Promise<void>((r) => proc.once('exit', () => r()));
-  proc.kill('SIGKILL');
-  await ended;
-}
-
-/** The readiness answer once it has the wanted status, within timeoutMs. */
-async function readyWith(url: string, status: number, timeoutMs: number): Promise<{ status: number; body: any; contentType: string; ms: number }> {
-  const started = Date.now();
-  let last: { status: number; body: any; contentType: string } | null = null;
-  try {
-    await waitFor(`/health/ready ${status}`, async () => {
-      last = await getJson(`${url}/health/ready`);
-      return last.status === status;
-    }, timeoutMs, 200);
-  } catch (err) {
-    throw new Error(`${(err as Error).message}; last answer ${JSON.stringify(last)}`);
-  }
-  return { ...last!, ms: Date.now() - started };
-}
 
 describe('readiness: every server the node depends on', function () {
   this.timeout(120_000);

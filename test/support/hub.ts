@@ -194,3 +194,18 @@ export function hubStart(env: Record<string, string>, args: string[] = []): Prom
     resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
   }));
 }
+
+/** The readiness answer once it has the wanted status, within timeoutMs. */
+export async function readyWith(url: string, status: number, timeoutMs: number): Promise<{ status: number; body: any; contentType: string; ms: number }> {
+  const started = Date.now();
+  let last: { status: number; body: any; contentType: string } | null = null;
+  try {
+    await waitFor(`/health/ready ${status}`, async () => {
+      last = await getJson(`${url}/health/ready`);
+      return last.status === status;
+    }, timeoutMs, 200);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last answer ${JSON.stringify(last)}`);
+  }
+  return { ...last!, ms: Date.now() - started };
+}

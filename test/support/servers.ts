@@ -83,9 +83,9 @@ async function requirePort(port: number, name: string): Promise<void> {
 export const requireNats = () => requirePort(4222, 'NATS with JetStream');
 export const requireRedis = () => requirePort(6379, 'Redis');
 
-/** Deletes the streams of a namespace (the bus prefixes its channels with it). */
-export async function deleteStreams(namespace: string): Promise<string[]> {
-  const nc = await natsConnect({ servers: '127.0.0.1:4222' });
+/** Deletes the streams of a namespace (the bus prefixes its channels with it), on the machine's NATS or the one at `port`. */
+export async function deleteStreams(namespace: string, port = 4222): Promise<string[]> {
+  const nc = await natsConnect({ servers: `127.0.0.1:${port}` });
   try {
     const jsm = await nc.jetstreamManager();
     const mine = (await jsm.streams.list().next()).map((s) => s.config.name).filter((n) => n.startsWith(`${namespace}_`));
