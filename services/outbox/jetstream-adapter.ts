@@ -37,6 +37,9 @@ export function streamConfig(limits: StreamLimits): Partial<StreamConfig> {
  * - A publish while the adapter stops fails instead of resolving with nothing sent, so the outbox
  *   keeps the message.
  */
+/** Tries of a consumer group's subscription that lost the race to create its durable consumer. */
+const CONSUMER_RACE_TRIES = 5;
+
 export class JetStreamAdapter extends Adapters.NATS {
   constructor(opts: { url: string; limits: StreamLimits; channels: readonly string[]; maxRetries: number; deadLettering: { enabled: boolean; queueName: string } }) {
     super({
@@ -74,6 +77,26 @@ export class JetStreamAdapter extends Adapters.NATS {
       if (!/already in use/.test((err as Error).message)) throw err;
       // The stream exists with other settings (earlier limits, or none): ours apply from now on.
       await this.manager.streams.update(name, config);
+    }
+  }
+
+  /**
+   * Subscribes a consumer group, its durable consumer created by whichever node comes first. Two
+   * nodes starting together in a fresh namespace can both find no consumer and both create it: the
+   * server refuses the second ("consumer name already in use") and that node would not start. Asked
+   * again, the consumer exists and the node binds to it, as any later node does.
+   */
+  async subscribe(chan: Parameters<InstanceType<typeof Adapters.NATS>['subscribe']>[0]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await super.subscribe(chan);
+        return;
+      } catch (err) {
+        if (!/consumer name already in use/.test((err as Error)?.message ?? '') || attempt >= CONSUMER_RACE_TRIES) throw err;
+        // The failed try began tracking the channel's messages; the next one begins again.
+        if (this.activeMessages.has(chan.id)) this.stopChannelActiveMessages(chan.id);
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
     }
   }
 
