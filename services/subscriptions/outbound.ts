@@ -6,7 +6,7 @@ import type { HubMetrics } from '../../core/kernel/metrics';
 import { OUTBOUND_QUEUE, OutboundResult } from '../../core/kernel/constants';
 import type { Job, JobOutcome, JobQueue, JobState, JobWorker } from '../../core/ports/jobs';
 import type { AlertItem } from '../supervisor/supervision-store';
-import { alertChange, appliedChange, matches, OutboundChange } from './outbound-event';
+import { alertChange, appliedChange, matches, OutboundChange, OUTBOUND_TYPES } from './outbound-event';
 import { deliver } from './delivery';
 import type { SubscriptionRecord, SubscriptionStore } from './subscription-store';
 
@@ -171,6 +171,8 @@ export class Outbound {
    * they are taken.
    */
   take(input: OutboundInput): Promise<number> {
+    // No subscription in force: nothing to queue, and no reason to ask the store anything.
+    if (!this.subscriptions.size && !this.pending.length) return Promise.resolve(0);
     return new Promise<number>((resolve, reject) => {
       this.pending.push({ input, resolve, reject });
       this.flushing ??= this.flush().finally(() => {
@@ -194,11 +196,14 @@ export class Outbound {
 
   /** The batch's deliveries, queued per subscription in one statement; per input, how many, or why not. */
   private async queue(inputs: readonly OutboundInput[]): Promise<(number | Error)[]> {
-    const alerts = inputs.flatMap((i) => (i.kind === 'alert' ? [i.alert.supervisionCode] : []));
+    // The cases of the alerts, when a subscription may take one: an alert names no item nor status.
+    const wantsAlerts = [...this.subscriptions.values()].some((s) => !s.filter.types || s.filter.types.some((t) => t !== OUTBOUND_TYPES.applied));
+    const alerts = wantsAlerts ? inputs.flatMap((i) => (i.kind === 'alert' ? [i.alert.supervisionCode] : [])) : [];
     const facts = alerts.length ? await this.deps.store.caseFacts(alerts) : new Map();
     const changes: (OutboundChange | null | Error)[] = inputs.map((i) => {
       try {
         if (i.kind === 'applied') return appliedChange(i.event, this.deps.keys);
+        if (!wantsAlerts) return null;
         const change = alertChange(i.alert, facts.get(i.alert.supervisionCode));
         if (!change) this.deps.logger.warn({ alertId: i.alert.id, supervisionCode: i.alert.supervisionCode }, 'an alert names a case the store does not hold: not delivered');
         return change;
