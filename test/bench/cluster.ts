@@ -1,0 +1,367 @@
+// `make bench`, cluster: market-regulation batches of 100 new cases posted to the gateway of the
+// three-node cluster `make run-cluster` starts (cli/run-cluster.ts, on the local PostgreSQL, NATS
+// and Redis), 8 requests at a time, then the same load on one embedded hub started as `make run`
+// starts it. Reports for each the events applied per second (from the first post to the last event
+// applied), the request latency, and the CPU per event of the hub processes and of the servers
+// beside them. Goal (the cluster issue): the cluster applies ≥ 5,000 events/s on this 2-core
+// machine.
+//
+// Both hubs run the demo simulators (`--with-simulators`): the launcher has no way to start its
+// gateway without them, and the embedded hub is started as `make run` starts it so that the two
+// figures share the same background traffic (a few simulator events a second, and the demo
+// subscription's delivery of every case change). Our own events are told apart by their case
+// numbers.
+//
+// BENCH_CLUSTER_SECONDS (default 20) is how long each hub is loaded; HUB_NODE_OPTIONS and
+// HUB_NODE_FLAGS are the hubs' Node options and flags, by default those of `make run`.
+
+import fs from 'node:fs';
+import net, { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { spawn, ChildProcess } from 'node:child_process';
+import pg from 'pg';
+import { postBatch, MarketBatch, MarketEvent } from '../../infra/simulators/market-regulation';
+import { beijingIso } from '../../infra/simulators/beijing-time';
+import { ROOT } from '../../core/kernel/paths';
+import { createTestDatabase, requireNats, requireRedis, deleteStreams, deleteQueueKeys } from '../support/servers';
+import { spawnHub, makeRunNode, cpuSeconds, waitFor, HubProcess } from '../support/hub';
+
+const SECONDS = Number(process.env.BENCH_CLUSTER_SECONDS ?? 20);
+const CONCURRENCY = 8;
+const BATCH = 100;
+const GOAL_EVENTS_PER_SECOND = 5000;
+const INBOUND = '/api/v1/inbound/market-regulation';
+
+/** What one load run measured. */
+interface Figure {
+  label: string;
+  accepted: number;
+  /** Events answered otherwise (rejected, duplicate) and requests that failed, by reason. */
+  refused: Map<string, number>;
+  batches: number;
+  latencyMs: number[];
+  /** Seconds from the first post to the last event applied. */
+  appliedSeconds: number;
+  /** Seconds from the last answer until the outbox was empty (every event on the bus). */
+  outboxSeconds: number;
+  /** CPU seconds (user + system) over the measured window, by process or group. */
+  cpu: { name: string; seconds: number }[];
+  /** CPU seconds of this process, the load generator, over the same window. */
+  loadCpu: number;
+}
+
+function pct(values: number[], q: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] : NaN;
+}
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+/** A port nobody listens on now, for the cluster's gateway. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A batch of new cases, as test/roles.test.ts makes them (its item and applicant), each event a
+ * case of its own. The status time is now rather than a fixed day: cases dated weeks back turn RED
+ * and raise alerts (README, "Outbound subscriptions"), work neither figure is meant to measure.
+ */
+function marketBatch(prefix: string, seq: number): MarketBatch {
+  const statusTime = beijingIso(Date.now());
+  const events = Array.from({ length: BATCH }, (_, i) => ({
+    eventId: randomUUID(), caseNo: `${prefix}${seq}x${i}`, itemCode: 'SCJG-DJ-001', status: 'SUBMITTED', statusTime,
+    applicant: { type: 'PERSON', name: '刘芳', idNumber: '130105197806241283', mobile: '15833321907' },
+    officer: null, supervisionCode: null, remark: null,
+  } as MarketEvent));
+  return { batchId: `${prefix}-${seq}`, events };
+}
+
+interface LoadResult {
+  accepted: number;
+  refused: Map<string, number>;
+  batches: number;
+  latencyMs: number[];
+  firstPost: number;
+  lastAnswer: number;
+}
+
+/** Posts batches from CONCURRENCY senders until `seconds` have passed since the first post. */
+async function load(url: string, prefix: string, seconds: number): Promise<LoadResult> {
+  const result: LoadResult = { accepted: 0, refused: new Map(), batches: 0, latencyMs: [], firstPost: Date.now(), lastAnswer: 0 };
+  const until = result.firstPost + seconds * 1000;
+  let seq = 0;
+  const refuse = (why: string, n: number) => result.refused.set(why, (result.refused.get(why) ?? 0) + n);
+  const sender = async () => {
+    while (Date.now() < until) {
+      const batch = marketBatch(prefix, seq++);
+      const t = performance.now();
+      try {
+        const r = await postBatch(`${url}${INBOUND}`, batch);
+        result.latencyMs.push(performance.now() - t);
+        result.batches++;
+        if (r.status !== 200) {
+          refuse(`HTTP ${r.status}`, BATCH);
+        } else {
+          for (const x of (r.body as { results: { result: string; reason?: string }[] }).results) {
+            if (x.result === 'accepted') result.accepted++;
+            else refuse(`${x.result}${x.reason ? ` (${x.reason})` : ''}`, 1);
+          }
+        }
+      } catch (err) {
+        refuse((err as Error).message, BATCH);
+      }
+      result.lastAnswer = Date.now();
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, sender));
+  return result;
+}
+
+/** One line of /proc/<pid>/stat, its fields after the command name, and the command name. */
+function procStat(pid: number): { comm: string; fields: string[] } | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), fields: stat.slice(stat.lastIndexOf(')') + 2).split(' ') };
+  } catch {
+    return null; // ended between the listing and the read
+  }
+}
+
+/**
+ * CPU seconds used so far by the servers beside the hubs, by command name. A PostgreSQL backend
+ * is a process per connection that may end within the window: the time of ended backends is read
+ * from the postmaster's cutime and cstime (its reaped children), so that the difference of two
+ * readings counts them. Shared servers: other work on them during the window is counted too.
+ */
+function serverCpuSeconds(): Map<string, number> {
+  const ticks = 100; // USER_HZ on Linux
+  const out = new Map<string, number>([['postgres', 0], ['nats-server', 0], ['redis-server', 0]]);
+  const stats = new Map<number, { comm: string; fields: string[] }>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const s = procStat(Number(entry));
+    if (s && out.has(s.comm)) stats.set(Number(entry), s);
+  }
+  for (const { comm, fields } of stats.values()) {
+    let t = Number(fields[11]) + Number(fields[12]);
+    // The postmaster is the postgres process whose parent is not one.
+    if (comm === 'postgres' && stats.get(Number(fields[1]))?.comm !== 'postgres') t += Number(fields[13]) + Number(fields[14]);
+    out.set(comm, out.get(comm)! + t / ticks);
+  }
+  return out;
+}
+
+/** CPU seconds of the given processes and the servers now, to subtract a later reading from. */
+function cpuReading(pids: { name: string; pid: number }[]): Map<string, number> {
+  const reading = serverCpuSeconds();
+  for (const { name, pid } of pids) {
+    const c = cpuSeconds(pid);
+    reading.set(name, c.user + c.system);
+  }
+  const own = process.cpuUsage();
+  reading.set('load generator', (own.user + own.system) / 1e6);
+  return reading;
+}
+
+function cpuSpent(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+  return new Map([...after].map(([name, s]) => [name, s - (before.get(name) ?? 0)]));
+}
+
+/** The environment of the hubs' Node processes: `make run`'s options and flags unless overridden. */
+function nodeSettings(): { options: string; flags: string[] } {
+  const asRun = makeRunNode();
+  return {
+    options: process.env.HUB_NODE_OPTIONS ?? asRun.options,
+    flags: process.env.HUB_NODE_FLAGS !== undefined ? process.env.HUB_NODE_FLAGS.split(/\s+/).filter(Boolean) : asRun.flags,
+  };
+}
+
+/**
+ * Warm-up, then the load, then the drain, on a hub at `url` that is ready. `applied` answers how
+ * many of the events under a case-number prefix are in the store (null where the store cannot be
+ * read from outside), `outboxEmpty` whether every applied event is on the bus.
+ */
+async function measure(label: string, url: string, pids: { name: string; pid: number }[], hooks: {
+  applied: ((prefix: string) => Promise<number>) | null;
+  outboxEmpty: () => Promise<boolean>;
+}): Promise<Figure> {
+  const tag = Math.random().toString(36).slice(2, 7).toUpperCase();
+  // A round of batches first, not counted: connections opened, code compiled, caches warm.
+  const warm = await load(url, `SJBENCH${tag}W`, 0.001);
+  if (warm.accepted === 0) throw new Error(`${label}: the warm-up batches were not accepted: ${JSON.stringify([...warm.refused])}`);
+  const prefix = `SJBENCH${tag}M`;
+  const before = cpuReading(pids);
+  const run = await load(url, prefix, SECONDS);
+
+  // The gateway answers once the events are applied (adapters/kit/transports/rest/README.md): the
+  // store is read where it can be to hold it to that, and the later moment counts if it is later.
+  let appliedAt = run.lastAnswer;
+  if (hooks.applied) {
+    let first = true;
+    await waitFor(`${label}: every accepted event in the events table`, async () => {
+      const n = await hooks.applied!(prefix);
+      if (n > run.accepted) throw new Error(`${label}: ${n} events stored for ${run.accepted} accepted`);
+      if (n === run.accepted && !first) appliedAt = Date.now();
+      first = false;
+      return n === run.accepted;
+    }, 60_000, 100);
+  }
+  await waitFor(`${label}: the outbox to be empty`, hooks.outboxEmpty, 120_000, 100);
+  const outboxAt = Date.now();
+  const spent = cpuSpent(before, cpuReading(pids));
+  return {
+    label, accepted: run.accepted, refused: run.refused, batches: run.batches, latencyMs: run.latencyMs,
+    appliedSeconds: (appliedAt - run.firstPost) / 1000,
+    outboxSeconds: (outboxAt - run.lastAnswer) / 1000,
+    cpu: [...spent].filter(([name]) => name !== 'load generator').map(([name, seconds]) => ({ name, seconds })),
+    loadCpu: spent.get('load generator')!,
+  };
+}
+
+/** The cluster of `make run-cluster` on a database, namespace and folder of its own, measured. */
+async function clusterFigure(node: { options: string; flags: string[] }): Promise<Figure> {
+  await requireNats();
+  await requireRedis();
+  const db = await createTestDatabase();
+  const namespace = `bench-cluster-${process.pid}-${Date.now()}`;
+  const clusterDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-cluster-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HUB_STORE: db.url, HUB_NAMESPACE: namespace, HUB_CLUSTER_DIR: clusterDir, HUB_HTTP_PORT: String(port),
+    HUB_TRANSPORTER: 'nats://127.0.0.1:4222', HUB_QUEUE: 'redis://127.0.0.1:6379', HUB_LOG_LEVEL: 'info',
+    HUB_NODE_OPTIONS: node.options, HUB_NODE_FLAGS: node.flags.join(' '),
+  };
+  // Whatever this shell sets for one node is not the cluster's.
+  for (const name of ['HUB_CONFIG', 'HUB_DATA_KEY_FILE', 'HUB_DATA_DIR', 'HUB_SERVICES']) delete env[name];
+  // Only the start of the launcher's output (the node pids) and its tail (why it failed) are kept:
+  // every node logs each message it processes, and the whole would grow with the load.
+  let head = '';
+  let tail = '';
+  const keep = (chunk: Buffer) => {
+    const text = chunk.toString();
+    if (head.length < 20_000) head += text;
+    tail = (tail + text).slice(-8000);
+  };
+  let launcher: ChildProcess | null = null;
+  const pids = () => [...head.matchAll(/^run-cluster: started (\S+) \(pid (\d+)\)/gm)].map((m) => ({ name: m[1], pid: Number(m[2]) }));
+  const client = new pg.Client({ connectionString: db.url });
+  try {
+    launcher = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'run-cluster.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    launcher.stdout!.on('data', keep);
+    launcher.stderr!.on('data', keep);
+    await waitFor('the cluster gateway to be ready', async () => {
+      if (launcher!.exitCode !== null) throw new Error(`the launcher ended early:\n${tail}`);
+      return (await fetch(`${url}/health/ready`).catch(() => null))?.status === 200;
+    }, 120_000, 250);
+    const nodes = pids();
+    if (nodes.length !== 3) throw new Error(`the launcher named ${nodes.length} nodes:\n${head.slice(0, 4000)}`);
+    await client.connect();
+    // The simulators' first requests (the vehicle office's change history among them) go by first.
+    await sleep(3000);
+    return await measure('cluster', url, nodes, {
+      applied: async (prefix) => Number((await client.query<{ n: string }>(
+        "SELECT count(*)::text AS n FROM events WHERE adapter = 'market-regulation' AND body->'data'->>'localCaseId' LIKE $1", [`${prefix}%`])).rows[0].n),
+      outboxEmpty: async () => (await client.query('SELECT 1 FROM outbox LIMIT 1')).rowCount === 0,
+    });
+  } finally {
+    await client.end().catch(() => undefined);
+    if (launcher && launcher.exitCode === null && launcher.signalCode === null) {
+      const exited = new Promise((resolve) => launcher!.once('exit', resolve));
+      launcher.kill('SIGTERM');
+      const timer = setTimeout(() => launcher!.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    // Nodes run in process groups of their own: one the launcher could not stop is ended here.
+    for (const { pid } of pids()) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* already ended, as it should have */ }
+    }
+    await deleteStreams(namespace);
+    await deleteQueueKeys(namespace);
+    await db.drop();
+    fs.rmSync(clusterDir, { recursive: true, force: true });
+  }
+}
+
+/** One embedded hub as `make run` starts it (PGlite, the demo simulators), measured. */
+async function embeddedFigure(node: { options: string; flags: string[] }): Promise<Figure> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-embedded-'));
+  let hub: HubProcess | null = null;
+  try {
+    hub = await spawnHub({ HUB_DATA_DIR: dataDir, NODE_OPTIONS: node.options, HUB_LOG_LEVEL: 'info' }, ['--with-simulators'], node.flags);
+    const url = hub.url;
+    await waitFor('the embedded hub to be ready', async () => (await fetch(`${url}/health/ready`).catch(() => null))?.status === 200, 60_000, 250);
+    await sleep(3000);
+    // PGlite cannot be read from another process while the hub holds it: the outbox is read from
+    // the hub's own gauge, and the applied events are those the gateway answered as accepted.
+    return await measure('embedded', url, [{ name: 'hub', pid: hub.proc.pid! }], {
+      applied: null,
+      outboxEmpty: async () => /^hub_queue_depth\{queue="outbox"\} 0$/m.test(await (await fetch(`${url}/metrics`)).text()),
+    });
+  } finally {
+    await hub?.stop('SIGTERM');
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function report(figures: Figure[], node: { options: string; flags: string[] }): void {
+  const us = (f: Figure, s: number) => `${((s / Math.max(1, f.accepted)) * 1e6).toFixed(0)} µs`;
+  const hubNames = (f: Figure) => f.cpu.filter((c) => !['postgres', 'nats-server', 'redis-server'].includes(c.name));
+  const hubCpu = (f: Figure) => hubNames(f).reduce((n, c) => n + c.seconds, 0);
+  const server = (f: Figure, name: string) => f.cpu.find((c) => c.name === name)!.seconds;
+  const rate = (f: Figure) => f.accepted / f.appliedSeconds;
+  const rows: [string, (f: Figure) => string][] = [
+    ['events applied', (f) => `${f.accepted.toLocaleString('en')} in ${f.batches.toLocaleString('en')} batches`],
+    ['events/s applied', (f) => `${Math.round(rate(f)).toLocaleString('en')} (${f.appliedSeconds.toFixed(1)} s)`],
+    ['refused', (f) => f.refused.size ? [...f.refused].map(([why, n]) => `${n} ${why}`).join('; ') : 'none'],
+    ['request p50 / p99', (f) => `${pct(f.latencyMs, 0.5).toFixed(0)} / ${pct(f.latencyMs, 0.99).toFixed(0)} ms`],
+    ['outbox empty', (f) => `${f.outboxSeconds.toFixed(1)} s after the last answer`],
+    ['hub CPU per event', (f) => `${us(f, hubCpu(f))} (${hubCpu(f).toFixed(1)} s)`],
+    ['  by process', (f) => hubNames(f).map((c) => `${c.name} ${us(f, c.seconds)}`).join(', ')],
+    ['PostgreSQL CPU per event', (f) => `${us(f, server(f, 'postgres'))} (${server(f, 'postgres').toFixed(1)} s)`],
+    ['NATS / Redis CPU per event', (f) => `${us(f, server(f, 'nats-server'))} / ${us(f, server(f, 'redis-server'))}`],
+    ['load generator CPU per event', (f) => us(f, f.loadCpu)],
+  ];
+  const width = Math.max(...rows.map(([name]) => name.length)) + 2;
+  const col = Math.max(34, ...figures.flatMap((f) => rows.map(([, v]) => v(f).length))) + 2;
+  const cluster = figures.find((f) => f.label === 'cluster');
+  process.stdout.write([
+    '',
+    `market-regulation batches of ${BATCH} new cases, ${CONCURRENCY} requests at a time for ${SECONDS} s, beside the demo simulators; ${os.cpus().length} cores,`,
+    `hub NODE_OPTIONS="${node.options}", node flags "${node.flags.join(' ')}"; time from the first post to the last event applied`,
+    '',
+    `${''.padEnd(width)}${figures.map((f) => (f.label === 'cluster' ? 'cluster: 3 nodes, PostgreSQL' : 'embedded: 1 process, PGlite').padEnd(col)).join('')}`,
+    ...rows.map(([name, value]) => `${name.padEnd(width)}${figures.map((f) => value(f).padEnd(col)).join('')}`.trimEnd()),
+    '',
+    cluster
+      ? `goal: the cluster applies ≥ ${GOAL_EVENTS_PER_SECOND.toLocaleString('en')} events/s: ${rate(cluster) >= GOAL_EVENTS_PER_SECOND ? 'met' : 'NOT met'} (${Math.round(rate(cluster)).toLocaleString('en')})`
+      : 'goal: not measured (the cluster did not run)',
+    'Servers (PostgreSQL, NATS, Redis) are shared: their CPU counts whatever else used them in the window.',
+    '',
+  ].join('\n'));
+}
+
+async function main(): Promise<number> {
+  const node = nodeSettings();
+  const figures: Figure[] = [];
+  figures.push(await clusterFigure(node));
+  figures.push(await embeddedFigure(node));
+  report(figures, node);
+  return figures.every((f) => f.refused.size === 0) ? 0 : 1;
+}
+
+main().then((code) => { process.exitCode = code; }, (err) => { console.error(err); process.exitCode = 1; });
