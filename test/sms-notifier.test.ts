@@ -147,7 +147,8 @@ for (const kind of STORES) {
       await waitFor('the hub to try the gateway and meet 503s', () => gw.requests().filter((r) => r.answer === 503).length >= 3, 20_000);
       const queued = await smsDepth(hub.url!);
       assert.equal(queued, 22, 'every notification of the first events waits: 21 acceptances and refusals to mobiles, none to the landline, 1 for the other item');
-      assert.ok((await outbound(hub.url!, 'error')) >= 3, 'the failed attempts are counted');
+      // Each attempt is counted once its retry is recorded, a moment after the gateway answered it.
+      await waitFor('the failed attempts counted', async () => (await outbound(hub!.url!, 'error')) >= 3, 10_000);
       // What waits holds the mobiles sealed.
       const payloads = (await hub.context.store.driver.query<{ payload: string }>("SELECT payload FROM jobs WHERE queue = 'sms' AND state <> 'done'")).rows;
       assert.ok(payloads.length > 0 && payloads.every((p) => p.payload.startsWith('pd1.') && !/1383110\d{4}/.test(p.payload)), 'sealed at rest');
