@@ -4,7 +4,7 @@ import type { HubContext } from './context';
 import type { HubConfig } from '../core/kernel/config';
 import type { CallerMeta } from './cases.service';
 import { parseSupervisionCode } from '../core/identifiers/supervision-code';
-import { dayOfDate } from '../core/calendar/working-calendar';
+import { checkDateRange, DATE } from './date-range';
 import { decodeCursor, encodeCursor } from '../core/kernel/list-cursor';
 import { EvaluationStore, EvaluationRow, FollowUpFilter } from './evaluations/evaluation-store';
 import { Evaluations, RATING_LABELS } from './evaluations/evaluations';
@@ -19,7 +19,6 @@ interface PageMeta extends CallerMeta {
   $location?: string;
 }
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const NOTE_MAX = 2000;
 
 /** The hub's own HTTP address: the gateway's port on this node when it listens (port 0 in tests), else the configured one. */
@@ -183,15 +182,7 @@ export function evaluationsService(hub: HubContext): ServiceSchema {
         },
         async handler(ctx: Context<{ from?: string; to?: string }, CallerMeta>) {
           const { from, to } = ctx.params;
-          for (const [field, value] of [['from', from], ['to', to]] as const) {
-            if (!value) continue;
-            try {
-              dayOfDate(value);
-            } catch {
-              throw new Errors.MoleculerClientError(`${field} is not a date YYYY-MM-DD: ${value}`, 400, 'bad-date', { field, value });
-            }
-          }
-          if (from && to && from > to) throw new Errors.MoleculerClientError(`from ${from} is after to ${to}`, 400, 'bad-range', { field: 'from', value: from });
+          checkDateRange(from, to);
           return { departments: await evaluations.stats({ from, to, scope: ctx.meta.user?.departments }) };
         },
       },

@@ -3,7 +3,7 @@ import type { CaseEvent } from '../contracts/types';
 import type { HubContext } from './context';
 import { CHANNELS } from '../core/kernel/constants';
 import { Supervisor } from './supervisor/supervisor';
-import { dayOfDate } from '../core/calendar/working-calendar';
+import { checkDateRange, DATE } from './date-range';
 import type { StatsRow } from './supervisor/supervision-store';
 import type { CallerMeta } from './cases.service';
 import type { EvaluationStats } from './evaluations/evaluations';
@@ -50,7 +50,6 @@ export class CaseBatcher {
   }
 }
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** The scope of a caller: the departments its token is limited to, or undefined for every one. */
 export function scopeOf(meta: CallerMeta): string[] | undefined {
@@ -144,15 +143,7 @@ export function supervisorService(hub: HubContext): ServiceSchema {
         },
         async handler(ctx: Context<{ from?: string; to?: string }, CallerMeta>) {
           const { from, to } = ctx.params;
-          for (const [field, value] of [['from', from], ['to', to]] as const) {
-            if (!value) continue;
-            try {
-              dayOfDate(value);
-            } catch {
-              throw new Errors.MoleculerClientError(`${field} is not a date YYYY-MM-DD: ${value}`, 400, 'bad-date', { field, value });
-            }
-          }
-          if (from && to && from > to) throw new Errors.MoleculerClientError(`from ${from} is after to ${to}`, 400, 'bad-range', { field: 'from', value: from });
+          checkDateRange(from, to);
           const departments = departmentStats(await store.supervision.stats({ from, to, scope: scopeOf(ctx.meta) }));
           // Each department's evaluations (好差评) in the range, when a node runs the evaluations service.
           let evaluations: EvaluationStats[] | null = null;

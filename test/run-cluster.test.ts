@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net, { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
 import YAML from 'yaml';
@@ -8,23 +7,12 @@ import { postBatch } from '../infra/simulators/market-regulation';
 import { ROOT } from '../core/kernel/paths';
 import { SERVICE_NAMES } from '../cli/start-hub';
 import { CLUSTER_NODES } from '../cli/run-cluster';
-import { createTestDatabase, requireNats, deleteStreams, deleteQueueKeys } from './support/servers';
+import { createTestDatabase, requireNats, deleteStreams, deleteQueueKeys, freePort } from './support/servers';
 import { testDataDir, getJson, waitFor, makeRunNode, SUPERVISOR } from './support/hub';
 
 const SAMPLE = path.join(ROOT, 'adapters', 'market-regulation', 'samples', 'batch-01.json');
 const COMPOSE = path.join(ROOT, 'infra', 'compose.yaml');
 
-/** A port nobody listens on now, for the gateway (the launcher prints the URL, but readiness is awaited on a known one). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Whether a process of this id runs (or has not been reaped). */
 function alive(pid: number): boolean {

@@ -254,6 +254,12 @@ export function sealedKeyId(value: unknown): string | null {
   return end > 0 ? value.slice(TEXT_PREFIX.length, end) : null;
 }
 
+/** A sealed text moved to the current key (what `hub rekey` writes back), or null when it is under it already. */
+export function resealed(keys: DataKeys, sealed: string, context: string): string | null {
+  if (sealedKeyId(sealed) === keys.currentId) return null;
+  return keys.seal(keys.open(sealed, context), context);
+}
+
 /** The key id of sealed bytes; null for bytes stored before sealing. */
 export function sealedBytesKeyId(buf: Uint8Array): string | null {
   if (buf.length < BYTES_MAGIC.length + 1 || !BYTES_MAGIC.equals(Buffer.from(buf.buffer, buf.byteOffset, BYTES_MAGIC.length))) return null;

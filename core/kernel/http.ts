@@ -64,3 +64,22 @@ export function flatHeaders(req: IncomingMessage, keep?: readonly string[]): Rec
   }
   return out;
 }
+
+/** The longest wait a Retry-After is taken for: beyond it, a wrong header would hold a queue for days. */
+export const MAX_RETRY_AFTER_MS = 3600_000;
+
+/**
+ * Milliseconds a Retry-After header asks for (RFC 9110, 10.2.3): delta-seconds, or an HTTP date,
+ * which is in GMT and says so (anything else Date.parse might read is not one), at most
+ * MAX_RETRY_AFTER_MS; null when there is none or it cannot be read. Read alike for every target the
+ * hub sends to (the SMS gateway, subscribers).
+ */
+export function retryAfterHeaderMs(header: string | null | undefined, now = Date.now()): number | null {
+  if (!header) return null;
+  const v = header.trim();
+  let ms: number;
+  if (/^\d+(\.\d+)?$/.test(v)) ms = Number(v) * 1000;
+  else if (/ GMT$/.test(v) && !Number.isNaN(Date.parse(v))) ms = Date.parse(v) - now;
+  else return null;
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, Math.ceil(ms)));
+}

@@ -1,3 +1,5 @@
+import { retryAfterHeaderMs } from '../../core/kernel/http';
+
 /**
  * The city SMS gateway's one call (departments/sms-gateway/SPEC.md): `POST {url}/sms/v1/messages`
  * with a bearer token. Its answers, as the notifier acts on them.
@@ -25,8 +27,6 @@ export type GatewayAnswer =
 
 /** The wait a 429 asks for when it says none (or nothing readable). */
 const DEFAULT_RETRY_AFTER_MS = 1000;
-/** The longest wait a Retry-After is taken for: beyond it, a wrong header would hold every message for days. */
-const MAX_RETRY_AFTER_MS = 3600_000;
 /** Of a refusal's body, what a reason keeps. */
 const BODY_CHARS = 200;
 
@@ -34,18 +34,9 @@ const BODY_CHARS = 200;
 // address is wrong (fixed in our configuration, then every waiting message goes), or it timed out.
 const RETRYABLE_4XX = new Set([401, 403, 404, 408, 425]);
 
-/** Milliseconds a Retry-After header asks for: delta-seconds or an HTTP date. */
+/** Milliseconds a Retry-After header asks for (core/kernel/http.ts), or DEFAULT_RETRY_AFTER_MS when it says nothing readable. */
 export function retryAfterMs(header: string | null, now = Date.now()): number {
-  if (!header) return DEFAULT_RETRY_AFTER_MS;
-  const v = header.trim();
-  let ms: number;
-  if (/^\d+(\.\d+)?$/.test(v)) ms = Number(v) * 1000;
-  else {
-    const at = Date.parse(v);
-    if (Number.isNaN(at)) return DEFAULT_RETRY_AFTER_MS;
-    ms = at - now;
-  }
-  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, Math.ceil(ms)));
+  return retryAfterHeaderMs(header, now) ?? DEFAULT_RETRY_AFTER_MS;
 }
 
 export interface SmsGateway {

@@ -2,7 +2,7 @@ import type { SqlDriver, SqlExecutor } from './sql-driver';
 import { jsonParam } from './sql-driver';
 import { isoBeijing } from './sql-time';
 import type { DataKeys } from '../../core/kernel/data-keys';
-import { sealedKeyId } from '../../core/kernel/data-keys';
+import { resealed } from '../../core/kernel/data-keys';
 import { holderIsGone, newClaimant } from '../../core/kernel/claimant';
 import { maskText } from '../../core/kernel/personal-data';
 import type { DeadJob, Job, JobHandler, JobOutcome, JobQueue, JobQueueStats, JobState, JobWorker, JobWorkerOptions, NewJob } from '../../core/ports/jobs';
@@ -660,10 +660,8 @@ export const JOBS_SEALED = {
       [queue, key, limit]);
     return r.rows.map((x) => ({ key: `${x.queue}\n${x.key}`, values: x.payload }));
   },
-  reseal(keys: DataKeys, payload: unknown): unknown | null {
-    const sealed = payload as string;
-    if (sealedKeyId(sealed) === keys.currentId) return null;
-    return keys.seal(keys.open(sealed, JOB_PAYLOAD_CONTEXT), JOB_PAYLOAD_CONTEXT);
+  reseal(keys: DataKeys, sealed: unknown): unknown | null {
+    return resealed(keys, sealed as string, JOB_PAYLOAD_CONTEXT);
   },
   async write(db: SqlDriver, rows: { key: string; old: unknown; values: unknown }[]): Promise<number> {
     const r = await db.query<{ n: number }>(

@@ -1,4 +1,5 @@
 import { webhookSignatureHeaders } from '../../core/kernel/webhook-signature';
+import { retryAfterHeaderMs } from '../../core/kernel/http';
 import type { OutboundEvent } from '../../contracts/types';
 
 export const CLOUDEVENTS_JSON = 'application/cloudevents+json';
@@ -47,21 +48,10 @@ export async function deliver(target: { url: string; keyId: string; secret: stri
   const said = text ? `: ${text.replace(/\s+/g, ' ').slice(0, ANSWER_CHARS)}` : '';
   if (res.status >= 200 && res.status < 300) return { kind: 'taken', status: res.status };
   if (res.status === 429) {
-    const retryAfterMs = retryAfter(res.headers.get('retry-after'));
-    return { kind: 'throttled', status: 429, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}), reason: `429${said}` };
+    const retryAfterMs = retryAfterHeaderMs(res.headers.get('retry-after'));
+    return { kind: 'throttled', status: 429, ...(retryAfterMs !== null ? { retryAfterMs } : {}), reason: `429${said}` };
   }
   if (res.status === 408 || res.status >= 500) return { kind: 'unavailable', status: res.status, reason: `${res.status}${said}` };
   if (res.status >= 300 && res.status < 400) return { kind: 'refused', status: res.status, reason: `${res.status}: a redirect is not followed (to ${res.headers.get('location') ?? 'nowhere'}): correct the subscription's url` };
   return { kind: 'refused', status: res.status, reason: `${res.status}${said}` };
-}
-
-/** Retry-After in milliseconds: seconds, or an HTTP date; undefined when absent or unreadable. */
-export function retryAfter(value: string | null): number | undefined {
-  if (!value) return undefined;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  // An HTTP date is in GMT, and says so (RFC 9110, 5.6.7); anything else Date.parse might read is not one.
-  if (!/ GMT$/.test(v)) return undefined;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }

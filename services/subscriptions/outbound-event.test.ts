@@ -8,7 +8,9 @@ import path from 'node:path';
 import { DataKeys } from '../../core/kernel/data-keys';
 import { taxEvent, vehicleEvent } from '../../test/support/events';
 import { alertChange, appliedChange, maskName, maskNumber, matches, OUTBOUND_TYPES } from './outbound-event';
-import { retryAfter } from './delivery';
+import { retryAfterHeaderMs } from '../../core/kernel/http';
+
+const retryAfter = (v: string | null) => retryAfterHeaderMs(v) ?? undefined;
 
 const keys = DataKeys.open(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'outbound-event-')), 'data-keys.json'), { create: true });
 const TYPES: OutboundType[] = Object.values(OUTBOUND_TYPES);

@@ -2,7 +2,7 @@ import type { SqlDriver } from '../store/sql-driver';
 import { jsonParam } from '../store/sql-driver';
 import { isoBeijing } from '../store/sql-time';
 import type { DataKeys } from '../../core/kernel/data-keys';
-import { sealedKeyId } from '../../core/kernel/data-keys';
+import { resealed } from '../../core/kernel/data-keys';
 import { maskText } from '../../core/kernel/personal-data';
 import type { CanonicalStatus, SubscriptionFilter } from '../../contracts/types';
 
@@ -107,10 +107,8 @@ export const SUBSCRIPTIONS_SEALED = {
     const r = await db.query<{ id: string; secret: string }>('SELECT id, secret FROM subscriptions WHERE id > $1 ORDER BY id LIMIT $2', [after, limit]);
     return r.rows.map((x) => ({ key: x.id, values: x.secret }));
   },
-  reseal(keys: DataKeys, secret: unknown): unknown | null {
-    const sealed = secret as string;
-    if (sealedKeyId(sealed) === keys.currentId) return null;
-    return keys.seal(keys.open(sealed, SUBSCRIPTION_SECRET_CONTEXT), SUBSCRIPTION_SECRET_CONTEXT);
+  reseal(keys: DataKeys, sealed: unknown): unknown | null {
+    return resealed(keys, sealed as string, SUBSCRIPTION_SECRET_CONTEXT);
   },
   async write(db: SqlDriver, rows: { key: string; old: unknown; values: unknown }[]): Promise<number> {
     const r = await db.query<{ n: number }>(

@@ -16,7 +16,6 @@
 // HUB_NODE_FLAGS are the hubs' Node options and flags, by default those of `make run`.
 
 import fs from 'node:fs';
-import net, { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -25,7 +24,7 @@ import pg from 'pg';
 import { postBatch, MarketBatch, MarketEvent } from '../../infra/simulators/market-regulation';
 import { beijingIso } from '../../infra/simulators/beijing-time';
 import { ROOT } from '../../core/kernel/paths';
-import { createTestDatabase, requireNats, requireRedis, deleteStreams, deleteQueueKeys } from '../support/servers';
+import { createTestDatabase, requireNats, requireRedis, deleteStreams, deleteQueueKeys, freePort } from '../support/servers';
 import { spawnHub, makeRunNode, cpuSeconds, waitFor, HubProcess } from '../support/hub';
 
 const SECONDS = Number(process.env.BENCH_CLUSTER_SECONDS ?? 20);
@@ -61,17 +60,6 @@ async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
 }
 
-/** A port nobody listens on now, for the cluster's gateway. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * A batch of new cases, as test/roles.test.ts makes them (its item and applicant), each event a

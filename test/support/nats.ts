@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { spawn, ChildProcess } from 'node:child_process';
 import { waitFor } from './hub';
 
@@ -7,14 +6,8 @@ import { waitFor } from './hub';
 
 const NATS_SERVER = '/usr/sbin/nats-server';
 
-/** A port nothing listens on now (taken, then given back). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freePort } from './servers';
+
 
 /** A NATS server with JetStream of this test alone, on loopback; its streams under storeDir, kept across restarts. */
 export async function startNats(port: number, storeDir: string): Promise<ChildProcess> {

@@ -112,3 +112,12 @@ export async function deleteQueueKeys(namespace: string, url = 'redis://127.0.0.
   }
   return deleted;
 }
+
+/** A port nothing listens on now (taken, then given back). */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
