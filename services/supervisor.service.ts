@@ -4,6 +4,7 @@ import type { HubContext } from './context';
 import { CHANNELS } from '../core/kernel/constants';
 import { Supervisor } from './supervisor/supervisor';
 import { checkDateRange, DATE } from './date-range';
+import { Batcher } from '../core/jobs/batcher';
 import type { StatsRow } from './supervisor/supervision-store';
 import type { CallerMeta } from './cases.service';
 import type { EvaluationStats } from './evaluations/evaluations';
@@ -13,40 +14,13 @@ import { withEvaluationStats } from './evaluations/stats';
 const IN_FLIGHT = 200;
 
 /**
- * Gathers the cases of the events that arrive while a batch is being recomputed into the next
- * batch: one transaction for many events, each event answered when the batch holding its case has
- * committed (or failed: then every event of the batch fails, and the bus delivers them again).
+ * The cases of the events that arrive while a batch is being recomputed, gathered into the next
+ * batch (core/jobs/batcher.ts): one transaction for many events, a case once however many of its
+ * events came, each event answered when the batch holding its case has committed.
  */
-export class CaseBatcher {
-  private pending = new Map<string, { resolve: () => void; reject: (err: Error) => void }[]>();
-  private running = false;
-
-  constructor(private readonly run: (codes: string[]) => Promise<void>, private readonly maxBatch = 1000) {}
-
-  add(code: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const waiting = this.pending.get(code);
-      if (waiting) waiting.push({ resolve, reject });
-      else this.pending.set(code, [{ resolve, reject }]);
-      if (!this.running) {
-        this.running = true;
-        setImmediate(() => void this.flush());
-      }
-    });
-  }
-
-  private async flush(): Promise<void> {
-    while (this.pending.size) {
-      const batch = [...this.pending].slice(0, this.maxBatch);
-      for (const [code] of batch) this.pending.delete(code);
-      try {
-        await this.run(batch.map(([code]) => code));
-        for (const [, ws] of batch) for (const w of ws) w.resolve();
-      } catch (err) {
-        for (const [, ws] of batch) for (const w of ws) w.reject(err as Error);
-      }
-    }
-    this.running = false;
+export class CaseBatcher extends Batcher<string> {
+  constructor(run: (codes: string[]) => Promise<void>, maxBatch = 1000) {
+    super(run, { maxBatch, key: (code) => code });
   }
 }
 

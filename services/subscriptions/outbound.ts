@@ -6,6 +6,7 @@ import type { HubMetrics } from '../../core/kernel/metrics';
 import { OUTBOUND_QUEUE, OutboundResult } from '../../core/kernel/constants';
 import type { Job, JobOutcome, JobQueue, JobState, JobWorker } from '../../core/ports/jobs';
 import type { AlertItem } from '../supervisor/supervision-store';
+import { Batcher } from '../../core/jobs/batcher';
 import { alertChange, appliedChange, matches, OutboundChange, OUTBOUND_TYPES } from './outbound-event';
 import { deliver } from './delivery';
 import type { SubscriptionRecord, SubscriptionStore } from './subscription-store';
@@ -44,12 +45,6 @@ export interface OutboundDeps {
   logger: Logger;
 }
 
-interface Pending {
-  input: OutboundInput;
-  resolve(queued: number): void;
-  reject(err: unknown): void;
-}
-
 /**
  * Outbound subscriptions on one node: turns every case change the bus hands it into one queued
  * delivery per subscription whose filter takes it (durably, before the bus lets the change go),
@@ -63,8 +58,8 @@ interface Pending {
 export class Outbound {
   private subscriptions = new Map<string, SubscriptionRecord>();
   private readonly workers = new Map<string, { worker: JobWorker; rate: number }>();
-  private pending: Pending[] = [];
-  private flushing: Promise<void> | null = null;
+  /** Changes queued together, in the order the bus hands them over (batches one at a time). */
+  private readonly batcher = new Batcher<OutboundInput, number>((inputs) => this.queue(inputs), { maxBatch: MAX_BATCH });
   private running = false;
   /** The outbound result of each attempt in progress, by subscription and key: what its outcome is counted as. */
   private readonly results = new Map<string, OutboundResult>();
@@ -160,7 +155,7 @@ export class Outbound {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.gaugeTimer = null;
     this.pruneTimer = null;
-    await this.flushing;
+    await this.batcher.idle();
     await Promise.all([...this.workers.values()].map((w) => w.worker.stop()));
     this.workers.clear();
   }
@@ -172,26 +167,8 @@ export class Outbound {
    */
   take(input: OutboundInput): Promise<number> {
     // No subscription in force: nothing to queue, and no reason to ask the store anything.
-    if (!this.subscriptions.size && !this.pending.length) return Promise.resolve(0);
-    return new Promise<number>((resolve, reject) => {
-      this.pending.push({ input, resolve, reject });
-      this.flushing ??= this.flush().finally(() => {
-        this.flushing = null;
-      });
-    });
-  }
-
-  private async flush(): Promise<void> {
-    while (this.pending.length) {
-      const batch = this.pending.splice(0, MAX_BATCH);
-      try {
-        const queued = await this.queue(batch.map((p) => p.input));
-        batch.forEach((p, i) => (queued[i] instanceof Error ? p.reject(queued[i]) : p.resolve(queued[i] as number)));
-      } catch (err) {
-        // Nothing of the batch is acknowledged: the bus hands it over again, and keys already queued are no new job.
-        for (const p of batch) p.reject(err);
-      }
-    }
+    if (!this.subscriptions.size) return Promise.resolve(0);
+    return this.batcher.add(input);
   }
 
   /** The batch's deliveries, queued per subscription in one statement; per input, how many, or why not. */
