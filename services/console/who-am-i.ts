@@ -4,27 +4,9 @@
 import fs from 'node:fs';
 import YAML from 'yaml';
 import type { Registry } from '../../core/identifiers/department';
+import type { Caller, VisibleDepartment, WhoAmI } from './who-am-i-types';
 
-export interface Caller {
-  name: string;
-  roles: string[];
-  personalData: boolean;
-  departments?: string[];
-}
-
-/** A department as the console offers it in its filters: its halls and its catalogue items. */
-export interface VisibleDepartment {
-  code: string;
-  name: string;
-  short?: string;
-  halls: { code: string; name: string }[];
-  items: { code: string; name: string }[];
-}
-
-export interface WhoAmI extends Caller {
-  /** The departments the token sees (all of the registry's when it is not limited), for the filters. */
-  visibleDepartments: VisibleDepartment[];
-}
+export type { Caller, VisibleDepartment, WhoAmI } from './who-am-i-types';
 
 /** Reads the registry and the catalogue once; both change only with a new release or configuration. */
 export function departmentCatalogue(registryFile: string, catalogueFile: string): () => VisibleDepartment[] {

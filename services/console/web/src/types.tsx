@@ -1,23 +1,12 @@
 // The shapes of the API v1 answers the console reads (README "HTTP API (v1)", DESIGN.md "Public
 // interface v1"). Only the fields the console shows; the hub may send more.
 
+import type { CaseView as ContractCaseView } from '../../../../contracts/types';
+
 export type Light = 'GREEN' | 'YELLOW' | 'RED';
 
-export interface VisibleDepartment {
-  code: string;
-  name: string;
-  short?: string;
-  halls: { code: string; name: string }[];
-  items: { code: string; name: string }[];
-}
-
-export interface Me {
-  name: string;
-  roles: string[];
-  personalData: boolean;
-  departments?: string[];
-  visibleDepartments: VisibleDepartment[];
-}
+// The answer of GET /api/v1/me, as the hub types it.
+export type { VisibleDepartment, WhoAmI as Me } from '../../who-am-i-types';
 
 export interface DepartmentRef {
   code: string;
@@ -42,25 +31,9 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
-export interface Violation {
-  code: string;
-  eventId: string;
-  reason: string;
-}
-
-export interface CaseView {
-  supervisionCode: string;
-  department: DepartmentRef;
-  item: { code: string; name: string };
-  applicant: { kind: string; name: string; idType: string; idNumber: string; mobile: string | null };
-  status: string;
-  light: Light | null;
-  deadline: string | null;
-  paused: boolean;
-  violations: Violation[];
-  references: { system: string; localId: string }[];
-  timeline: { eventId: string; status: string; time: string; system: string; sourceCode: string; sourceLabel: string | null; remark: string | null }[];
-}
+// The case view and its violations are the published contract's (contracts/v1/case-view.schema.json).
+export type CaseView = ContractCaseView;
+export type Violation = ContractCaseView['violations'][number];
 
 export interface StatsEntry {
   code: string;
