@@ -5,6 +5,7 @@ import { CHANNELS } from '../core/kernel/constants';
 import { Supervisor } from './supervisor/supervisor';
 import { checkDateRange, DATE } from './date-range';
 import { Batcher } from '../core/jobs/batcher';
+import type { StatsEntry } from './supervisor/stats-entry';
 import type { StatsRow } from './supervisor/supervision-store';
 import type { CallerMeta } from './cases.service';
 import type { EvaluationStats } from './evaluations/evaluations';
@@ -30,18 +31,6 @@ export function scopeOf(meta: CallerMeta): string[] | undefined {
   return meta.user?.departments;
 }
 
-interface StatsEntry {
-  code: string;
-  name: string;
-  received: number;
-  inProgress: number;
-  completed: number;
-  onTimeRate: number | null;
-  avgWorkingDays: number | null;
-  lights: { GREEN: number; YELLOW: number; RED: number };
-  violations: number;
-  halls?: StatsEntry[];
-}
 
 /** The counters of a department or hall as the statistics show them (DESIGN.md "Additions to v1"). */
 function entry(code: string, name: string, c: StatsRow['counts']): StatsEntry {

@@ -35,18 +35,8 @@ export interface Page<T> {
 export type CaseView = ContractCaseView;
 export type Violation = ContractCaseView['violations'][number];
 
-export interface StatsEntry {
-  code: string;
-  name: string;
-  received: number;
-  inProgress: number;
-  completed: number;
-  onTimeRate: number | null;
-  avgWorkingDays: number | null;
-  lights: Record<Light, number>;
-  violations: number;
-  halls?: StatsEntry[];
-}
+// A department's statistics, as the supervisor types them.
+export type { StatsEntry } from '../../../supervisor/stats-entry';
 
 export interface Alert {
   id: string;
