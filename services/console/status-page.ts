@@ -3,6 +3,7 @@
 // what the public view holds can reach it. Styles are inline: the page needs no other request.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { beijingTime, statusLabel } from './labels';
+import { escapeHtml, htmlDocument } from './html';
 
 /** The public case view (cases.public): no applicant, no officer, no remark. */
 export interface PublicCase {
@@ -25,7 +26,6 @@ const HEADERS = {
   'Referrer-Policy': 'no-referrer',
 };
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 const STYLE = `
 body{font-family:system-ui,"PingFang SC","Microsoft YaHei","Noto Sans CJK SC",sans-serif;margin:0;background:#f4f6f8;color:#1d2733;line-height:1.6}
@@ -45,24 +45,7 @@ button{font:inherit;padding:.4rem 1rem;border:0;border-radius:4px;background:#2f
 .note{color:#5a6776;font-size:.9rem}`;
 
 function page(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>${escapeHtml(title)}</title>
-<link rel="icon" href="data:,">
-<style>${STYLE}</style>
-</head>
-<body>
-<main>
-${body}
-${lookupForm()}
-</main>
-</body>
-</html>
-`;
+  return htmlDocument({ title, style: STYLE, head: ['<meta name="robots" content="noindex">', '<link rel="icon" href="data:,">'], body: `${body}\n${lookupForm()}` });
 }
 
 function lookupForm(code = ''): string {

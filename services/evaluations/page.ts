@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { CanonicalStatus } from '../../contracts/types';
 import type { CaseFacts, EvaluationRow } from './evaluation-store';
 import { RATING_LABELS } from './evaluations';
+import { escapeHtml, htmlDocument } from '../console/html';
+import { statusLabel } from '../console/labels';
 
 // The public page of an evaluation link (GET /e/{token}): one self-contained HTML document, no
 // external assets (the link is opened from an SMS on any phone, and nothing should learn the token
@@ -9,11 +10,6 @@ import { RATING_LABELS } from './evaluations';
 // button), and working without script (the form posts to /e/{token}); with script it posts JSON
 // to the public API and shows the answer in place.
 
-const STATUS_LABELS: Readonly<Record<CanonicalStatus, string>> = {
-  SUBMITTED: '已提交', ACCEPTED: '已受理', REJECTED: '不予受理', UNDER_REVIEW: '审查中', SUPPLEMENT_REQUESTED: '待补正',
-  SUPPLEMENTED: '已补正', SUSPENDED: '已中止', RESUMED: '已恢复', APPROVED: '已批准', DENIED: '不予许可',
-  COMPLETED: '已办结', DELIVERED: '已送达', WITHDRAWN: '已撤回',
-};
 
 /** Longest comment the page and the API take. */
 export const COMMENT_MAX = 500;
@@ -74,27 +70,8 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = {
 
 export const PAGE_TYPE = 'text/html; charset=utf-8';
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
-
 function document(title: string, body: string, script = false): string {
-  return `<!DOCTYPE html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${escapeHtml(title)}</title>
-<style>${STYLE}</style>
-</head>
-<body>
-<main>
-${body}
-</main>
-${script ? `<script>${SCRIPT}</script>\n` : ''}</body>
-</html>
-`;
+  return htmlDocument({ title, style: STYLE, head: ['<meta name="referrer" content="no-referrer">'], body, after: script ? `<script>${SCRIPT}</script>\n` : '' });
 }
 
 /** `2026-09-14 10:05` of an ISO 8601 +08:00 time, as people read it. */
@@ -107,7 +84,7 @@ function caseFacts(facts: CaseFacts): string {
   return `<dl>
 <dt>办理事项</dt><dd>${escapeHtml(facts.item.name)}</dd>
 <dt>办理部门</dt><dd>${escapeHtml(dept)}</dd>
-<dt>办件状态</dt><dd>${escapeHtml(STATUS_LABELS[facts.status] ?? facts.status)}</dd>
+<dt>办件状态</dt><dd>${escapeHtml(statusLabel(facts.status))}</dd>
 <dt>统一服务监管码</dt><dd>${escapeHtml(facts.supervisionCode)}</dd>
 </dl>`;
 }
