@@ -31,7 +31,11 @@ const MAX_BATCH = 500;
 const PRUNE_EVERY_MS = 3600_000;
 const PRUNE_BATCH = 10_000;
 
-/** A node records a subscription's last success at most this often (a row write per delivery would halve the pace). */
+/**
+ * A node records a subscription's last success, and its last error, at most this often: a row write
+ * per delivery would halve the pace, and one per failed attempt would load the store most while a
+ * subscriber is down and every delivery fails.
+ */
 const SUCCESS_WRITE_MS = 1000;
 
 export interface OutboundDeps {
@@ -64,6 +68,7 @@ export class Outbound {
   /** The outbound result of each attempt in progress, by subscription and key: what its outcome is counted as. */
   private readonly results = new Map<string, OutboundResult>();
   private readonly successWritten = new Map<string, number>();
+  private readonly failureWritten = new Map<string, number>();
   /** Whether each subscription's last attempt failed: logged when that changes, not for every delivery. */
   private readonly down = new Map<string, boolean>();
   private gaugeTimer: NodeJS.Timeout | null = null;
@@ -286,6 +291,9 @@ export class Outbound {
       this.down.set(id, true);
       this.deps.logger.warn({ subscription: id, eventId: job.key, attempt: job.attempt, reason }, 'a subscriber does not take deliveries: they wait in its queue and are retried');
     }
+    const now = Date.now();
+    if (now - (this.failureWritten.get(id) ?? 0) < SUCCESS_WRITE_MS) return;
+    this.failureWritten.set(id, now);
     this.deps.store.failed(id, reason).catch((err) => this.deps.logger.warn({ subscription: id, err: (err as Error)?.message }, 'a subscription\'s last error could not be recorded'));
   }
 
