@@ -83,3 +83,25 @@ export function retryAfterHeaderMs(header: string | null | undefined, now = Date
   else return null;
   return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, Math.ceil(ms)));
 }
+
+/** What one request to another system came to: its answer read whole, or why there is none. */
+export type Sent = { ok: true; res: Response; text: string } | { ok: false; reason: string };
+
+/**
+ * One request to a system the hub sends to (the SMS gateway, a subscriber): never throws for what
+ * the network or the other side did. No answer within `timeoutMs`, `signal` aborted (the sender
+ * stopping), or the network's own reason (ECONNREFUSED…, which fetch keeps in the error's cause)
+ * is said in `reason`. A redirect is not followed: the caller decides what a 3xx means.
+ */
+export async function sendOnce(url: string, init: RequestInit, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<Sent> {
+  const timeout = AbortSignal.timeout(opts.timeoutMs);
+  try {
+    const res = await fetch(url, { ...init, redirect: 'manual', signal: opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout });
+    return { ok: true, res, text: await res.text() };
+  } catch (err) {
+    if (timeout.aborted) return { ok: false, reason: `no answer within ${opts.timeoutMs} ms` };
+    if (opts.signal?.aborted) return { ok: false, reason: 'the request was abandoned (the sender stopped)' };
+    const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+    return { ok: false, reason: `${(err as Error).message}${cause ? ` (${cause.code ?? cause.message ?? String(cause)})` : ''}` };
+  }
+}

@@ -1,4 +1,4 @@
-import { retryAfterHeaderMs } from '../../core/kernel/http';
+import { retryAfterHeaderMs, sendOnce } from '../../core/kernel/http';
 
 /**
  * The city SMS gateway's one call (departments/sms-gateway/SPEC.md): `POST {url}/sms/v1/messages`
@@ -52,21 +52,13 @@ export class SmsGatewayClient implements SmsGateway {
 
   /** Sends one message; never throws for what the gateway or the network did (aborted by `signal`: unavailable). */
   async send(message: SmsMessage, signal: AbortSignal): Promise<GatewayAnswer> {
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
-    let res: Response;
-    let text: string;
-    try {
-      res = await fetch(this.endpoint, {
-        method: 'POST',
-        headers: { Authorization: `Bearer ${this.opts.token}`, 'Content-Type': 'application/json', Accept: 'application/json' },
-        body: JSON.stringify(message),
-        signal: AbortSignal.any([signal, timeout]),
-      });
-      text = await res.text();
-    } catch (err) {
-      const why = timeout.aborted ? `no answer within ${this.opts.timeoutMs} ms` : signal.aborted ? 'the request was abandoned (the notifier stopped)' : `${(err as Error).message}${causeOf(err)}`;
-      return { kind: 'unavailable', status: null, reason: `SMS gateway ${this.endpoint}: ${why}` };
-    }
+    const sent = await sendOnce(this.endpoint, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${this.opts.token}`, 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify(message),
+    }, { timeoutMs: this.opts.timeoutMs, signal });
+    if (!sent.ok) return { kind: 'unavailable', status: null, reason: `SMS gateway ${this.endpoint}: ${sent.reason}` };
+    const { res, text } = sent;
     const body = text.replace(/\s+/g, ' ').slice(0, BODY_CHARS);
     if (res.status >= 200 && res.status < 300) {
       let messageId: string | null = null;
@@ -83,10 +75,4 @@ export class SmsGatewayClient implements SmsGateway {
     if (res.status >= 500 || RETRYABLE_4XX.has(res.status) || res.status < 200 || (res.status >= 300 && res.status < 400)) return { kind: 'unavailable', status: res.status, reason };
     return { kind: 'refused', status: res.status, reason };
   }
-}
-
-/** The network's own reason (ECONNREFUSED…), which fetch keeps in the error's cause. */
-function causeOf(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  return cause ? ` (${cause.code ?? cause.message ?? String(cause)})` : '';
 }

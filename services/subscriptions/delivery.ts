@@ -1,5 +1,5 @@
 import { webhookSignatureHeaders } from '../../core/kernel/webhook-signature';
-import { retryAfterHeaderMs } from '../../core/kernel/http';
+import { retryAfterHeaderMs, sendOnce } from '../../core/kernel/http';
 import type { OutboundEvent } from '../../contracts/types';
 
 export const CLOUDEVENTS_JSON = 'application/cloudevents+json';
@@ -25,26 +25,18 @@ export type DeliveryAnswer =
  */
 export async function deliver(target: { url: string; keyId: string; secret: string }, event: OutboundEvent, timeoutMs: number): Promise<DeliveryAnswer> {
   const body = Buffer.from(JSON.stringify(event), 'utf8');
-  let res: Response;
-  try {
-    res = await fetch(target.url, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: {
-        'content-type': CLOUDEVENTS_JSON,
-        'user-agent': 'case-exchange-hub',
-        // Signed as departments sign their webhooks to the hub (SPEC.md beside this file).
-        ...webhookSignatureHeaders(body, target.keyId, target.secret),
-      },
-      body,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-  } catch (err) {
-    const e = err as Error & { cause?: { code?: string; message?: string } };
-    const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : e.cause?.code ?? e.cause?.message ?? e.message;
-    return { kind: 'unavailable', status: null, reason: `POST failed: ${why}` };
-  }
-  const text = await res.text().catch(() => '');
+  const sent = await sendOnce(target.url, {
+    method: 'POST',
+    headers: {
+      'content-type': CLOUDEVENTS_JSON,
+      'user-agent': 'case-exchange-hub',
+      // Signed as departments sign their webhooks to the hub (SPEC.md beside this file).
+      ...webhookSignatureHeaders(body, target.keyId, target.secret),
+    },
+    body,
+  }, { timeoutMs });
+  if (!sent.ok) return { kind: 'unavailable', status: null, reason: `POST failed: ${sent.reason}` };
+  const { res, text } = sent;
   const said = text ? `: ${text.replace(/\s+/g, ' ').slice(0, ANSWER_CHARS)}` : '';
   if (res.status >= 200 && res.status < 300) return { kind: 'taken', status: res.status };
   if (res.status === 429) {
