@@ -4,42 +4,17 @@
 // digits made full-width, a token repeated until the input is deep or long). Deterministic for a
 // seed, so that a run can be repeated.
 
-/** sfc32: small, fast, seedable; good enough to choose mutations. */
-export class Random {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+import { Random as SeededRandom } from '../../../infra/simulators/random';
 
-  constructor(seed: number) {
-    this.a = 0x9e3779b9;
-    this.b = 0x243f6a88;
-    this.c = 0xb7e15162;
-    this.d = seed >>> 0;
-    for (let i = 0; i < 15; i++) this.next();
-  }
-
-  private next(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
-  }
-
+/**
+ * The seedable generator the simulators draw from (sfc32, infra/simulators/random.ts), with the one
+ * draw mutations need besides: an index below n. Good enough to choose mutations, and a run is
+ * repeated by its seed.
+ */
+export class Random extends SeededRandom {
   /** An integer in [0, n). */
   below(n: number): number {
-    return n <= 1 ? 0 : this.next() % n;
-  }
-
-  chance(p: number): boolean {
-    return this.next() < p * 0x100000000;
-  }
-
-  pick<T>(list: readonly T[]): T {
-    return list[this.below(list.length)];
+    return n <= 1 ? 0 : this.int(0, n - 1);
   }
 }
 
