@@ -47,10 +47,12 @@ export function migrationsDir(): string {
  */
 export async function migrate(db: SqlDriver, dir: string = migrationsDir()): Promise<string[]> {
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
-  await db.exec('CREATE TABLE IF NOT EXISTS hub_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
   const applied: string[] = [];
   await db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock(7342001)');
+    // Under the lock: two nodes starting together on a fresh database would otherwise both create
+    // the table, and the second fail on PostgreSQL's catalogue ("duplicate key … pg_type").
+    await tx.query('CREATE TABLE IF NOT EXISTS hub_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
     const done = new Set((await tx.query<{ id: string }>('SELECT id FROM hub_migrations')).rows.map((r) => r.id));
     const known = new Set(files);
     const unknown = [...done].filter((id) => !known.has(id)).sort();
