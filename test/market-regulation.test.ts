@@ -6,7 +6,8 @@ import { ADAPTERS_DIR } from '../core/kernel/paths';
 import { postBatch, MarketBatch, MarketEvent } from '../infra/simulators/market-regulation';
 import { parseSupervisionCode } from '../core/identifiers/supervision-code';
 import { validateCaseView } from '../contracts/validate';
-import { STORES, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, settled } from './support/hub';
+import { TARGETS } from './support/cluster';
+import { startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, settled } from './support/hub';
 
 // The department's sample, as handed over (adapters/market-regulation/samples keeps the copy).
 const SAMPLE = path.join(ADAPTERS_DIR, 'market-regulation', 'samples', 'batch-01.json');
@@ -23,8 +24,8 @@ function event(over: Partial<MarketEvent> & Record<string, unknown> = {}): Marke
 
 const batch = (events: MarketEvent[]): MarketBatch => ({ batchId: `b-${randomUUID()}`, events });
 
-for (const store of STORES) {
-  describe(`market regulation webhook → case view (${store} store)`, function () {
+for (const store of TARGETS) {
+  describe(`market regulation webhook → case view (${store})`, function () {
     this.timeout(120_000);
     let t: TestHub;
     let inbound: string;

@@ -6,6 +6,7 @@ import { startHub, RunningHub } from '../cli/start-hub';
 import { DEMO_CONFIG } from '../core/kernel/paths';
 import { CHANNELS } from '../core/kernel/constants';
 import type { CaseEvent } from '../contracts/types';
+import { startClusterBehind, clusterReady, ClusterBehind } from './support/cluster';
 import { testDataDir, getJson, waitFor, settled, SUPERVISOR, startTestHub, TestHub } from './support/hub';
 import { taxEvent, vehicleEvent, VEHICLE_OFFICE, VEHICLE_HALLS } from './support/events';
 import { openSse, SseEvent } from './support/sse';
@@ -14,11 +15,18 @@ import { issueSupervisionCode } from '../core/identifiers/supervision-code';
 const VEHICLE_SUPERVISOR = { Authorization: 'Bearer demo-vehicle-supervisor-token' };
 const TAX = '11130100MB0194826G';
 
-/** A demo hub in this process whose clock the test moves, sweeping every 100 ms. */
-async function clockedHub(dataDir: string, clock: () => Date): Promise<RunningHub> {
-  const config = loadConfig({ HUB_CONFIG: DEMO_CONFIG, HUB_HTTP_PORT: '0', HUB_DATA_DIR: dataDir, HUB_STORE: 'embedded', HUB_LOG_LEVEL: process.env.HUB_TEST_LOG_LEVEL ?? 'silent', HUB_POLLING_OFF: 'all' });
+/**
+ * A demo hub in this process whose clock the test moves, sweeping every 100 ms. In a cluster, this
+ * process's node is the supervisor's (the clock is the supervisor's), and its url the gateway's,
+ * which runs in a process of its own.
+ */
+async function clockedHub(dataDir: string, clock: () => Date, behind: ClusterBehind | null): Promise<RunningHub> {
+  const config = loadConfig({ HUB_CONFIG: DEMO_CONFIG, HUB_HTTP_PORT: '0', HUB_DATA_DIR: dataDir, HUB_STORE: 'embedded', HUB_LOG_LEVEL: process.env.HUB_TEST_LOG_LEVEL ?? 'silent', HUB_POLLING_OFF: 'all', ...behind?.env });
   config.supervision.sweepSeconds = 0.1;
-  return startHub(config, createLogger(config.logLevel), { clock });
+  const hub = await startHub(config, createLogger(config.logLevel), { clock });
+  if (!behind) return hub;
+  await clusterReady(behind.gatewayUrl!, behind).catch(async (err) => { await hub.stop(); throw err; });
+  return { ...hub, url: behind.gatewayUrl };
 }
 
 /** A consumer of a bus channel in its own group: every message it is given. */
@@ -52,17 +60,21 @@ async function alertsOf(url: string, code: string, headers = SUPERVISOR): Promis
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('the supervisor', function () {
+for (const target of ['embedded', 'cluster'] as const) {
+describe(`the supervisor (${target})`, function () {
   this.timeout(120_000);
+  /** In a cluster: the gateway's and the cases' nodes, as processes of their own. */
+  let behind: ClusterBehind | null = null;
 
   describe('the sweep, with a clock the test moves', () => {
     let hub: RunningHub | null = null;
-    after(async () => { await hub?.stop(); });
+    before(async () => { if (target === 'cluster') behind = await startClusterBehind('supervisor', { HUB_POLLING_OFF: 'all' }); });
+    after(async () => { await hub?.stop(); await behind?.stop(); });
 
     it('turns a case YELLOW, then RED, with no new event; each change stored and published once, across a restart', async () => {
       let now = new Date('2026-09-14T10:00:00+08:00');
       const dataDir = testDataDir('sweep');
-      hub = await clockedHub(dataDir, () => now);
+      hub = await clockedHub(dataDir, () => now, behind);
       const before = watcher('light-watcher-1', CHANNELS.lightChanged);
       hub.broker.createService(before.service);
       // 增值税一般纳税人登记, promised 5 working days: accepted Mon 09-14, due at the end of Sun 09-20 (an
@@ -95,7 +107,7 @@ describe('the supervisor', function () {
       // Restarted on the same store while still YELLOW, then the clock passes the deadline.
       await hub.stop();
       now = new Date('2026-09-20T12:00:00+08:00');
-      hub = await clockedHub(dataDir, () => now);
+      hub = await clockedHub(dataDir, () => now, behind);
       const afterRestart = watcher('light-watcher-2', CHANNELS.lightChanged);
       hub.broker.createService(afterRestart.service);
       await sleep(300);
@@ -115,8 +127,11 @@ describe('the supervisor', function () {
     });
 
     it('raises REPEATED_SUPPLEMENT on a second supplement request: YELLOW, once, with its reason and event', async () => {
+      // The last test's node is done with: in a cluster it would still sweep the shared store with its own clock.
+      await hub?.stop();
+      hub = null;
       const now = new Date('2026-09-14T12:00:00+08:00');
-      const h = await clockedHub(testDataDir('supplement'), () => now);
+      const h = await clockedHub(testDataDir('supplement'), () => now, behind);
       try {
         const events = [
           taxEvent('sup-1', 'SW-SUP-1', 'ACCEPTED', '2026-09-14T09:00:00+08:00'),
@@ -149,7 +164,7 @@ describe('the supervisor', function () {
 
   describe('alerts, live and department-scoped', () => {
     let t: TestHub;
-    before(async () => { t = await startTestHub('embedded', { HUB_POLLING_OFF: 'all' }); });
+    before(async () => { t = await startTestHub(target, { HUB_POLLING_OFF: 'all' }); });
     after(async () => { await t?.stop(); });
 
     const noAcceptance = (key: string, localId: string) => taxEvent(key, localId, 'COMPLETED', '2026-11-24T10:00:00+08:00');
@@ -252,3 +267,4 @@ describe('the supervisor', function () {
     });
   });
 });
+}

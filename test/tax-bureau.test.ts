@@ -16,6 +16,7 @@ import { createTestDatabase } from './support/servers';
 import { receiptPaths, ReceiptSpec } from '../adapters/kit/transports/file-drop/file-drop-receipt';
 import { readBatchFile, BatchFileFormat } from '../adapters/kit/xml/batch-file';
 import type { CaseEvent } from '../contracts/types';
+import { TARGETS } from './support/cluster';
 import { STORES, StoreKind, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, spawnHub, makeRunNode, testDataDir, HubProcess, waitFor, rssBytes, settled } from './support/hub';
 
 // The bureau's sample, as handed over (adapters/tax-bureau/samples keeps the copy).
@@ -109,8 +110,8 @@ function metricValue(text: string, name: string, labels: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-for (const store of STORES) {
-  describe(`tax bureau file drop → cases and receipts (${store} store)`, function () {
+for (const store of TARGETS) {
+  describe(`tax bureau file drop → cases and receipts (${store})`, function () {
     this.timeout(180_000);
     let t: TestHub;
     let dirs: ReturnType<typeof folders>;

@@ -22,6 +22,7 @@ import { createLogger } from '../core/kernel/logger';
 import { startHub, RunningHub } from '../cli/start-hub';
 import { openStore, defaultKeyFile, Store } from '../services/store/open-store';
 import { ROOT, ADAPTERS_DIR } from '../core/kernel/paths';
+import { TARGETS, Target, startClusterBehind, clusterReady } from './support/cluster';
 import { STORES, StoreKind, testDataDir, spawnHub, HubProcess, SUPERVISOR, OPERATOR, getJson, waitFor, settled } from './support/hub';
 import { createTestDatabase } from './support/servers';
 
@@ -63,16 +64,26 @@ function writeConfig(dir: string, overrides: Record<string, unknown>): string {
   return file;
 }
 
-async function startVehicleHub(kind: StoreKind, overrides: Record<string, unknown>, existing?: Pick<VehicleHub, 'dataDir' | 'storeUrl' | 'drop'> & { keyFile?: string }): Promise<VehicleHub> {
+async function startVehicleHub(kind: Target, overrides: Record<string, unknown>, existing?: Pick<VehicleHub, 'dataDir' | 'storeUrl' | 'drop'> & { keyFile?: string }): Promise<VehicleHub> {
   const dataDir = existing?.dataDir ?? testDataDir(`veh-${kind}`);
-  const db = existing ? null : kind === 'postgres' ? await createTestDatabase() : null;
-  const storeUrl = existing?.storeUrl ?? (db ? db.url : 'embedded');
-  const drop = existing?.drop ?? (async () => { await db?.drop(); });
+  const configFile = writeConfig(dataDir, overrides);
+  // A cluster: the cases and supervisor nodes as processes of their own, the gateway's node here.
+  const behind = !existing && kind === 'cluster' ? await startClusterBehind('gateway', { HUB_CONFIG: configFile, HUB_DATA_DIR: dataDir }) : null;
+  const db = existing || behind ? null : kind === 'postgres' ? await createTestDatabase() : null;
+  const storeUrl = existing?.storeUrl ?? behind?.env.HUB_STORE ?? (db ? db.url : 'embedded');
+  const drop = existing?.drop ?? (async () => { await db?.drop(); await behind?.stop(); });
   // A second node of the same store has the first's data keys, as every node of a hub must.
-  const keyFile = existing?.keyFile ?? defaultKeyFile(dataDir);
-  const config = loadConfig({ HUB_CONFIG: writeConfig(dataDir, overrides), HUB_HTTP_PORT: '0', HUB_DATA_DIR: dataDir, HUB_STORE: storeUrl, HUB_LOG_LEVEL: 'info', ...(existing?.keyFile ? { HUB_DATA_KEY_FILE: keyFile } : {}) });
+  const keyFile = existing?.keyFile ?? behind?.env.HUB_DATA_KEY_FILE ?? defaultKeyFile(dataDir);
+  const config = loadConfig({ HUB_CONFIG: configFile, HUB_HTTP_PORT: '0', HUB_DATA_DIR: dataDir, HUB_STORE: storeUrl, HUB_LOG_LEVEL: 'info', ...(existing?.keyFile ? { HUB_DATA_KEY_FILE: keyFile } : {}), ...behind?.env });
   const logs: string[] = [];
-  const hub = await startHub(config, createLogger('info', { write: (line: string) => { logs.push(line); } }));
+  let hub: RunningHub;
+  try {
+    hub = await startHub(config, createLogger('info', { write: (line: string) => { logs.push(line); } }));
+    if (behind) await clusterReady(hub.url!, behind).catch(async (err) => { await hub.stop(); throw err; });
+  } catch (err) {
+    await behind?.stop();
+    throw err;
+  }
   return {
     url: hub.url!, hub, logs, dataDir, storeUrl, drop, keyFile,
     async stop(opts) {
@@ -157,8 +168,8 @@ describe('vehicle office samples → expected canonical output (conformance)', (
   });
 });
 
-for (const store of STORES) {
-  describe(`vehicle office SOAP push → case view (${store} store)`, function () {
+for (const store of TARGETS) {
+  describe(`vehicle office SOAP push → case view (${store})`, function () {
     this.timeout(120_000);
     let h: VehicleHub;
     let endpoint: string;
@@ -432,6 +443,8 @@ for (const store of STORES) {
     });
   });
 
+  // A node's own restart: one hub in this process on either store.
+  if (store === 'cluster') continue;
   describe(`vehicle office: raw messages a stop left pending (${store} store)`, function () {
     this.timeout(120_000);
     let h: VehicleHub | null = null;
@@ -672,8 +685,8 @@ describe('vehicle office polling in a cluster: one node at a time (postgres stor
   });
 });
 
-for (const store of STORES) {
-  describe(`vehicle office polling: QueryChangedCases against the simulator (${store} store)`, function () {
+for (const store of TARGETS) {
+  describe(`vehicle office polling: QueryChangedCases against the simulator (${store})`, function () {
     this.timeout(180_000);
     let svc: VehicleQueryService | null = null;
     let h: VehicleHub | null = null;
@@ -781,6 +794,8 @@ for (const store of STORES) {
     });
   });
 
+  // A node killed and started again: one hub process on either store.
+  if (store === 'cluster') continue;
   describe(`vehicle office polling: killing the hub mid-walk and starting it again (${store} store, own process)`, function () {
     this.timeout(240_000);
     let proc: HubProcess | null = null;

@@ -6,6 +6,7 @@ import { createLogger } from '../../core/kernel/logger';
 import { startHub, RunningHub } from '../../cli/start-hub';
 import { ROOT, DEMO_CONFIG } from '../../core/kernel/paths';
 import { createTestDatabase } from './servers';
+import { Target, startClusterBehind, clusterReady } from './cluster';
 
 export type StoreKind = 'embedded' | 'postgres';
 /** Every store the behaviour suites run on. */
@@ -27,12 +28,26 @@ export interface TestHub {
   stop(): Promise<void>;
 }
 
-/** A hub in this process with the demo configuration (unless env names another), on a free port and a store of the given kind. */
-export async function startTestHub(kind: StoreKind, env: Record<string, string> = {}): Promise<TestHub> {
+/**
+ * A hub with the demo configuration (unless env names another), on a free port: in this process on a
+ * store of the given kind, or, for 'cluster', as the three nodes of `make run-cluster` with the
+ * gateway's in this process (support/cluster.ts), so that `hub` is the node that takes departments'
+ * messages and `hub.context.store` the cluster's store.
+ */
+export async function startTestHub(kind: Target, env: Record<string, string> = {}): Promise<TestHub> {
   const dataDir = testDataDir(kind);
+  const behind = kind === 'cluster' ? await startClusterBehind('gateway', { HUB_DATA_DIR: dataDir, HUB_CONFIG: env.HUB_CONFIG ?? DEMO_CONFIG }) : null;
   const db = kind === 'postgres' ? await createTestDatabase() : null;
-  const config = loadConfig({ HUB_CONFIG: DEMO_CONFIG, HUB_HTTP_PORT: '0', HUB_DATA_DIR: dataDir, HUB_STORE: db ? db.url : 'embedded', HUB_LOG_LEVEL: process.env.HUB_TEST_LOG_LEVEL ?? 'silent', ...env });
-  const hub = await startHub(config, createLogger(config.logLevel));
+  let hub: RunningHub;
+  try {
+    const config = loadConfig({ HUB_CONFIG: DEMO_CONFIG, HUB_HTTP_PORT: '0', HUB_DATA_DIR: dataDir, HUB_STORE: db ? db.url : 'embedded', HUB_LOG_LEVEL: process.env.HUB_TEST_LOG_LEVEL ?? 'silent', ...behind?.env, ...env });
+    hub = await startHub(config, createLogger(config.logLevel));
+    if (behind) await clusterReady(hub.url!, behind).catch(async (err) => { await hub.stop(); throw err; });
+  } catch (err) {
+    await behind?.stop();
+    await db?.drop();
+    throw err;
+  }
   return {
     url: hub.url!,
     hub,
@@ -40,6 +55,7 @@ export async function startTestHub(kind: StoreKind, env: Record<string, string> 
     async stop() {
       await hub.stop();
       await db?.drop();
+      await behind?.stop();
     },
   };
 }
