@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
+import { execFile, spawn, ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
 import { ROOT } from '../core/kernel/paths';
 import { loadConfig } from '../core/kernel/config';
 import { SERVICE_NAMES } from '../cli/start-hub';
 import { CLUSTER_NODES } from '../cli/run-cluster';
-import { testDataDir } from './support/hub';
+import { withNewKey } from '../core/kernel/data-keys';
+import { postBatch } from '../infra/simulators/market-regulation';
+import { testDataDir, getJson, waitFor } from './support/hub';
+import { createTestDatabase, requireNats, requireRedis, deleteStreams, deleteQueueKeys, freePort } from './support/servers';
 
 // Operators issue, item 6 and acceptance 5: the Helm chart (helm/case-exchange-hub) passes
 // `helm lint --strict` and renders with its default values and with a cluster values file; the
@@ -266,6 +269,109 @@ describe('the Helm chart (helm/case-exchange-hub)', function () {
       } else {
         assert.equal(drop, undefined, `${roleOf(d)}: no drop folders`);
       }
+    }
+  });
+});
+
+describe('the chart\'s roles, started as their pods would be, on the local PostgreSQL, NATS and Redis', function () {
+  this.timeout(300_000);
+  const pods: { role: string; proc: ChildProcess; output: () => string; exited: Promise<number | null> }[] = [];
+  const cleanups: (() => Promise<unknown>)[] = [];
+  after(async () => {
+    for (const p of pods) if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill('SIGKILL');
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  });
+
+  it('every role passes its startup and readiness probes, a batch posted at the gateway is lit by the supervisor role, and every pod stops cleanly on SIGTERM', async () => {
+    await requireNats();
+    await requireRedis();
+    const db = await createTestDatabase();
+    cleanups.push(db.drop);
+    const namespace = `test-helm-${process.pid}-${Date.now()}`;
+    cleanups.push(() => deleteStreams(namespace), () => deleteQueueKeys(namespace));
+    const secret: Record<string, string> = {
+      'store-url': db.url, 'nats-url': 'nats://127.0.0.1:4222', 'redis-url': 'redis://127.0.0.1:6379',
+      'supervisor-token': 'Supervisor-T0ken-for-the-pods', 'operator-token': 'Operator-T0ken-for-the-pods',
+      'data-keys.json': JSON.stringify(withNewKey(null)),
+    };
+    const dir = testDataDir('helm-pods');
+    const values = path.join(dir, 'values.yaml');
+    fs.writeFileSync(values, YAML.stringify({ hubNamespace: namespace, secrets: { create: true, stringData: secret } }));
+    const { manifests } = await render(values);
+
+    // What the kubelet would mount: the ConfigMap's file (its /app paths: this checkout, as the
+    // image holds the repository at /app) and the Secret's data key file.
+    const configFile = path.join(dir, 'config', 'hub.yaml');
+    fs.mkdirSync(path.dirname(configFile), { recursive: true });
+    fs.writeFileSync(configFile, String(ofKind(manifests, 'ConfigMap')[0].data['hub.yaml']).replace(/(^|[\s"'[])\/app\//gm, `$1${ROOT}/`));
+    const keyFile = path.join(dir, 'keys', 'data-keys.json');
+    fs.mkdirSync(path.dirname(keyFile), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(keyFile, secret['data-keys.json'], { mode: 0o600 });
+
+    const ports = new Map<string, Map<string, number>>();
+    const deployments = ofKind(manifests, 'Deployment');
+    for (const d of deployments) {
+      const role = String(roleOf(d));
+      const c = d.spec.template.spec.containers[0];
+      // The pods of one machine cannot share ports: each named port of the container gets a free one.
+      const mine = new Map<string, number>();
+      for (const p of c.ports) mine.set(p.name, await freePort());
+      ports.set(role, mine);
+      const byNumber = new Map<string, number>(c.ports.map((p: any) => [String(p.containerPort), mine.get(p.name)!]));
+      const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+      for (const e of c.env) env[e.name] = e.value !== undefined ? String(e.value) : secret[e.valueFrom.secretKeyRef.key];
+      assert.equal(env.HUB_CONFIG, '/etc/hub/config/hub.yaml');
+      env.HUB_CONFIG = configFile;
+      env.HUB_DATA_KEY_FILE = keyFile;
+      env.HUB_DATA_DIR = path.join(dir, `pod-${role}`);
+      env.HUB_HTTP_HOST = '127.0.0.1';
+      for (const name of ['HUB_HTTP_PORT', 'HUB_HEALTH_PORT']) if (env[name] && byNumber.has(env[name])) env[name] = String(byNumber.get(env[name]));
+      assert.equal(c.command[0], 'node');
+      assert.equal(c.workingDir, '/app');
+      const proc = spawn(process.execPath, c.args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      proc.stdout!.on('data', (chunk) => { out += chunk; });
+      proc.stderr!.on('data', (chunk) => { out += chunk; });
+      pods.push({ role, proc, output: () => out, exited: new Promise((resolve) => proc.once('exit', (code) => resolve(code))) });
+    }
+
+    // The probes as the kubelet runs them: startup (live) within its allowance, then readiness.
+    const probe = (role: string, p: any) => `http://127.0.0.1:${ports.get(role)!.get(p.httpGet.port)}${p.httpGet.path}`;
+    for (const d of deployments) {
+      const role = String(roleOf(d));
+      const c = d.spec.template.spec.containers[0];
+      const pod = pods.find((p) => p.role === role)!;
+      const until = async (what: string, url: string, ms: number) => waitFor(`${role}: ${what}`, async () => {
+        assert.equal(pod.proc.exitCode, null, `the ${role} pod ended:\n${pod.output().slice(-3000)}`);
+        const r = await getJson(url).catch(() => null);
+        return r?.status === 200 && r;
+      }, ms, 250);
+      await until('startup probe', probe(role, c.startupProbe), c.startupProbe.periodSeconds * c.startupProbe.failureThreshold * 1000);
+      const ready = await until('readiness probe', probe(role, c.readinessProbe), 60_000);
+      assert.deepEqual(ready.body, { status: 'ready', store: 'ok', nats: 'ok', redis: 'ok' }, `${role}: ready with its servers`);
+      assert.equal((await getJson(probe(role, c.livenessProbe))).status, 200, `${role}: alive`);
+    }
+
+    const gateway = `http://127.0.0.1:${ports.get('gateway')!.get('http')}`;
+    const sample = fs.readFileSync(path.join(ROOT, 'adapters', 'market-regulation', 'samples', 'batch-01.json'));
+    const r = await postBatch(`${gateway}/api/v1/inbound/market-regulation`, sample);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const code = (r.body as any).results[0].supervisionCode;
+    const auth = { Authorization: `Bearer ${secret['supervisor-token']}` };
+    const view = await waitFor('the supervisor role to light the case', async () => {
+      const v = await getJson(`${gateway}/api/v1/cases/${code}`, auth);
+      assert.equal(v.status, 200, JSON.stringify(v.body));
+      return v.body.light !== null && v.body;
+    }, 20_000, 200);
+    assert.ok(['GREEN', 'YELLOW', 'RED'].includes(view.light), view.light);
+
+    const grace = Number(deployments[0].spec.template.spec.terminationGracePeriodSeconds) * 1000;
+    for (const pod of pods) pod.proc.kill('SIGTERM');
+    for (const pod of pods) {
+      const timer = setTimeout(() => pod.proc.kill('SIGKILL'), grace);
+      const code = await pod.exited;
+      clearTimeout(timer);
+      assert.equal(code, 0, `the ${pod.role} pod stops within the grace period, cleanly:\n${pod.output().slice(-3000)}`);
     }
   });
 });
