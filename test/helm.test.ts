@@ -123,6 +123,14 @@ describe('the Helm chart (helm/case-exchange-hub)', function () {
     }
   });
 
+  it('refuses, at lint and at render, values whose role names a service the hub does not have', async () => {
+    const schema = JSON.parse(fs.readFileSync(path.join(CHART, 'values.schema.json'), 'utf8'));
+    assert.deepEqual([...schema.properties.roles.additionalProperties.properties.services.items.enum].sort(), [...SERVICE_NAMES].sort(), 'the schema names the services of the hub');
+    for (const args of [['lint', '--strict', CHART], ['template', 'hub', CHART]]) {
+      await assert.rejects(helm(...args, '--set', 'roles.workers.services={cases,mapping,case}'), /\/roles\/workers\/services\/2': value must be one of/);
+    }
+  });
+
   it('renders with default and cluster values: every Deployment has probes on /health/*, resources and a non-root, read-only container', async () => {
     for (const values of [[], [CLUSTER_VALUES]]) {
       const { manifests } = await render(...values);
