@@ -26,7 +26,7 @@ const USAGE = `usage: hub <command>
                                               a new data key, and every sealed value of the running hub's store moved to it
   calendar check FILE…                        check working-day calendar files (contracts/calendar/<year>.yaml): days off, adjusted and working days
 
-Environment: HUB_CONFIG (required by start, unless --demo), HUB_HTTP_HOST, HUB_HTTP_PORT, HUB_DATA_DIR, HUB_STORE,
+Environment: HUB_CONFIG (required by start, unless --demo), HUB_HTTP_HOST, HUB_HTTP_PORT, HUB_HEALTH_PORT, HUB_DATA_DIR, HUB_STORE,
 HUB_TRANSPORTER, HUB_NAMESPACE, HUB_SERVICES, HUB_LOG_LEVEL, HUB_OUTBOX_DISPATCH, HUB_POLLING_OFF, HUB_DATA_KEY_FILE`;
 
 /** How long `hub start` waits for a PostgreSQL store to answer: a start that cannot succeed ends within 5 s. */

@@ -28,6 +28,7 @@ import { keysService } from '../services/keys.service';
 import { evaluationsService } from '../services/evaluations.service';
 import { notifierService } from '../services/notifier.service';
 import { subscriptionsService } from '../services/subscriptions.service';
+import { startHealthServer } from '../services/readiness';
 import { StoreJobQueue } from '../services/store/job-queue';
 import { BullJobQueue } from '../services/queue/bullmq-job-queue';
 import { loadCalendarDir, DEFAULT_CALENDAR_DIR } from '../core/calendar/calendar-file';
@@ -142,6 +143,15 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
       for (const { transport } of context.adapters.values()) await transport.stop().catch(() => undefined);
       throw err;
     }
+    // A node without the gateway answers the orchestrator's probes on a port of its own, when given one.
+    const health = !wanted.includes('gateway') && config.http.healthPort !== null
+      ? await startHealthServer(context, broker, config.http.host, config.http.healthPort).catch(async (err) => {
+        await broker.stop().catch(() => undefined);
+        for (const { transport } of context.adapters.values()) await transport.stop().catch(() => undefined);
+        const e = err as NodeJS.ErrnoException;
+        throw new ConfigError(e.code === 'EADDRINUSE' ? `port ${config.http.host}:${config.http.healthPort} is in use (HUB_HEALTH_PORT)` : `cannot listen on ${config.http.host}:${config.http.healthPort} (HUB_HEALTH_PORT): ${e.message}`, { field: 'HUB_HEALTH_PORT', value: config.http.healthPort });
+      })
+      : null;
     // Once the bus is connected (the broker's start connects it last); stopped before the bus stops.
     const dispatch = startDispatch(context);
 
@@ -157,6 +167,7 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
         stopping ??= (async () => {
           const grace = setTimeout(() => logger.warn('requests still in flight after the grace period'), config.shutdownGraceSeconds * 1000);
           try {
+            await health?.close();
             await dispatch.stop();
             await broker.stop();
             for (const { transport } of context.adapters.values()) await transport.stop();

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse, Server } from 'node:http';
 import ApiGateway from 'moleculer-web';
-import Redis from 'ioredis';
-import { Errors, ServiceSchema, Context, Service, ServiceBroker } from 'moleculer';
+import type Redis from 'ioredis';
+import { Errors, ServiceSchema, Context, Service } from 'moleculer';
 import type { HubContext } from './context';
 import { sendProblem, sendJson } from '../core/kernel/http';
 import { tokenHash, TokenConfig } from '../core/kernel/config';
@@ -11,6 +11,7 @@ import { errorPage, PAGE_HEADERS, PAGE_TYPE } from './evaluations/page';
 import { serveConsoleIndex, serveConsoleAsset } from './console/console-assets';
 import { serveStatusPage, lookupRedirect, sendHtml, renderLookupPage, PublicCase } from './console/status-page';
 import { departmentCatalogue, whoAmI } from './console/who-am-i';
+import { serversAnswer } from './readiness';
 
 /** The caller a bearer token names, as services see it (ctx.meta.user). */
 export function callerOf(token: TokenConfig): { name: string; roles: string[]; personalData: boolean; departments?: string[] } {
@@ -105,18 +106,9 @@ export function gatewayService(hub: HubContext): ServiceSchema {
             // when HUB_QUEUE names one), and some node of the hub runs every service this node's routes call.
             'GET /health/ready': function ready(this: Service, _req: IncomingMessage, res: ServerResponse) {
               const missing = missingServices(this);
-              const checks = serverChecks(hub, this.broker, redisClients);
-              void Promise.all(checks.map(async ({ name, check }) => {
-                try {
-                  await within(READY_CHECK_MS, check());
-                  return { name, error: null };
-                } catch (err) {
-                  return { name, error: (err as Error).message };
-                }
-              })).then((answers) => {
-                const down = answers.filter((a) => a.error !== null);
+              void serversAnswer(hub, this.broker, redisClients).then(({ answers, down }) => {
                 if (!down.length && !missing.length) {
-                  sendJson(res, 200, { status: 'ready', ...Object.fromEntries(answers.map((a) => [a.name, 'ok'])) });
+                  sendJson(res, 200, { status: 'ready', ...answers });
                   return;
                 }
                 const reasons = [
@@ -260,94 +252,4 @@ function missingServices(gateway: Service): string[] {
     }
   }
   return [...missing].sort();
-}
-
-/** How long readiness waits for each server this node depends on: a probe has its answer within about a second. */
-const READY_CHECK_MS = 1000;
-
-/** A server this node depends on, as readiness names it, and the check that it answers. */
-interface ServerCheck {
-  name: 'store' | 'nats' | 'redis';
-  check(): Promise<void>;
-}
-
-/** The servers this node depends on: the store always; NATS in cluster mode; Redis when HUB_QUEUE names one. */
-function serverChecks(hub: HubContext, broker: ServiceBroker, redisClients: Set<Redis>): ServerCheck[] {
-  const checks: ServerCheck[] = [{ name: 'store', check: async () => { await hub.store.driver.query('SELECT 1'); } }];
-  if (hub.config.transporter) checks.push({ name: 'nats', check: () => natsAnswers(broker) });
-  const queue = hub.config.queue;
-  if (queue) checks.push({ name: 'redis', check: () => redisAnswers(queue, READY_CHECK_MS, redisClients) });
-  return checks;
-}
-
-/** Settles when what settles, or fails once ms have passed without an answer. */
-function within(ms: number, what: Promise<void>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([what, late]).finally(() => clearTimeout(timer));
-}
-
-/** What readiness reads of Moleculer's transit (src/transit.js) and its NATS transporter (src/transporters/nats.js). */
-interface NatsTransit {
-  connected: boolean;
-  tx?: { client?: { rtt?(): Promise<number> } | null };
-}
-
-/**
- * This node's transporter is connected to NATS now. Moleculer's `transit.connected` says the node
- * joined the transporter once and has not left it: with the NATS client of version 2 it stays true
- * while the client reconnects after NATS went away (Moleculer clears it only when the connection
- * closes for good, which a client that reconnects for ever never does). So the NATS connection is
- * asked itself: rtt() fails at once while the client is disconnected, and otherwise sends a PING
- * and waits for the server's PONG, so that a server that stopped answering is found too.
- */
-async function natsAnswers(broker: ServiceBroker): Promise<void> {
-  const transit = (broker as unknown as { transit?: NatsTransit }).transit;
-  if (!transit?.connected) throw new Error('this node has not joined the transporter');
-  const client = transit.tx?.client;
-  if (typeof client?.rtt !== 'function') throw new Error('the transporter has no NATS connection');
-  try {
-    await client.rtt();
-  } catch (err) {
-    // The client's error says only DISCONNECT or CONNECTION_CLOSED.
-    throw new Error(`this node's transporter has lost its connection to NATS (${(err as { code?: string }).code ?? (err as Error).message})`);
-  }
-}
-
-/**
- * Redis answers PING, on a connection made for the check (ioredis, the client BullMQ and Moleculer
- * use) and closed after it, apart from the job queue's own connections (a worker's blocks on its
- * queue), so that a busy queue never makes the probe wait and the probe sees what a new connection
- * would; one connection per probe is nothing to Redis. No retries: readiness wants the answer now,
- * and a refused connection is the answer.
- */
-async function redisAnswers(queue: string, ms: number, clients: Set<Redis>): Promise<void> {
-  let url: URL;
-  try {
-    url = new URL(queue);
-  } catch {
-    throw new Error('HUB_QUEUE is not a redis:// URL');
-  }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error('HUB_QUEUE is not a redis:// URL');
-  const client = new Redis(queue, { lazyConnect: true, connectTimeout: ms, commandTimeout: ms, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
-  // The connection's own error (ECONNREFUSED…) says more than connect()'s "Connection is closed";
-  // and without a listener ioredis would log it.
-  let failure: Error | null = null;
-  client.on('error', (err: Error) => {
-    failure ??= err;
-  });
-  clients.add(client);
-  try {
-    await client.connect();
-    const answer = await client.ping();
-    if (answer !== 'PONG') throw new Error(`unexpected answer to PING: ${answer}`);
-  } catch (err) {
-    // Its message never holds the URL, so never the password.
-    throw new Error((failure ?? (err as Error)).message);
-  } finally {
-    clients.delete(client);
-    client.disconnect();
-  }
 }

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import http from 'node:http';
+import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import { loadConfig } from '../core/kernel/config';
 import { DEMO_CONFIG } from '../core/kernel/paths';
@@ -88,5 +90,57 @@ describe('readiness: every server the node depends on', function () {
     const r = await getJson(`${hub.url}/health/ready`);
     assert.equal(r.status, 200);
     assert.deepEqual(r.body, { status: 'ready', store: 'ok' });
+  });
+});
+
+// The Helm chart's probes (helm/case-exchange-hub): a node without the gateway answers /health/* on
+// HUB_HEALTH_PORT, with the same server checks, so that every role of a cluster can be probed.
+describe('readiness: the health port of a node without the gateway', function () {
+  this.timeout(120_000);
+  const hubs: RunningHub[] = [];
+  after(async () => {
+    for (const h of hubs.splice(0).reverse()) await h.stop().catch(() => undefined);
+  });
+
+  const startNode = async (name: string, env: Record<string, string>) => {
+    const config = loadConfig({ HUB_CONFIG: DEMO_CONFIG, HUB_DATA_DIR: testDataDir(name), HUB_LOG_LEVEL: 'silent', HUB_POLLING_OFF: 'all', ...env });
+    const hub = await startHub(config, createLogger('silent'));
+    hubs.push(hub);
+    return hub;
+  };
+
+  it('answers live and ready with its servers, and 503 naming the one that does not answer', async () => {
+    await requireRedis();
+    const healthPort = await freePort();
+    const hub = await startNode('health-port-ready', { HUB_SERVICES: 'supervisor,evaluations', HUB_HEALTH_PORT: String(healthPort), HUB_QUEUE: 'redis://127.0.0.1:6379' });
+    assert.equal(hub.url, null, 'no gateway: no API');
+    const base = `http://127.0.0.1:${healthPort}`;
+    assert.deepEqual((await getJson(`${base}/health/live`)).body, { status: 'ok' });
+    const ready = await getJson(`${base}/health/ready`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(ready.body, { status: 'ready', store: 'ok', redis: 'ok' });
+    const other = await getJson(`${base}/api/v1/cases`);
+    assert.equal(other.status, 404, 'the health port serves nothing else');
+
+    const closed = await freePort();
+    const downPort = await freePort();
+    await startNode('health-port-down', { HUB_SERVICES: 'cases,mapping', HUB_HEALTH_PORT: String(downPort), HUB_QUEUE: `redis://:pw@127.0.0.1:${closed}` });
+    const down = await getJson(`http://127.0.0.1:${downPort}/health/ready`);
+    assert.equal(down.status, 503);
+    assert.ok(down.contentType.startsWith(PROBLEM_CONTENT_TYPE), down.contentType);
+    assert.deepEqual(down.body.down, ['redis']);
+    assert.doesNotMatch(JSON.stringify(down.body), /pw/, 'the password is not shown');
+    assert.equal((await getJson(`http://127.0.0.1:${downPort}/health/live`)).status, 200, 'alive all the same');
+  });
+
+  it('a start whose health port is taken fails, naming HUB_HEALTH_PORT', async () => {
+    const taken = await freePort();
+    const blocker = http.createServer().listen(taken, '127.0.0.1');
+    await once(blocker, 'listening');
+    try {
+      await assert.rejects(startNode('health-port-taken', { HUB_SERVICES: 'supervisor', HUB_HEALTH_PORT: String(taken) }), /port 127\.0\.0\.1:\d+ is in use \(HUB_HEALTH_PORT\)/);
+    } finally {
+      blocker.close();
+    }
   });
 });

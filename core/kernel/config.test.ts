@@ -34,7 +34,7 @@ describe('loadConfig', () => {
   it('fills in the schema\'s defaults and resolves paths beside the file', () => {
     const file = configFile('adapters:\n  - id: market-regulation\n    dir: ../somewhere/market-regulation\n');
     const c = loadConfig({ HUB_CONFIG: file });
-    assert.deepEqual(c.http, { host: '127.0.0.1', port: 8080, maxBodyBytes: 1048576 });
+    assert.deepEqual(c.http, { host: '127.0.0.1', port: 8080, maxBodyBytes: 1048576, healthPort: null });
     assert.equal(c.store, 'embedded');
     assert.equal(c.services, 'all');
     assert.equal(c.region, '130100');
@@ -47,8 +47,8 @@ describe('loadConfig', () => {
   });
 
   it('puts the HUB_* variables over the file, and takes HUB_SERVICES as a list', () => {
-    const c = loadConfig({ HUB_CONFIG: DEMO_CONFIG, HUB_HTTP_PORT: '0', HUB_HTTP_HOST: '0.0.0.0', HUB_SERVICES: ' gateway , cases ', HUB_STORE: 'postgres://db/hub', HUB_OUTBOX_DISPATCH: 'off', HUB_DATA_DIR: 'x' });
-    assert.deepEqual(c.http, { host: '0.0.0.0', port: 0, maxBodyBytes: 1048576 });
+    const c = loadConfig({ HUB_CONFIG: DEMO_CONFIG, HUB_HTTP_PORT: '0', HUB_HEALTH_PORT: '8081', HUB_HTTP_HOST: '0.0.0.0', HUB_SERVICES: ' gateway , cases ', HUB_STORE: 'postgres://db/hub', HUB_OUTBOX_DISPATCH: 'off', HUB_DATA_DIR: 'x' });
+    assert.deepEqual(c.http, { host: '0.0.0.0', port: 0, maxBodyBytes: 1048576, healthPort: 8081 });
     assert.deepEqual(c.services, ['gateway', 'cases']);
     assert.equal(c.store, 'postgres://db/hub');
     assert.equal(c.outbox.dispatch, false);

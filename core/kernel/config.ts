@@ -109,7 +109,8 @@ export interface OutboxConfig {
 
 export interface HubConfig {
   region: string;
-  http: { host: string; port: number; maxBodyBytes: number };
+  /** healthPort (HUB_HEALTH_PORT): where a node without the gateway answers /health/live and /health/ready; null: nowhere. */
+  http: { host: string; port: number; maxBodyBytes: number; healthPort: number | null };
   dataDir: string;
   /** HUB_DATA_KEY_FILE: the data keys' file; null: the one under dataDir, made on first start. */
   dataKeyFile: string | null;
@@ -153,6 +154,7 @@ export const NO_CONFIG_MESSAGE = 'HUB_CONFIG is not set: set it to this node\'s 
 const ENV_SETTINGS: { name: string; field: string; read?: (name: string, value: string) => unknown }[] = [
   { name: 'HUB_HTTP_HOST', field: 'http.host' },
   { name: 'HUB_HTTP_PORT', field: 'http.port', read: (_n, v) => (/^\d+$/.test(v) ? Number(v) : v) },
+  { name: 'HUB_HEALTH_PORT', field: 'http.healthPort', read: (_n, v) => (/^\d+$/.test(v) ? Number(v) : v) },
   { name: 'HUB_STORE', field: 'store' },
   { name: 'HUB_STORE_POOL_SIZE', field: 'storePoolSize', read: (_n, v) => (/^\d+$/.test(v) ? Number(v) : v) },
   { name: 'HUB_TRANSPORTER', field: 'transporter' },
@@ -211,7 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, file: string | 
   const rel = (p: string) => path.resolve(path.dirname(where), p);
   return {
     region: raw.region,
-    http: { host: raw.http.host, port: raw.http.port, maxBodyBytes: raw.http.maxBodyBytes },
+    http: { host: raw.http.host, port: raw.http.port, maxBodyBytes: raw.http.maxBodyBytes, healthPort: raw.http.healthPort },
     dataDir: path.resolve(env.HUB_DATA_DIR || (raw.dataDir ? rel(raw.dataDir) : './data')),
     dataKeyFile: env.HUB_DATA_KEY_FILE ? path.resolve(env.HUB_DATA_KEY_FILE) : raw.dataKeyFile ? rel(raw.dataKeyFile) : null,
     store: raw.store,
