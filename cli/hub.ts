@@ -93,7 +93,8 @@ async function start(args: string[]): Promise<number> {
       [...hub.context.adapters.values()].flatMap(({ transport }) => transport.httpRoutes().map((r) => `  ${transport.adapterId.padEnd(15)} ${r.method} ${hub.url}${r.path}\n`)).join('') +
       `  data            ${config.dataDir}\n\n`);
   } else {
-    process.stdout.write(`\nCase exchange hub node started: ${config.services === 'all' ? 'all services' : config.services.join(', ')}; no HTTP on this node\n\n`);
+    process.stdout.write(`\nCase exchange hub node started: ${config.services === 'all' ? 'all services' : config.services.join(', ')}; no gateway on this node\n` +
+      (hub.healthUrl ? `  health          ${hub.healthUrl}/health/ready\n  metrics         ${hub.healthUrl}/metrics\n` : '  no health port (HUB_HEALTH_PORT)\n') + '\n');
   }
   // A node with nothing to listen on (no gateway, no transporter) runs until it is stopped all the same.
   const running = setInterval(() => undefined, 2 ** 30);

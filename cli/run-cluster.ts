@@ -145,6 +145,12 @@ function prefixLines(stream: NodeJS.ReadableStream, prefix: string, out: NodeJS.
   });
 }
 
+/** The port of the index-th node of CLUSTER_NODES: the gateway's HUB_HTTP_PORT (8080 by default), then the next ones; 0 stays 0 (free ports). */
+export function nodePort(base: string | undefined, index: number): number {
+  const port = base === undefined || base === '' ? 8080 : Number(base);
+  return port === 0 ? 0 : port + index;
+}
+
 function startNode(node: ClusterNode, settings: ClusterSettings, index: number, width: number): RunningNode {
   const dataDir = path.join(settings.clusterDir, `node-${index + 1}`);
   fs.mkdirSync(dataDir, { recursive: true });
@@ -158,6 +164,9 @@ function startNode(node: ClusterNode, settings: ClusterSettings, index: number, 
     HUB_DATA_DIR: dataDir,
     HUB_SERVICES: node.services.join(','),
   };
+  // The nodes without the gateway answer their probes and Prometheus on a health port: on one
+  // machine the ports after the gateway's (8080, then 8081 and 8082); with HUB_HTTP_PORT=0, free ones.
+  if (!node.services.includes('gateway')) env.HUB_HEALTH_PORT = String(nodePort(process.env.HUB_HTTP_PORT, index));
   // The heap cap and flags of `make run` (the Makefile passes its HUB_NODE_OPTIONS and HUB_NODE_FLAGS).
   if (process.env.HUB_NODE_OPTIONS !== undefined) env.NODE_OPTIONS = process.env.HUB_NODE_OPTIONS;
   const flags = (process.env.HUB_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);

@@ -38,6 +38,11 @@ export interface RunningHub {
   broker: ServiceBroker;
   /** Base URL of the HTTP gateway, when this node runs it. */
   url: string | null;
+  /**
+   * Where this node answers /health/live, /health/ready and /metrics: the gateway's URL, or on a
+   * node without the gateway its health port's (HUB_HEALTH_PORT); null when it has neither.
+   */
+  healthUrl: string | null;
   stop(): Promise<void>;
 }
 
@@ -160,7 +165,7 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
     const url = address ? `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${address.port}` : null;
     let stopping: Promise<void> | null = null;
     return {
-      context, broker, url,
+      context, broker, url, healthUrl: url ?? health?.url ?? null,
       stop() {
         // The gateway stops taking requests and lets those in flight finish; then the transports
         // finish their work; the store closes last.

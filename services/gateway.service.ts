@@ -11,7 +11,7 @@ import { errorPage, PAGE_HEADERS, PAGE_TYPE } from './evaluations/page';
 import { serveConsoleIndex, serveConsoleAsset } from './console/console-assets';
 import { serveStatusPage, lookupRedirect, sendHtml, renderLookupPage, PublicCase } from './console/status-page';
 import { departmentCatalogue, whoAmI } from './console/who-am-i';
-import { serversAnswer } from './readiness';
+import { serversAnswer, answerMetrics } from './readiness';
 
 /** The caller a bearer token names, as services see it (ctx.meta.user). */
 export function callerOf(token: TokenConfig): { name: string; roles: string[]; personalData: boolean; departments?: string[] } {
@@ -138,12 +138,7 @@ export function gatewayService(hub: HubContext): ServiceSchema {
               const code = String(req.$params?.code ?? '');
               void serveStatusPage((c) => this.broker.call('cases.public', { code: c }) as Promise<PublicCase>, code, res, hub.logger);
             },
-            'GET /metrics': (_req: IncomingMessage, res: ServerResponse) => {
-              hub.metrics.registry.metrics().then((text) => {
-                res.writeHead(200, { 'Content-Type': hub.metrics.registry.contentType });
-                res.end(text);
-              }, (err) => sendProblem(res, 500, 'internal', 'Metrics unavailable', (err as Error).message));
-            },
+            'GET /metrics': (_req: IncomingMessage, res: ServerResponse) => answerMetrics(hub, res),
           },
           onError: (req: IncomingMessage, res: ServerResponse, err: unknown) => problemFor(hub, req, res, err),
         },

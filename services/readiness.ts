@@ -1,4 +1,5 @@
-import http, { Server } from 'node:http';
+import http, { Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
 import type { ServiceBroker } from 'moleculer';
 import type { HubContext } from './context';
@@ -7,7 +8,7 @@ import { sendJson, sendProblem } from '../core/kernel/http';
 /**
  * Readiness: whether the servers this node depends on answer now. The gateway's /health/ready adds
  * the services its routes call; a node without the gateway answers the same on its health port
- * (HUB_HEALTH_PORT), so that an orchestrator can probe every node.
+ * (HUB_HEALTH_PORT), with its metrics, so that an orchestrator can probe and Prometheus scrape every node.
  */
 
 /** Each server's answer: `ok` for those that answered, and those that did not, with why. */
@@ -32,21 +33,34 @@ export async function serversAnswer(hub: HubContext, broker: ServiceBroker, redi
   };
 }
 
+/** Answers GET /metrics from this node's own registry: each node of a cluster its own, which Prometheus sums. */
+export function answerMetrics(hub: HubContext, res: ServerResponse): void {
+  hub.metrics.registry.metrics().then((text) => {
+    res.writeHead(200, { 'Content-Type': hub.metrics.registry.contentType });
+    res.end(text);
+  }, (err) => sendProblem(res, 500, 'internal', 'Metrics unavailable', (err as Error).message));
+}
+
 /**
- * The health port of a node that runs no gateway: GET /health/live (200 while the process runs) and
- * GET /health/ready (200 while its servers answer; else 503 naming them in `down`), nothing else.
- * Settles once it listens; its close() also drops the connections readiness has open to Redis.
+ * The health port of a node that runs no gateway: GET /health/live (200 while the process runs),
+ * GET /health/ready (200 while its servers answer; else 503 naming them in `down`) and GET /metrics
+ * (this node's own), nothing else. Settles once it listens; its close() also drops the connections
+ * readiness has open to Redis.
  */
-export async function startHealthServer(hub: HubContext, broker: ServiceBroker, host: string, port: number): Promise<{ server: Server; close(): Promise<void> }> {
+export async function startHealthServer(hub: HubContext, broker: ServiceBroker, host: string, port: number): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const redisClients = new Set<Redis>();
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '').split('?')[0];
-    if (req.method !== 'GET' || (url !== '/health/live' && url !== '/health/ready')) {
-      sendProblem(res, 404, 'not-found', 'Not found', 'this port serves GET /health/live and GET /health/ready only');
+    if (req.method !== 'GET' || (url !== '/health/live' && url !== '/health/ready' && url !== '/metrics')) {
+      sendProblem(res, 404, 'not-found', 'Not found', 'this port serves GET /health/live, GET /health/ready and GET /metrics only');
       return;
     }
     if (url === '/health/live') {
       sendJson(res, 200, { status: 'ok' });
+      return;
+    }
+    if (url === '/metrics') {
+      answerMetrics(hub, res);
       return;
     }
     void serversAnswer(hub, broker, redisClients).then(({ answers, down }) => {
@@ -61,8 +75,10 @@ export async function startHealthServer(hub: HubContext, broker: ServiceBroker, 
       resolve();
     });
   });
+  const address = server.address() as AddressInfo;
   return {
     server,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`,
     close: () => new Promise<void>((resolve) => {
       for (const client of redisClients) client.disconnect();
       redisClients.clear();

@@ -34,13 +34,17 @@ describe('cluster mode: two nodes over NATS sharing PostgreSQL', function () {
     writeKeyFile(keyFile, withNewKey(null));
     const env = (services: string) => ({
       HUB_HTTP_PORT: '0', HUB_DATA_DIR: testDataDir('cluster'), HUB_DATA_KEY_FILE: keyFile, HUB_STORE: db.url, HUB_TRANSPORTER: 'nats://127.0.0.1:4222',
-      HUB_NAMESPACE: namespace, HUB_SERVICES: services, HUB_LOG_LEVEL: 'silent', HUB_CONFIG: DEMO_CONFIG,
+      HUB_NAMESPACE: namespace, HUB_SERVICES: services, HUB_HEALTH_PORT: '0', HUB_LOG_LEVEL: 'silent', HUB_CONFIG: DEMO_CONFIG,
     });
     const casesNode = await startHub(loadConfig(env('cases,dead-letters,files,mapping')), createLogger('silent'));
     nodes.push(casesNode);
     const gatewayNode = await startHub(loadConfig(env('gateway')), createLogger('silent'));
     nodes.push(gatewayNode);
-    assert.equal(casesNode.url, null, 'the cases node serves no HTTP');
+    assert.equal(casesNode.url, null, 'the cases node serves no API');
+    // …but answers its probes and Prometheus on its health port, with its own metrics.
+    assert.ok(casesNode.healthUrl && casesNode.healthUrl !== gatewayNode.healthUrl, String(casesNode.healthUrl));
+    const ready = await getJson(`${casesNode.healthUrl}/health/ready`);
+    assert.deepEqual(ready.body, { status: 'ready', store: 'ok', nats: 'ok' });
     assert.equal(gatewayNode.broker.getLocalService('cases'), undefined, 'the gateway node runs no cases service');
     await gatewayNode.broker.waitForServices(['cases'], 20_000);
 
@@ -51,5 +55,12 @@ describe('cluster mode: two nodes over NATS sharing PostgreSQL', function () {
     assert.equal(view.status, 200, JSON.stringify(view.body));
     assert.equal(view.body.status, 'ACCEPTED');
     assert.equal(view.body.timeline.length, 2);
+    // Each node's /metrics is its own: the gateway's intake counted the batch; the cases node, which
+    // took none of it, shows its own process and none of the gateway's counts.
+    const gatewayMetrics = await (await fetch(`${gatewayNode.url}/metrics`)).text();
+    assert.match(gatewayMetrics, /hub_inbound_messages_total\{adapter="market-regulation",result="accepted"\} 3/);
+    const casesMetrics = await (await fetch(`${casesNode.healthUrl}/metrics`)).text();
+    assert.match(casesMetrics, /^hub_process_process_resident_memory_bytes \d+/m);
+    assert.doesNotMatch(casesMetrics, /hub_inbound_messages_total\{/);
   });
 });

@@ -263,9 +263,12 @@ describe('the Helm chart (helm/case-exchange-hub)', function () {
     const [monitor] = ofKind(cluster.manifests, 'ServiceMonitor');
     assert.equal(monitor?.apiVersion, 'monitoring.coreos.com/v1');
     const scraped = ofKind(cluster.manifests, 'Service').filter((s) => selects(monitor.spec.selector.matchLabels, s.metadata.labels ?? {}));
-    assert.deepEqual(scraped.map(roleOf), ['gateway'], 'the ServiceMonitor selects the gateway Service');
-    assert.ok(scraped[0].spec.ports.some((p: any) => p.name === monitor.spec.endpoints[0].port), 'on a port it names');
-    assert.equal(monitor.spec.endpoints[0].path, '/metrics');
+    assert.deepEqual(scraped.map(roleOf).sort(), ['gateway', 'supervisor', 'workers'], 'the ServiceMonitor selects every role\'s Service');
+    for (const service of scraped) {
+      const endpoint = monitor.spec.endpoints.find((e: any) => service.spec.ports.some((p: any) => p.name === e.port));
+      assert.ok(endpoint, `${service.metadata.name}: scraped on a port it names`);
+      assert.equal(endpoint.path, '/metrics');
+    }
 
     const [ingress] = ofKind(cluster.manifests, 'Ingress');
     const backend = ingress.spec.rules[0].http.paths[0].backend.service;
