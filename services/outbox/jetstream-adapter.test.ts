@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { ServiceBroker } from 'moleculer';
-import { connect, type NatsConnection, type JetStreamManager } from 'nats';
+import { connect, AckPolicy, type NatsConnection, type JetStreamManager } from 'nats';
 import { CHANNELS } from '../../core/kernel/constants';
 import { requireNats } from '../../test/support/servers';
 import { waitFor } from '../../test/support/hub';
 import { busMiddleware, busAdapter } from './bus';
 import { BrokerChannels } from './broker-channels';
-import type { JetStreamAdapter } from './jetstream-adapter';
+import { ACK_WAIT_MS, type JetStreamAdapter } from './jetstream-adapter';
 
 const NATS_URL = 'nats://127.0.0.1:4222';
 const OUTBOX = { dispatch: true, pollIntervalMs: 50, batchSize: 100, stream: { maxAgeHours: 2, maxBytes: 8 << 20 } };
@@ -94,6 +94,68 @@ describe('NATS JetStream bus (cluster mode)', function () {
     assert.ok(deliveries[1] - deliveries[0] >= 900, `waited ${deliveries[1] - deliveries[0]} ms before the redelivery`);
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(deliveries.length, 2, 'acknowledged once handled: not delivered again');
+  });
+
+  /** A consumer of case.event.applied in group `group` that records what it is given, holding each message until released. */
+  function holder(group: string, got: { node: string; id: string }[], node: string, release: Promise<void>) {
+    return {
+      name: `holder-${node}`,
+      channels: {
+        [CHANNELS.eventApplied]: {
+          group,
+          async handler(m: { id: string }) {
+            got.push({ node, id: m.id });
+            await release;
+          },
+        },
+      },
+    };
+  }
+
+  it('hands the message of a node that died mid-message to another node of the group within the ack wait, not JetStream\'s 30 s', async () => {
+    const ns = namespace();
+    const got: { node: string; id: string }[] = [];
+    let releaseA!: () => void;
+    const a = await node(ns, [holder('supervisor', got, 'a', new Promise<void>((r) => { releaseA = r; }))]);
+    const { channels } = await node(ns);
+    await channels.publish(CHANNELS.eventApplied, { id: 'held' }, { id: 'held' });
+    await waitFor('node a to take the message', () => got.some((g) => g.node === 'a'), 10_000);
+    // Node a dies holding it: its NATS connection goes, no ack and no word of work follow.
+    const adapter = busAdapter(a.broker) as unknown as { connection: NatsConnection };
+    await adapter.connection.close();
+    const died = Date.now();
+    await node(ns, [holder('supervisor', got, 'b', Promise.resolve())]);
+    await waitFor('node b to be handed the message', () => got.some((g) => g.node === 'b'), 20_000);
+    const took = Date.now() - died;
+    assert.ok(took < 20_000, `handed over after ${took} ms`);
+    assert.deepEqual(got.map((g) => [g.node, g.id]), [['a', 'held'], ['b', 'held']]);
+    releaseA();
+  });
+
+  it('does not take a consumer slower than the ack wait for a dead one: the message is not handed to another node', async () => {
+    const ns = namespace();
+    const got: { node: string; id: string }[] = [];
+    let release!: () => void;
+    const slow = new Promise<void>((r) => { release = r; });
+    await node(ns, [holder('notifier', got, 'a', slow)]);
+    await node(ns, [holder('notifier', got, 'b', slow)]);
+    const { channels } = await node(ns);
+    await channels.publish(CHANNELS.eventApplied, { id: 'slow' }, { id: 'slow' });
+    await waitFor('a node to take the message', () => got.length > 0, 10_000);
+    await new Promise((r) => setTimeout(r, ACK_WAIT_MS * 2));
+    release();
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(got.length, 1, `taken once, by ${got.map((g) => g.node).join(', ')}`);
+  });
+
+  it('brings a group\'s consumer made with the server\'s 30 s ack wait to the hub\'s', async () => {
+    const ns = namespace();
+    await node(ns);
+    const stream = `${ns}_case_event_applied`;
+    await jsm.consumers.add(stream, { durable_name: 'old-group', ack_policy: AckPolicy.Explicit, deliver_subject: `${ns}.old.deliver`, deliver_group: stream, max_ack_pending: 1 });
+    assert.equal((await jsm.consumers.info(stream, 'old-group')).config.ack_wait, 30 * 1e9, 'the server\'s default to begin with');
+    await node(ns, [holder('old-group', [], 'a', Promise.resolve())]);
+    assert.equal((await jsm.consumers.info(stream, 'old-group')).config.ack_wait, ACK_WAIT_MS * 1e6);
   });
 
   it('refuses a publish once the bus is stopping, rather than resolving with nothing sent', async () => {

@@ -36,9 +36,20 @@ export function streamConfig(limits: StreamLimits): Partial<StreamConfig> {
  *   has none, so a failing consumer spun through its retries at once).
  * - A publish while the adapter stops fails instead of resolving with nothing sent, so the outbox
  *   keeps the message.
+ * - A message whose consumer died goes to another node of the group within ACK_WAIT_MS, not 30 s.
  */
 /** Tries of a consumer group's subscription that lost the race to create its durable consumer. */
 const CONSUMER_RACE_TRIES = 5;
+
+/**
+ * How long JetStream waits for a consumer's answer (ack, nak or "still working") before it hands the
+ * message to another member of the group. Its default, 30 s, is how long a group whose consumers
+ * take one message at a time (max_ack_pending 1) stood still when the node holding a message died,
+ * or when NATS restarted and lost the ack. A consumer still at work says so every
+ * WORKING_EVERY_MS, so a slow handler is never taken for a dead one.
+ */
+export const ACK_WAIT_MS = 5000;
+const WORKING_EVERY_MS = 1000;
 
 export class JetStreamAdapter extends Adapters.NATS {
   constructor(opts: { url: string; limits: StreamLimits; channels: readonly string[]; maxRetries: number; deadLettering: { enabled: boolean; queueName: string } }) {
@@ -49,6 +60,7 @@ export class JetStreamAdapter extends Adapters.NATS {
         // and the adapter never connects again); meanwhile publishes fail and the outbox holds the events.
         connectionOptions: { maxReconnectAttempts: -1, reconnectTimeWait: 1000 },
         streamConfig: streamConfig(opts.limits),
+        consumerOptions: { config: { ack_wait: nanos(ACK_WAIT_MS) } },
       },
       maxRetries: opts.maxRetries,
       deadLettering: opts.deadLettering,
@@ -90,6 +102,7 @@ export class JetStreamAdapter extends Adapters.NATS {
     for (let attempt = 1; ; attempt++) {
       try {
         await super.subscribe(chan);
+        await this.keepAckWait(chan);
         return;
       } catch (err) {
         if (!/consumer name already in use/.test((err as Error)?.message ?? '') || attempt >= CONSUMER_RACE_TRIES) throw err;
@@ -100,14 +113,36 @@ export class JetStreamAdapter extends Adapters.NATS {
     }
   }
 
+  /**
+   * A group's durable consumer made before ACK_WAIT_MS was set (by an earlier version, with the
+   * server's 30 s) is brought to it: the client binds to an existing consumer as it finds it.
+   */
+  private async keepAckWait(chan: Parameters<InstanceType<typeof Adapters.NATS>['subscribe']>[0]): Promise<void> {
+    const stream = chan.name.split('.').join('_');
+    const durable = chan.group.split('.').join('_');
+    try {
+      const info = await this.manager.consumers.info(stream, durable);
+      if (info.config.ack_wait !== nanos(ACK_WAIT_MS)) await this.manager.consumers.update(stream, durable, { ...info.config, ack_wait: nanos(ACK_WAIT_MS) });
+    } catch (err) {
+      // It still works, with the slower hand-over: not a reason to refuse to start.
+      this.logger.warn(`the consumer ${durable} of ${stream} keeps its ack wait: ${(err as Error).message}`);
+    }
+  }
+
   createConsumerHandler(chan: Channel): (err: NatsError, message: JsMsg) => Promise<void> {
     const handle = super.createConsumerHandler(chan);
-    return (err, message) => {
-      if (message) {
-        const nak = message.nak.bind(message);
-        message.nak = () => nak(retryDelayMs(message.info.redeliveryCount));
+    return async (err, message) => {
+      if (!message) return handle(err, message);
+      const nak = message.nak.bind(message);
+      message.nak = () => nak(retryDelayMs(message.info.redeliveryCount));
+      // "Still working" while the handler runs: the server hands the message to another node only
+      // once ACK_WAIT_MS pass without word from this one (it died, or lost its connection).
+      const working = setInterval(() => { try { message.working(); } catch { /* the connection is gone: the server will redeliver */ } }, WORKING_EVERY_MS);
+      try {
+        return await handle(err, message);
+      } finally {
+        clearInterval(working);
       }
-      return handle(err, message);
     };
   }
 
