@@ -40,7 +40,10 @@ export function keysService(hub: HubContext): ServiceSchema {
           await hub.store.audit.append({ actor: ctx.meta.user?.name ?? 'unknown', action: 'keys.rekey-started', target: keys.currentId });
           hub.logger.info({ keyId: keys.currentId }, 'rekey started: every sealed value of the store moves to the current data key');
           last = { keyId: keys.currentId, state: 'running', startedAt: new Date().toISOString(), finishedAt: null, error: null, passes: 0, tables: {} };
-          running = rekeyStore(hub.store.driver, keys, { signal: stop.signal, onProgress: (p) => { last = p; } }).then(async (p) => {
+          const jobs = hub.jobs;
+          // With HUB_QUEUE, the SMS and outbound payloads waiting in Redis move too, before the older keys are forgotten.
+          const elsewhere = jobs.resealPayloads ? { name: 'redis job payloads', reseal: () => jobs.resealPayloads!() } : undefined;
+          running = rekeyStore(hub.store.driver, keys, { signal: stop.signal, elsewhere, onProgress: (p) => { last = p; } }).then(async (p) => {
             last = p;
             running = null;
             if (p.state === 'done') hub.logger.info({ keyId: p.keyId, passes: p.passes, tables: p.tables }, 'rekey done: every sealed value is under the current data key');

@@ -181,4 +181,10 @@ export interface JobQueue {
    * not stopped: their owner stops them first; a job one is working on meanwhile ends without effect.
    */
   purge(queue: string): Promise<number>;
+  /**
+   * Moves the sealed payloads a queue keeps outside the store (BullMQ's, in Redis) to the current
+   * data key, as `hub rekey` does the store's; a value changed meanwhile (`changed`) is left to the
+   * next call. Absent where the payloads are rows of the store (the rekey reads them there).
+   */
+  resealPayloads?(): Promise<{ scanned: number; resealed: number; changed: number }>;
 }

@@ -150,11 +150,20 @@ const TABLES: SealedTable[] = [
 export const SEALED_TABLES = TABLES.map((t) => t.name);
 
 /**
- * Moves every sealed value of the store to the current key (and seals values stored before
+ * Sealed values kept outside the store (the job queue's payloads in Redis, with HUB_QUEUE), moved
+ * in each pass as the tables are, and shown in the progress under `name`.
+ */
+export interface ElsewhereSealed {
+  name: string;
+  reseal(): Promise<{ scanned: number; resealed: number; changed: number }>;
+}
+
+/**
+ * Moves every sealed value of the store (and those `elsewhere`) to the current key (and seals values stored before
  * sealing), in batches, while the hub runs: passes over every table until one finds nothing left,
  * then forgets the older keys in the store (data_keys and the look-up entries under them).
  */
-export async function rekeyStore(db: SqlDriver, keys: DataKeys, opts: { batch?: number; maxPasses?: number; onProgress?: (p: RekeyProgress) => void; signal?: AbortSignal } = {}): Promise<RekeyProgress> {
+export async function rekeyStore(db: SqlDriver, keys: DataKeys, opts: { batch?: number; maxPasses?: number; onProgress?: (p: RekeyProgress) => void; signal?: AbortSignal; elsewhere?: ElsewhereSealed } = {}): Promise<RekeyProgress> {
   const batch = opts.batch ?? 500;
   const progress: RekeyProgress = { keyId: keys.currentId, state: 'running', startedAt: new Date().toISOString(), finishedAt: null, error: null, passes: 0, tables: {} };
   const report = () => opts.onProgress?.(structuredClone(progress));
@@ -188,6 +197,18 @@ export async function rekeyStore(db: SqlDriver, keys: DataKeys, opts: { batch?: 
           stats.total = Math.max(stats.total, stats.scanned);
           report();
         }
+      }
+      const elsewhere = opts.elsewhere;
+      if (elsewhere) {
+        if (opts.signal?.aborted) throw new Error('the rekey was stopped');
+        const r = await elsewhere.reseal();
+        const stats = (progress.tables[elsewhere.name] ??= { total: 0, scanned: 0, resealed: 0 });
+        stats.scanned = r.scanned;
+        stats.total = Math.max(stats.total, r.scanned);
+        stats.resealed += r.resealed;
+        // A value resealed here, or one that changed before it could be: another pass looks again.
+        resealed += r.resealed + r.changed;
+        report();
       }
       // A pass that found nothing to reseal: every value is under the current key.
       if (!resealed) {

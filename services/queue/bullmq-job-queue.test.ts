@@ -5,7 +5,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import IORedis from 'ioredis';
 import { BullJobQueue, bullName, jobIdOf } from './bullmq-job-queue';
-import { DataKeys } from '../../core/kernel/data-keys';
+import { DataKeys, writeKeyFile, readKeyFile, withNewKey, sealedKeyId } from '../../core/kernel/data-keys';
 import type { JobWorker } from '../../core/ports/jobs';
 import { describeJobQueueBehaviours, OPTIONS, sleep, until } from '../../test/support/job-queue-behaviours';
 import type { JobQueueFixture, Sms } from '../../test/support/job-queue-behaviours';
@@ -95,5 +95,73 @@ describe('job queue on BullMQ (Redis): its keys in Redis', function () {
     await until('the lost job done', async () => (await q.depth('swept')) === 0);
     assert.deepEqual(seen, [1]);
     assert.equal(await q.sweep('swept', 0), 0);
+  });
+});
+
+describe('job queue on BullMQ (Redis): hub rekey moves the payloads kept in Redis', function () {
+  this.timeout(60_000);
+  const prefix = `hubtest-rekey-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bullmq-rekey-'));
+  const keyFile = path.join(dir, 'keys.json');
+  const redis = new IORedis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queues: BullJobQueue[] = [];
+  const workers: JobWorker[] = [];
+  after(async () => {
+    await Promise.all(workers.map((w) => w.stop()));
+    await Promise.all(queues.map((q) => q.close()));
+    const found = await redis.keys(`${prefix}:*`);
+    if (found.length) await redis.del(...found);
+    await redis.quit();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The key ids of every sealed payload under the prefix, wherever it is kept. */
+  async function sealedUnder(): Promise<string[]> {
+    const ids: string[] = [];
+    for (const key of await redis.keys(`${prefix}:*`)) {
+      const type = await redis.type(key);
+      const values = type === 'hash' ? Object.values(await redis.hgetall(key)) : type === 'list' ? await redis.lrange(key, 0, -1) : [];
+      for (const raw of values) {
+        try {
+          const s = (JSON.parse(raw) as { s?: unknown }).s;
+          if (typeof s === 'string') ids.push(sealedKeyId(s)!);
+        } catch { /* not one of ours */ }
+      }
+    }
+    return ids;
+  }
+
+  it('reseals BullMQ\'s jobs and the jobs parked behind their group under the new key, so that they still run once the old key is gone', async () => {
+    writeKeyFile(keyFile, withNewKey(null, new Date('2026-01-01T00:00:00Z')));
+    const keys = DataKeys.open(keyFile);
+    const oldKey = keys.currentId;
+    const q = new BullJobQueue(REDIS_URL, keys, { prefix });
+    queues.push(q);
+    // A job of its own, and a case's three deliveries: its head in BullMQ, two parked behind it.
+    await q.add('sms', 'one', { mobile: '13831100425', n: 1 });
+    await q.addMany('outbound:sub', [2, 3, 4].map((n) => ({ key: `e${n}`, payload: { mobile: '13831100425', n }, group: 'case-1' })));
+    const before = await sealedUnder();
+    assert.ok(before.length >= 4, `sealed payloads in Redis: ${before.length}`);
+    assert.ok(before.every((id) => id === oldKey));
+
+    writeKeyFile(keyFile, withNewKey(readKeyFile(keyFile), new Date('2026-06-01T00:00:00Z')));
+    assert.ok(keys.reload());
+    const newKey = keys.currentId;
+    const first = await q.resealPayloads();
+    assert.equal(first.resealed, before.length);
+    assert.deepEqual(await q.resealPayloads(), { scanned: before.length, resealed: 0, changed: 0 }, 'a second pass finds nothing left');
+    assert.deepEqual([...new Set(await sealedUnder())], [newKey]);
+
+    // The old key leaves the key file: every job still opens, and the group keeps its order.
+    const file = readKeyFile(keyFile);
+    writeKeyFile(keyFile, { current: newKey, keys: file.keys.filter((k) => k.id !== oldKey) });
+    assert.ok(keys.reload());
+    const seen: number[] = [];
+    for (const queue of ['sms', 'outbound:sub']) {
+      workers.push(q.work<{ n: number }>(queue, async (job) => { seen.push(job.payload.n); return { outcome: 'done' }; }, OPTIONS));
+    }
+    await until('every job done', async () => seen.length === 4);
+    assert.deepEqual(seen.filter((n) => n > 1), [2, 3, 4]);
+    assert.deepEqual(seen.filter((n) => n === 1), [1]);
   });
 });

@@ -2,7 +2,7 @@ import IORedis from 'ioredis';
 import type { Redis } from 'ioredis';
 import { Job as BullJob, Queue, UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { JobsOptions } from 'bullmq';
-import type { DataKeys } from '../../core/kernel/data-keys';
+import { resealed, type DataKeys } from '../../core/kernel/data-keys';
 import { maskText } from '../../core/kernel/personal-data';
 import { beijingIso } from '../../core/identifiers/local-time';
 import type { DeadJob, Job, JobHandler, JobOutcome, JobQueue, JobQueueStats, JobState, JobWorker, JobWorkerOptions, NewJob } from '../../core/ports/jobs';
@@ -139,6 +139,16 @@ while i <= #ARGV do
 end
 return out`;
 
+/** Writes a hash field's new value only where it still holds the old (ARGV: field, old, new): `hub rekey`'s reseal. */
+const HASH_SWAP_LUA = `
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1 end
+return 0`;
+
+/** Writes a list element's new value only where it still holds the old (ARGV: index, old, new). */
+const LIST_SWAP_LUA = `
+if redis.call('LINDEX', KEYS[1], tonumber(ARGV[1])) == ARGV[2] then redis.call('LSET', KEYS[1], tonumber(ARGV[1]), ARGV[3]) return 1 end
+return 0`;
+
 /**
  * Records a job done (ARGV: key, group, result JSON, now) and hands its group on: the next parked job
  * becomes the head, written to pending, and is answered for the caller to add to BullMQ. Answers -1
@@ -271,6 +281,8 @@ type HubRedis = Redis & {
   hubPrune(base: string, before: number, limit: number): Promise<number>;
   hubPurge(base: string): Promise<number>;
   hubTakePending(base: string, key: string, before: number): Promise<string | null>;
+  hubHashSwap(key: string, field: string, old: string, value: string): Promise<number>;
+  hubListSwap(key: string, index: number, old: string, value: string): Promise<number>;
 };
 
 /**
@@ -313,6 +325,8 @@ export class BullJobQueue implements JobQueue {
     connection.defineCommand('hubPrune', { numberOfKeys: 1, lua: PRUNE_LUA });
     connection.defineCommand('hubPurge', { numberOfKeys: 1, lua: PURGE_LUA });
     connection.defineCommand('hubTakePending', { numberOfKeys: 1, lua: TAKE_PENDING_LUA });
+    connection.defineCommand('hubHashSwap', { numberOfKeys: 1, lua: HASH_SWAP_LUA });
+    connection.defineCommand('hubListSwap', { numberOfKeys: 1, lua: LIST_SWAP_LUA });
     this.redis = connection as HubRedis;
   }
 
@@ -338,6 +352,57 @@ export class BullJobQueue implements JobQueue {
       this.queues.set(queue, q);
     }
     return q;
+  }
+
+  /**
+   * Moves every sealed payload this namespace keeps in Redis to the current data key: BullMQ's jobs
+   * (their `data`), the adds not yet confirmed (`pending`) and the jobs parked behind their group's
+   * head (`g:<group>` lists). Each value is written back only where it is unchanged since read; one
+   * that changed (a job done, a list popped) is counted for the next pass, which `hub rekey` runs
+   * until one finds nothing left.
+   */
+  async resealPayloads(): Promise<{ scanned: number; resealed: number; changed: number }> {
+    let scanned = 0;
+    let written = 0;
+    let changed = 0;
+    const swapped = (n: number) => { if (n === 1) written++; else changed++; };
+    const moved = (raw: string): string | null => {
+      let v: { s?: unknown };
+      try {
+        v = JSON.parse(raw);
+      } catch {
+        return null;
+      }
+      if (!v || typeof v.s !== 'string') return null;
+      scanned++;
+      const s = resealed(this.keys, v.s, JOB_PAYLOAD_CONTEXT);
+      return s === null ? null : JSON.stringify({ ...v, s });
+    };
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}:*`, 'COUNT', 500);
+      cursor = next;
+      const types = await Promise.all(keys.map((k) => this.redis.type(k)));
+      for (const [i, key] of keys.entries()) {
+        if (types[i] === 'hash' && key.startsWith(`${this.prefix}:hub:`) && key.endsWith(':pending')) {
+          for (const [field, raw] of Object.entries(await this.redis.hgetall(key))) {
+            const v = moved(raw);
+            if (v !== null) swapped(Number(await this.redis.hubHashSwap(key, field, raw, v)));
+          }
+        } else if (types[i] === 'hash' && !key.startsWith(`${this.prefix}:hub:`)) {
+          // A BullMQ job's hash: its data is ours (JobData); other hashes of BullMQ have no data field.
+          const raw = await this.redis.hget(key, 'data');
+          const v = raw === null ? null : moved(raw);
+          if (v !== null) swapped(Number(await this.redis.hubHashSwap(key, 'data', raw!, v)));
+        } else if (types[i] === 'list' && key.startsWith(`${this.prefix}:hub:`) && key.includes(':g:')) {
+          for (const [index, raw] of (await this.redis.lrange(key, 0, -1)).entries()) {
+            const v = moved(raw);
+            if (v !== null) swapped(Number(await this.redis.hubListSwap(key, index, raw, v)));
+          }
+        }
+      }
+    } while (cursor !== '0');
+    return { scanned, resealed: written, changed };
   }
 
   seal(payload: unknown): string {
