@@ -104,17 +104,7 @@ export function gatewayService(hub: HubContext): ServiceSchema {
             // Ready: every server this node depends on answers (the store; NATS in cluster mode; Redis
             // when HUB_QUEUE names one), and some node of the hub runs every service this node's routes call.
             'GET /health/ready': function ready(this: Service, _req: IncomingMessage, res: ServerResponse) {
-              const missing = missingServices(this);
-              const checks = serverChecks(hub, this.broker, redisClients);
-              void Promise.all(checks.map(async ({ name, check }) => {
-                try {
-                  await within(READY_CHECK_MS, check());
-                  return { name, error: null };
-                } catch (err) {
-                  return { name, error: (err as Error).message };
-                }
-              })).then((answers) => {
-                const down = answers.filter((a) => a.error !== null);
+              void readiness(hub, this, redisClients).then(({ answers, down, missing }) => {
                 if (!down.length && !missing.length) {
                   sendJson(res, 200, { status: 'ready', ...Object.fromEntries(answers.map((a) => [a.name, 'ok'])) });
                   return;
@@ -213,6 +203,13 @@ export function gatewayService(hub: HubContext): ServiceSchema {
       ],
     },
     created(this: Service) {
+      // hub_ready: what /health/ready would answer, asked at each scrape, so that Prometheus sees
+      // readiness as the orchestrator does (infra/prometheus/rules: HubNotReady).
+      const gateway = this;
+      (hub.metrics.ready as any).collect = async function collect(this: typeof hub.metrics.ready) {
+        const { down, missing } = await readiness(hub, gateway, redisClients);
+        this.set(down.length || missing.length ? 0 : 1);
+      };
       // moleculer-web waits for 'listening' only: a port in use would leave the node's start waiting
       // for ever. The listen callback is handed the error instead, so that the start fails with it.
       const server = (this as Service & { server: Server }).server;
@@ -249,6 +246,20 @@ export function gatewayService(hub: HubContext): ServiceSchema {
       },
     },
   };
+}
+
+/** Whether this node is ready: each server it depends on, as it answered, and the services its routes call that no node runs. */
+async function readiness(hub: HubContext, gateway: Service, redisClients: Set<Redis>): Promise<{ answers: { name: string; error: string | null }[]; down: { name: string; error: string | null }[]; missing: string[] }> {
+  const missing = missingServices(gateway);
+  const answers = await Promise.all(serverChecks(hub, gateway.broker, redisClients).map(async ({ name, check }) => {
+    try {
+      await within(READY_CHECK_MS, check());
+      return { name, error: null };
+    } catch (err) {
+      return { name, error: (err as Error).message };
+    }
+  }));
+  return { answers, down: answers.filter((a) => a.error !== null), missing };
 }
 
 /** The services this gateway's routes call that no node of the hub offers now. */
