@@ -156,6 +156,8 @@ describe('Prometheus scrapes the embedded hub: dashboard queries and alert rules
 
   it('every query of the dashboard, its variables filled in from the data, returns a series while the simulators send', async function () {
     sims = await startSimulators({ hubUrl: hub.url!, dataDir, logger: pino({ level: 'silent' }), servers, pace: 0.5 });
+    // Prometheus has seen every department's simulator send (the webhook, the SOAP pushes and the poll, the file drop).
+    await waitFor('Prometheus to see every department send', async () => (await query('sum by (adapter) (increase(hub_inbound_messages_total{job="hub"}[1m])) > 0')).length === 3, 120_000, 1000);
     const dashboard = JSON.parse(fs.readFileSync(DASHBOARD, 'utf8'));
     const panels: any[] = dashboard.panels.flatMap((p: any) => [p, ...(p.panels ?? [])]).filter((p: any) => p.type !== 'row');
     const queries: { panel: string; expr: string }[] = panels.flatMap((p) => (p.targets ?? []).map((t: any) => ({ panel: p.title, expr: t.expr as string })));
