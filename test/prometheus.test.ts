@@ -33,6 +33,9 @@ const run = promisify(execFile);
 interface Alert { labels: Record<string, string>; state: string; value: string }
 
 describe('Prometheus scrapes the embedded hub: dashboard queries and alert rules (infra/prometheus, infra/grafana)', function () {
+  // The waits below are for a Prometheus evaluating every second and simulators sending every few
+  // seconds, with room for a machine busy with other tests.
+  this.timeout(240_000);
   let dataDir: string;
   let servers: DepartmentServers;
   let hub: RunningHub;
@@ -157,7 +160,7 @@ describe('Prometheus scrapes the embedded hub: dashboard queries and alert rules
   it('every query of the dashboard, its variables filled in from the data, returns a series while the simulators send', async function () {
     sims = await startSimulators({ hubUrl: hub.url!, dataDir, logger: pino({ level: 'silent' }), servers, pace: 0.5 });
     // Prometheus has seen every department's simulator send (the webhook, the SOAP pushes and the poll, the file drop).
-    await waitFor('Prometheus to see every department send', async () => (await query('sum by (adapter) (increase(hub_inbound_messages_total{job="hub"}[1m])) > 0')).length === 3, 120_000, 1000);
+    await waitFor('Prometheus to see every department send', async () => (await query('sum by (adapter) (increase(hub_inbound_messages_total{job="hub"}[1m])) > 0')).length === 3, 90_000, 1000);
     const dashboard = JSON.parse(fs.readFileSync(DASHBOARD, 'utf8'));
     const panels: any[] = dashboard.panels.flatMap((p: any) => [p, ...(p.panels ?? [])]).filter((p: any) => p.type !== 'row');
     const queries: { panel: string; expr: string }[] = panels.flatMap((p) => (p.targets ?? []).map((t: any) => ({ panel: p.title, expr: t.expr as string })));
@@ -198,7 +201,7 @@ describe('Prometheus scrapes the embedded hub: dashboard queries and alert rules
       for (const q of queries) if (!(await query(fill(q.expr, values))).length) empty.push(`${q.panel}: ${fill(q.expr, values)}`);
       lastEmpty = empty;
       return empty.length ? null : values;
-    }, 180_000, 2000).catch((err) => { throw new Error(`${(err as Error).message}; still without a series: ${lastEmpty.join('\n  ')}`); });
+    }, 120_000, 2000).catch((err) => { throw new Error(`${(err as Error).message}; still without a series: ${lastEmpty.join('\n  ')}`); });
     assert.ok(result.get('instance')!.includes(target.replace(/\./g, '\\\\.')), `the instance variable finds the hub ${target}: ${result.get('instance')}`);
     assert.match(result.get('adapter')!, /market-regulation/);
   });
