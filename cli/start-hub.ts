@@ -209,15 +209,17 @@ function registerStoreGauges(hub: HubContext): void {
 
 /**
  * What the alerts compare with, for a department whose transport runs on this node: its quiet
- * period and end-to-end objective, and when it last sent something (until it sends again: its newest raw message in
- * the store, or else now, so that a department that never sent is quiet one period after the start).
+ * period and end-to-end objective, and when it last sent something (until it sends again: its
+ * newest raw message or dropped file in the store, or else now, so that a department that never
+ * sent is quiet one period after the start).
  */
 async function watchForQuiet(hub: HubContext, definition: AdapterDefinition): Promise<void> {
   const { metrics, store } = hub;
   metrics.adapterQuiet.set({ adapter: definition.id }, definition.monitoring.quietMinutes * 60);
   metrics.adapterEndToEndObjective.set({ adapter: definition.id }, definition.monitoring.endToEndObjectiveSeconds);
-  const newest = await store.inbox.newest(definition.id);
-  metrics.adapterLastMessage.set({ adapter: definition.id }, (newest?.getTime() ?? Date.now()) / 1000);
+  // Pushed messages and polled pages are raw messages of the inbox; files are rows of the drop ledger.
+  const newest = Math.max(0, ...[await store.inbox.newest(definition.id), await store.files.newest(definition.id)].map((d) => d?.getTime() ?? 0));
+  metrics.adapterLastMessage.set({ adapter: definition.id }, (newest || Date.now()) / 1000);
 }
 
 /** hub_working_hours: whether the office is open now, by the wall clock Prometheus compares with (the configuration's office hours, the calendar's working days). */

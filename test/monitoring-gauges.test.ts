@@ -6,7 +6,8 @@ import { createLogger } from '../core/kernel/logger';
 import { ADAPTERS_DIR, DEMO_CONFIG } from '../core/kernel/paths';
 import { startHub, RunningHub } from '../cli/start-hub';
 import { postBatch } from '../infra/simulators/market-regulation';
-import { testDataDir } from './support/hub';
+import { dropBatch } from '../infra/simulators/tax-bureau';
+import { testDataDir, waitFor } from './support/hub';
 
 // The gauges the alert rules compare with (infra/prometheus/rules/hub.yml), as /metrics shows them.
 
@@ -47,7 +48,7 @@ describe('monitoring gauges: quiet periods, last messages, office hours and read
     assert.equal(await gauge(url, 'hub_ready'), 0);
   });
 
-  it('takes a department\'s last message from what it sends, and after a restart from the store\'s newest raw message', async function () {
+  it('takes a department\'s last message from what it sends, and after a restart from the store\'s newest raw message or dropped file', async function () {
     const before = Date.now() / 1000;
     let url = await start();
     // Nothing received yet: the start stands in for it.
@@ -58,6 +59,13 @@ describe('monitoring gauges: quiet periods, last messages, office hours and read
     assert.ok((await postBatch(`${url}/api/v1/inbound/market-regulation`, sample)).status < 300);
     const received = (await gauge(url, 'hub_adapter_last_message_timestamp_seconds{adapter="market-regulation"}'))!;
     assert.ok(received > started + 1, `the batch at ${received} is later than the start at ${started}`);
+    // A file in the tax bureau's drop folder (taken within a second or so).
+    const xml = path.join(ADAPTERS_DIR, 'tax-bureau', 'samples', 'SWSX_11301000000_20261124093000_0001.xml');
+    await dropBatch(path.join(dataDir, 'drop', 'tax-bureau', 'inbox'), fs.readFileSync(xml), { name: path.basename(xml) });
+    const dropped = await waitFor('the tax bureau\'s file to be taken', async () => {
+      const at = (await gauge(url, 'hub_adapter_last_message_timestamp_seconds{adapter="tax-bureau"}'))!;
+      return at > started + 1 && at;
+    }, 30_000, 200);
     await hub!.stop();
 
     await new Promise((r) => setTimeout(r, 1100));
@@ -66,6 +74,9 @@ describe('monitoring gauges: quiet periods, last messages, office hours and read
     const remembered = (await gauge(url, 'hub_adapter_last_message_timestamp_seconds{adapter="market-regulation"}'))!;
     // The raw message was stored just before it was counted: within a second of it, before the restart.
     assert.ok(remembered <= received && remembered > received - 1, `restarted, the last message is the stored one (${remembered}), not the restart (${restart})`);
+    // The file's claim in the drop ledger came before its records were counted.
+    const file = (await gauge(url, 'hub_adapter_last_message_timestamp_seconds{adapter="tax-bureau"}'))!;
+    assert.ok(file <= dropped && file > started, `restarted, the tax bureau's last message is its file (${file}), not the restart (${restart})`);
     // A department that never sent counts from this start.
     assert.ok((await gauge(url, 'hub_adapter_last_message_timestamp_seconds{adapter="vehicle-office"}'))! >= restart - 0.5);
   });

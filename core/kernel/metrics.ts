@@ -66,7 +66,7 @@ export class HubMetrics {
     name: METRICS.adapterEndToEndObjective, help: 'The p99 of hub_end_to_end_seconds each department system is held to (its adapter definition, monitoring.endToEndObjectiveSeconds)', labelNames: ['adapter'], registers: [this.registry],
   });
   readonly adapterLastMessage = new client.Gauge({
-    name: METRICS.adapterLastMessage, help: 'When each department system last sent something this node took in (Unix seconds; at start, its newest raw message in the store, or the start)', labelNames: ['adapter'], registers: [this.registry],
+    name: METRICS.adapterLastMessage, help: 'When each department system last sent something this node took in (Unix seconds; at start, its newest raw message or dropped file in the store, or the start)', labelNames: ['adapter'], registers: [this.registry],
   });
   readonly workingHours = new client.Gauge({
     name: METRICS.workingHours, help: '1 during office hours (the configuration\'s monitoring.officeHours, on working days of the hub\'s calendar), 0 outside them', registers: [this.registry],
