@@ -1,11 +1,12 @@
 import net from 'node:net';
-import { loadConfig, overrideAdapter, HubConfig } from '../core/kernel/config';
+import { loadConfig, HubConfig } from '../core/kernel/config';
 import { createLogger, Logger } from '../core/kernel/logger';
 import { HubError } from '../core/kernel/errors';
 import { DEMO_CONFIG } from '../core/kernel/paths';
 import type { RunningHub } from './start-hub';
 import { replayCommand } from './replay-command';
 import { reprojectCommand } from './reproject-command';
+import { useDepartmentServers } from './department-servers';
 
 const io = { out: (s: string) => void process.stdout.write(s), err: (s: string) => void process.stderr.write(s) };
 
@@ -60,16 +61,7 @@ async function start(args: string[]): Promise<number> {
     // The servers the hub calls come first, so that its first poll finds them.
     const started = sims ? await sims.startDepartmentServers({ logger: simLogger, subscriberPort: 0 }) : null;
     servers = simulators = started;
-    // Their ports were free ones, chosen now: this hub polls its own simulators, never another hub's.
-    for (const [id, overrides] of Object.entries(started?.adapterOverrides ?? {})) overrideAdapter(config, id, overrides);
-    // The SMS notifier's section (off in the demo configuration) is turned on against the gateway
-    // simulator, so that a demo hub never sends to a real gateway, nor to another hub's simulator.
-    if (started?.notifierGateway && config.notifier) config.notifier = { ...config.notifier, enabled: true, gateway: { ...config.notifier.gateway, ...started.notifierGateway } };
-    // The demo's subscriber system receives every case change, masked, as a subscription of the configuration.
-    if (started?.demoSubscription && !config.subscriptions.some((s) => s.id === started.demoSubscription!.id)) {
-      config.subscriptions = [...config.subscriptions, { ...started.demoSubscription, filter: {}, personalData: false, ratePerSecond: 0 }];
-      subscriberAdmin = started.subscriber ? `${started.subscriber.baseUrl}/_admin/state` : null;
-    }
+    if (started) subscriberAdmin = useDepartmentServers(config, started);
     // Loaded after the checks above, so that a start that cannot succeed says so at once.
     const { startHub } = await import('./start-hub');
     hub = await startHub(config, logger);

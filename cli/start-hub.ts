@@ -32,6 +32,9 @@ import { startHealthServer } from '../services/readiness';
 import { StoreJobQueue } from '../services/store/job-queue';
 import { BullJobQueue } from '../services/queue/bullmq-job-queue';
 import { loadCalendarDir, DEFAULT_CALENDAR_DIR } from '../core/calendar/calendar-file';
+import { WorkingCalendar } from '../core/calendar/working-calendar';
+import { isOfficeHours } from '../core/calendar/office-hours';
+import type { AdapterDefinition } from '../adapters/kit/definition';
 
 export interface RunningHub {
   context: HubContext;
@@ -116,8 +119,10 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
       if (!runsTransports) continue;
       const transport = resolveTransport(definition.transport, { adapter: definition, intake, leases: store.leases, cursors: store.cursors, files: store.files, logger: logger.child({ adapter: definition.id }), metrics, config });
       context.adapters.set(definition.id, { transport });
+      await watchForQuiet(context, definition);
     }
     registerStoreGauges(context);
+    registerWorkingHours(context, new WorkingCalendar(calendar.years));
 
     const broker = new ServiceBroker({
       nodeID: `hub-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
@@ -215,5 +220,28 @@ function registerStoreGauges(hub: HubContext): void {
     this.set({ queue: OUTBOX_QUEUE }, await store.outbox.depth());
     this.set({ queue: ALERTS_QUEUE }, await store.supervision.unpublishedCount());
     this.set({ queue: SMS_QUEUE }, await hub.jobs.depth(SMS_QUEUE));
+  };
+}
+
+/**
+ * What the alerts compare with, for a department whose transport runs on this node: its quiet
+ * period and end-to-end objective, and when it last sent something (until it sends again: its
+ * newest raw message or dropped file in the store, or else now, so that a department that never
+ * sent is quiet one period after the start).
+ */
+async function watchForQuiet(hub: HubContext, definition: AdapterDefinition): Promise<void> {
+  const { metrics, store } = hub;
+  metrics.adapterQuiet.set({ adapter: definition.id }, definition.monitoring.quietMinutes * 60);
+  metrics.adapterEndToEndObjective.set({ adapter: definition.id }, definition.monitoring.endToEndObjectiveSeconds);
+  // Pushed messages and polled pages are raw messages of the inbox; files are rows of the drop ledger.
+  const newest = Math.max(0, ...[await store.inbox.newest(definition.id), await store.files.newest(definition.id)].map((d) => d?.getTime() ?? 0));
+  metrics.adapterLastMessage.set({ adapter: definition.id }, (newest || Date.now()) / 1000);
+}
+
+/** hub_working_hours: whether the office is open now, by the wall clock Prometheus compares with (the configuration's office hours, the calendar's working days). */
+function registerWorkingHours(hub: HubContext, calendar: WorkingCalendar): void {
+  const { metrics, config } = hub;
+  (metrics.workingHours as any).collect = function collect(this: typeof metrics.workingHours) {
+    this.set(isOfficeHours(new Date(), config.monitoring.officeHours, calendar) ? 1 : 0);
   };
 }

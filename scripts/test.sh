@@ -22,6 +22,7 @@ node_modules/.bin/vite build --config services/console/web/vite.config.mts || fa
 bash scripts/ensure-services.sh || fail_early "the servers the tests need could not be started (see above)"
 bash scripts/ensure-chromium.sh || fail_early "Chromium for the browser tests could not be had (see above)"
 bash scripts/ensure-helm.sh || fail_early "helm for the chart's test could not be had (see above)"
+bash scripts/ensure-prometheus.sh || fail_early "Prometheus for test/prometheus.test.ts could not be had (see above)"
 
 rm -rf .test-data
 node_modules/.bin/mocha "$@"

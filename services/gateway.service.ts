@@ -200,6 +200,13 @@ export function gatewayService(hub: HubContext): ServiceSchema {
       ],
     },
     created(this: Service) {
+      // hub_ready: what /health/ready would answer, asked at each scrape, so that Prometheus sees
+      // readiness as the orchestrator does (infra/prometheus/rules: HubNotReady).
+      const gateway = this;
+      (hub.metrics.ready as any).collect = async function collect(this: typeof hub.metrics.ready) {
+        const { down } = await serversAnswer(hub, gateway.broker, redisClients);
+        this.set(down.length || missingServices(gateway).length ? 0 : 1);
+      };
       // moleculer-web waits for 'listening' only: a port in use would leave the node's start waiting
       // for ever. The listen callback is handed the error instead, so that the start fails with it.
       const server = (this as Service & { server: Server }).server;

@@ -49,6 +49,10 @@ export function answerMetrics(hub: HubContext, res: ServerResponse): void {
  */
 export async function startHealthServer(hub: HubContext, broker: ServiceBroker, host: string, port: number): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const redisClients = new Set<Redis>();
+  // hub_ready of this node: what its /health/ready answers, asked at each scrape (HubNotReady).
+  (hub.metrics.ready as any).collect = async function collect(this: typeof hub.metrics.ready) {
+    this.set((await serversAnswer(hub, broker, redisClients)).down.length ? 0 : 1);
+  };
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '').split('?')[0];
     if (req.method !== 'GET' || (url !== '/health/live' && url !== '/health/ready' && url !== '/metrics')) {

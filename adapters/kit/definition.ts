@@ -22,6 +22,17 @@ const schema = {
     },
     mapping: { type: 'string', default: 'mapping.yaml' },
     samples: { type: 'string', default: 'samples' },
+    // How the operators watch the department (infra/prometheus/): it is called quiet (an alert,
+    // during office hours) once it has sent nothing for quietMinutes; set it from how often the
+    // department really sends. Its messages' p99 from receipt to visible in the case store is held
+    // to endToEndObjectiveSeconds.
+    monitoring: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: {
+        quietMinutes: { type: 'number', exclusiveMinimum: 0, default: 60 },
+        endToEndObjectiveSeconds: { type: 'number', exclusiveMinimum: 0, default: 10 },
+      },
+    },
   },
 };
 const check = compileCheck(schema, { useDefaults: true });
@@ -55,5 +66,6 @@ export function loadAdapterDefinition(dir: string, overrides?: Record<string, un
     transport: raw.transport,
     mapping: path.resolve(dir, raw.mapping),
     samples: path.resolve(dir, raw.samples),
+    monitoring: { quietMinutes: raw.monitoring.quietMinutes, endToEndObjectiveSeconds: raw.monitoring.endToEndObjectiveSeconds },
   };
 }

@@ -107,6 +107,12 @@ export interface OutboxConfig {
   stream: { maxAgeHours: number; maxBytes: number };
 }
 
+/** What Prometheus is told besides the counts (infra/prometheus/). */
+export interface MonitoringConfig {
+  /** Beijing time, HH:MM; `to` may be 24:00. days: the calendar's working days, or every day. */
+  officeHours: { from: string; to: string; days: 'working' | 'all' };
+}
+
 export interface HubConfig {
   region: string;
   /** healthPort (HUB_HEALTH_PORT): where a node without the gateway answers /health/live and /health/ready; null: nowhere. */
@@ -140,6 +146,7 @@ export interface HubConfig {
   /** The subscriptions of the configuration (those created through the API are in the store). */
   subscriptions: SubscriptionConfig[];
   outbound: OutboundConfig;
+  monitoring: MonitoringConfig;
   logLevel: string;
   configFile: string;
 }
@@ -234,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, file: string | 
     evaluations: { ...raw.evaluations, publicBaseUrl: raw.evaluations.publicBaseUrl ? String(raw.evaluations.publicBaseUrl).replace(/\/+$/, '') : null },
     subscriptions: subscriptionsOf(raw.subscriptions, rel, env, where),
     outbound: raw.outbound,
+    monitoring: raw.monitoring,
     logLevel: raw.logLevel,
     configFile: where,
   };

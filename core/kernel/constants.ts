@@ -20,6 +20,11 @@ export const METRICS = {
   pollErrors: 'hub_poll_errors_total',
   pollPages: 'hub_poll_pages_total',
   outboundLag: 'hub_outbound_lag_seconds',
+  adapterQuiet: 'hub_adapter_quiet_seconds',
+  adapterEndToEndObjective: 'hub_adapter_end_to_end_objective_seconds',
+  adapterLastMessage: 'hub_adapter_last_message_timestamp_seconds',
+  workingHours: 'hub_working_hours',
+  ready: 'hub_ready',
 } as const;
 
 /**

@@ -19,7 +19,8 @@ export class HubMetrics {
   });
   readonly endToEnd = new client.Histogram({
     name: METRICS.endToEnd, help: 'Receipt of a message to its events visible in the case store', labelNames: ['adapter'], registers: [this.registry],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    // Up to 20 minutes: a month-end file's last chunk is visible minutes after the file came.
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200],
   });
   readonly deadLetters = new client.Gauge({
     name: METRICS.deadLetters, help: 'Dead letters waiting for a fix and a replay', labelNames: ['adapter'], registers: [this.registry],
@@ -46,6 +47,32 @@ export class HubMetrics {
 
   readonly outboundLag = new client.Gauge({
     name: METRICS.outboundLag, help: 'Age of the oldest event not yet taken by each subscription (target: the subscription id); 0 when none waits', labelNames: ['target'], registers: [this.registry],
+  });
+
+  readonly pollErrors = new client.Counter({
+    name: METRICS.pollErrors, help: 'Failed polls of a department feed (each is retried with backoff)', labelNames: ['adapter'], registers: [this.registry],
+  });
+  readonly pollPages = new client.Counter({
+    name: METRICS.pollPages, help: 'Pages read from department feeds', labelNames: ['adapter'], registers: [this.registry],
+  });
+
+  // What the alerts compare with (infra/prometheus/rules), from each adapter definition's
+  // monitoring section: how long a department may send nothing, and its end-to-end objective; when
+  // it last sent something, and whether the office is open now.
+  readonly adapterQuiet = new client.Gauge({
+    name: METRICS.adapterQuiet, help: 'How long each department system may send nothing before it is called quiet (its adapter definition, monitoring.quietMinutes)', labelNames: ['adapter'], registers: [this.registry],
+  });
+  readonly adapterEndToEndObjective = new client.Gauge({
+    name: METRICS.adapterEndToEndObjective, help: 'The p99 of hub_end_to_end_seconds each department system is held to (its adapter definition, monitoring.endToEndObjectiveSeconds)', labelNames: ['adapter'], registers: [this.registry],
+  });
+  readonly adapterLastMessage = new client.Gauge({
+    name: METRICS.adapterLastMessage, help: 'When each department system last sent something this node took in (Unix seconds; at start, its newest raw message or dropped file in the store, or the start)', labelNames: ['adapter'], registers: [this.registry],
+  });
+  readonly workingHours = new client.Gauge({
+    name: METRICS.workingHours, help: '1 during office hours (the configuration\'s monitoring.officeHours, on working days of the hub\'s calendar), 0 outside them', registers: [this.registry],
+  });
+  readonly ready = new client.Gauge({
+    name: METRICS.ready, help: 'This node\'s readiness as GET /health/ready answers it: 1 ready, 0 not (a server it depends on does not answer, or no node runs a service its routes call)', registers: [this.registry],
   });
 
   readonly calendarFallback = new client.Counter({

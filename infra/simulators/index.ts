@@ -37,7 +37,18 @@ export type SimulatorsOptions = {
   pace?: number;
 };
 
-export type Simulators = { stop(): Promise<void>; queryService?: VehicleQueryService; smsGateway?: SmsGatewaySimulator; subscriber?: SubscriberSimulator };
+export type Simulators = {
+  stop(): Promise<void>;
+  queryService?: VehicleQueryService;
+  smsGateway?: SmsGatewaySimulator;
+  subscriber?: SubscriberSimulator;
+  /**
+   * The departments that send to the hub, by adapter id: stopping one silences what that department
+   * sends while the others go on, as when its system or its link is down (the vehicle office's
+   * change feed is a server the hub polls: it stays, with the department servers).
+   */
+  senders: Record<string, { stop(): Promise<void> }>;
+};
 
 /** The departments' own servers, which the hub calls (the vehicle office's query service). */
 export type DepartmentServers = {
@@ -128,7 +139,8 @@ export async function startSimulators(options: SimulatorsOptions & { servers?: D
   const servers = options.servers ?? (await startDepartmentServers({ ...options, logger, seed, pace }));
   const stoppers: (() => Promise<void>)[] = [() => servers.stop()];
 
-  for (const s of [market, vehiclePush, tax]) {
+  const senders = { 'market-regulation': market, [VEHICLE_OFFICE_ADAPTER]: vehiclePush, 'tax-bureau': tax };
+  for (const s of Object.values(senders)) {
     s.start();
     stoppers.push(() => s.stop());
   }
@@ -138,6 +150,7 @@ export async function startSimulators(options: SimulatorsOptions & { servers?: D
     queryService: servers.queryService,
     smsGateway: servers.smsGateway,
     subscriber: servers.subscriber,
+    senders,
     stop: async () => {
       await Promise.all(stoppers.map((stop) => stop()));
       logger.info('department simulators stopped');

@@ -125,6 +125,8 @@ export class Intake implements IntakePort {
       }
     });
     for (const [result, n] of byResult) metrics.inboundMessages.inc({ adapter, result }, n);
+    // The department is talking (the quiet-department alert compares this with its quiet period).
+    metrics.adapterLastMessage.set({ adapter }, Date.now() / 1000);
     for (const { department, status, n } of byStatus.values()) metrics.events.inc({ department, status }, n);
   }
 

@@ -167,4 +167,10 @@ export class StoreFileLedgers implements FileLedgers {
   ledger(adapter: string, owner: string): FileLedger {
     return new FileDropLedger(this.db, adapter, owner);
   }
+
+  /** When an adapter's newest file was taken from its drop folder; null when it never took one (a few rows a day: no index needed). */
+  async newest(adapter: string): Promise<Date | null> {
+    const r = await this.db.query<{ at: string | Date | null }>('SELECT max(claimed_at) AS at FROM file_drops WHERE adapter = $1', [adapter]);
+    return r.rows[0]?.at ? new Date(r.rows[0].at) : null;
+  }
 }

@@ -120,6 +120,12 @@ export class Inbox implements InboxPort {
     if (!r.rows.length) throw new RetryableError(`raw message ${id} was processed by another node`, 'PROCESSED_ELSEWHERE', { messageId: id });
   }
 
+  /** When the newest raw message of an adapter was received; null when it has none. */
+  async newest(adapter: string): Promise<Date | null> {
+    const r = await this.db.query<{ at: string | Date | null }>('SELECT max(received_at) AS at FROM inbox WHERE adapter = $1', [adapter]);
+    return r.rows[0]?.at ? new Date(r.rows[0].at) : null;
+  }
+
   async get(id: string): Promise<RawMessage | null> {
     const r = await this.db.query<any>('SELECT id, adapter, received_at, content_type, headers, body, sha256 FROM inbox WHERE id = $1', [id]);
     return r.rows[0] ? this.toRaw(r.rows[0]) : null;

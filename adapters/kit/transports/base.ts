@@ -20,6 +20,11 @@ export interface AdapterDefinition {
   /** Path of the mapping profile. */
   mapping: string;
   samples: string;
+  /**
+   * quietMinutes: sending nothing for longer, during office hours, is alerted on (hub_adapter_quiet_seconds);
+   * endToEndObjectiveSeconds: the p99 from receipt to visible in the case store it is held to.
+   */
+  monitoring: { quietMinutes: number; endToEndObjectiveSeconds: number };
 }
 
 /**

@@ -39,7 +39,7 @@ describe('rest transport: a body nested deeper than any department message', () 
     validateOptions('rest', options, 'json-safety.test');
     const down = () => Promise.reject(new Error('store unreachable'));
     const intake = { profileOf: () => { throw new Error('no profile'); }, receive: () => { stored++; return down(); }, process: down, apply: down, recover: down } as unknown as Intake;
-    const adapter = { id: 'webhook-probe', name: 'probe', dir: '.', transport: { type: 'rest', options }, mapping: '', samples: '' };
+    const adapter = { id: 'webhook-probe', name: 'probe', dir: '.', transport: { type: 'rest', options }, mapping: '', samples: '', monitoring: { quietMinutes: 60, endToEndObjectiveSeconds: 10 } };
     const transport = new RestTransport({
       adapter, intake, leases: null as never, cursors: null as never, files: null as never, logger: createLogger('silent'), metrics: new HubMetrics(), config: null as never,
     }, options as unknown as RestOptions);

@@ -79,7 +79,7 @@ describe('rest transport: what it refuses before anything is stored', () => {
     const options = { maxBodyBytes: MAX_BODY, signature: { keys: { k1: SECRET } }, batch: {} };
     validateOptions('rest', options, 'rest.test');
     store = unreachableStore();
-    const adapter = { id: 'webhook-probe', name: 'probe', dir: '.', transport: { type: 'rest', options }, mapping: '', samples: '' };
+    const adapter = { id: 'webhook-probe', name: 'probe', dir: '.', transport: { type: 'rest', options }, mapping: '', samples: '', monitoring: { quietMinutes: 60, endToEndObjectiveSeconds: 10 } };
     const transport = new RestTransport({
       adapter, intake: store.intake, leases: null as never, cursors: null as never, files: null as never,
       logger: createLogger('silent'), metrics: new HubMetrics(), config: null as never,

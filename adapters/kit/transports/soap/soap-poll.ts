@@ -9,7 +9,6 @@ import type { Intake } from '../../../../core/ports/intake';
 import type { Leases } from '../../../../core/ports/jobs';
 import type { Logger } from '../../../../core/kernel/logger';
 import type { HubMetrics } from '../../../../core/kernel/metrics';
-import { METRICS } from '../../../../core/kernel/constants';
 import { ConfigError } from '../../../../core/kernel/errors';
 import { normaliseLocalTime, LocalTimeFormat } from '../../../../core/identifiers/local-time';
 import { LeasedPoll, PollRound } from '../../../../core/jobs/leased-poll';
@@ -135,10 +134,6 @@ function keysAt(seen: Map<string, string | null>, time: string): string[] {
 
 type SoapPage = FeedPage & { raw: HttpExchange; request: Record<string, unknown> };
 
-function getCounter(registry: client.Registry, name: string, help: string): client.Counter<'adapter'> {
-  return (registry.getSingleMetric(name) as client.Counter<'adapter'> | undefined) ?? new client.Counter({ name, help, labelNames: ['adapter'], registers: [registry] });
-}
-
 /** Canonical form of a time in the feed's notation (or any notation the normaliser knows). */
 export function canonicalTime(value: string, format?: LocalTimeFormat): string | null {
   const n = normaliseLocalTime(value, format);
@@ -179,8 +174,8 @@ export class SoapPoller {
     this.initial = { position: initial, keys: [] };
     this.cursors = deps.cursors;
     this.http = new SoapHttpClient({ timeoutMs: o.timeoutSeconds * 1000, maxBodyBytes: o.maxBodyBytes, encodings: o.encodings });
-    this.errors = getCounter(deps.metrics.registry, METRICS.pollErrors, 'Failed polls of a department feed (each is retried with backoff)');
-    this.pagesRead = getCounter(deps.metrics.registry, METRICS.pollPages, 'Pages read from department feeds');
+    this.errors = deps.metrics.pollErrors;
+    this.pagesRead = deps.metrics.pollPages;
     this.job = new LeasedPoll({
       name: `poll:${deps.adapter}`,
       leases: deps.leases,
