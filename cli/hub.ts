@@ -2,7 +2,10 @@ import net from 'node:net';
 import { loadConfig, overrideAdapter, HubConfig } from '../core/kernel/config';
 import { createLogger, Logger } from '../core/kernel/logger';
 import { HubError } from '../core/kernel/errors';
-import { DEMO_CONFIG } from '../core/kernel/paths';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DEMO_CONFIG, ROOT } from '../core/kernel/paths';
+import { startTracing, stopTracing, tracesEndpoint } from '../core/kernel/tracing';
 import type { RunningHub } from './start-hub';
 import { replayCommand } from './replay-command';
 import { reprojectCommand } from './reproject-command';
@@ -29,6 +32,9 @@ const USAGE = `usage: hub <command>
 Environment: HUB_CONFIG (required by start, unless --demo), HUB_HTTP_HOST, HUB_HTTP_PORT, HUB_DATA_DIR, HUB_STORE,
 HUB_TRANSPORTER, HUB_NAMESPACE, HUB_SERVICES, HUB_LOG_LEVEL, HUB_OUTBOX_DISPATCH, HUB_POLLING_OFF, HUB_DATA_KEY_FILE`;
 
+/** The hub's version (package.json), as its traces name it. */
+const HUB_VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
 /** How long `hub start` waits for a PostgreSQL store to answer: a start that cannot succeed ends within 5 s. */
 const STORE_CONNECT_TIMEOUT_MS = 2000;
 /** After a failed start, how long the process may take to let go of what it opened before it is ended. */
@@ -45,7 +51,10 @@ async function start(args: string[]): Promise<number> {
   } catch (err) {
     return cannotStart(err, null);
   }
+  // Traces go to the OTLP endpoint of the OTEL_* variables; none configured, tracing is off.
+  const tracing = startTracing({ version: HUB_VERSION, services: config.services === 'all' ? 'all' : config.services.join(',') });
   const logger = createLogger(config.logLevel);
+  if (tracing) logger.info({ endpoint: tracesEndpoint() }, 'traces sent over OTLP/HTTP (OTEL_EXPORTER_OTLP_*)');
   if (config.queue) logger.info({ queue: withoutPassword(config.queue) }, 'jobs (SMS, outbound deliveries) on BullMQ in Redis (HUB_QUEUE); polling and sweeps stay under leases in the store');
   const withSimulators = args.includes('--with-simulators');
   let servers: { stop(): Promise<void> } | null = null;
@@ -103,6 +112,8 @@ async function start(args: string[]): Promise<number> {
       void (async () => {
         await simulators?.stop().catch(() => undefined);
         await hub.stop();
+        // The spans of the last messages go before the process ends.
+        await stopTracing().catch((err) => logger.warn({ err: (err as Error).message }, 'the last spans were not sent'));
         clearInterval(running);
         resolve();
       })();
