@@ -161,7 +161,8 @@ export class Intake implements IntakePort {
           const p = await plan(raw);
           if (!p) await store.inbox.markProcessed(raw.id, 0, { refused: 'unreadable on recovery' });
           else if ('close' in p) await store.inbox.markProcessed(raw.id, 0, p.close);
-          else await this.process(raw, p.records, { batch: p.batch, precheck: p.precheck });
+          // A message taken up again begins a trace of its own, as it did when it arrived.
+          else await inSpan(`recover ${adapter}`, { root: true, attributes: () => ({ [SPAN_ATTRS.adapter]: adapter, [SPAN_ATTRS.messageId]: raw.id }) }, () => this.process(raw, p.records, { batch: p.batch, precheck: p.precheck }));
           n++;
         } catch (err) {
           failed.add(raw.id);
