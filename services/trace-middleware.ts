@@ -60,7 +60,7 @@ export function traceMiddleware(): Middleware {
             'messaging.operation.type': 'process',
             'messaging.destination.name': chan.name,
             'messaging.consumer.group.name': chan.group,
-            ...(typeof id === 'string' ? { [SPAN_ATTRS.eventId]: id } : {}),
+            ...(typeof id === 'string' || typeof id === 'number' ? { 'messaging.message.id': String(id) } : {}),
             ...(typeof subject === 'string' ? { [SPAN_ATTRS.supervisionCode]: subject } : {}),
           }),
         }, () => next(msg, raw));

@@ -109,6 +109,12 @@ describe('traces: one market regulation batch through a two-node cluster (NATS, 
     const ids = new Set(spans.map((s) => s.spanId));
     for (const s of spans) if (s !== root) assert.ok(ids.has(s.parentSpanId), `${s.name} hangs from a span of the trace:\n${describeSpans(spans)}`);
     assert.equal(spans.filter((s) => !s.parentSpanId).length, 1, 'one root');
+    // Only this message's work: the outbox dispatcher's round (nudged by its commit) and the alerts
+    // the supervisor raised are not counted in it.
+    for (const s of spans.filter((x) => x.name.startsWith('consume ') || x.name.startsWith('publish '))) {
+      assert.match(s.name, /case\.event\.applied$/, `${s.name} is not part of the batch's trace`);
+      assert.ok(codes.includes(String(s.attributes['hub.supervision_code'])), `${s.name} names one of the batch's cases`);
+    }
 
     // Two processes: the gateway's (adapter, inbox, mapping, store) and the workers' (the supervisor's consumer).
     const pidOf = (s: ReceivedSpan) => s.resource['process.pid'];

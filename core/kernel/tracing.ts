@@ -25,7 +25,6 @@ export const SPAN_ATTRS = {
   duplicate: 'hub.records.duplicate',
   rejected: 'hub.records.rejected',
   supervisionCode: 'hub.supervision_code',
-  eventId: 'hub.event_id',
   file: 'hub.file_id',
   services: 'hub.services',
 } as const;
@@ -136,6 +135,14 @@ export function inSpan<T>(name: string, opts: SpanOptions, fn: (span: Span) => P
       span.end();
     }
   });
+}
+
+/**
+ * Runs fn outside whatever trace is active: for work a message's code only sets going (the outbox
+ * dispatcher nudged by a commit), which must not be counted in that message's trace.
+ */
+export function outsideTrace<T>(fn: () => T): T {
+  return provider ? context.with(ROOT_CONTEXT, fn) : fn();
 }
 
 /** Sets attributes on a span when it records; `attributes` is not called otherwise. */

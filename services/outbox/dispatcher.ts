@@ -4,7 +4,7 @@ import type { Lease } from '../../core/ports/jobs';
 import type { Logger } from '../../core/kernel/logger';
 import type { OutboxStore, OutboxEntry } from './outbox-store';
 import type { ChannelName } from '../../core/ports/channel';
-import { contextFrom, inSpan, SpanKind, SPAN_ATTRS } from '../../core/kernel/tracing';
+import { contextFrom, inSpan, outsideTrace, SpanKind, SPAN_ATTRS } from '../../core/kernel/tracing';
 
 /** A message stored with the change that raised it, waiting for the bus: the supervisor's alerts. */
 export interface StoredMessage {
@@ -77,7 +77,9 @@ export class OutboxDispatcher {
     // After a refusal the backoff stands: commits must not hammer a bus that is down.
     if (this.timer && this.failures) return;
     if (this.timer) { clearTimeout(this.timer); this.timer = null; }
-    this.running = this.round().finally(() => {
+    // A round is nudged by a commit, inside the committing message's trace: it belongs to none
+    // (each event is published in its own message's trace, kept with its outbox row).
+    this.running = outsideTrace(() => this.round()).finally(() => {
       this.running = null;
       if (this.stopped) return;
       if (this.again && this.failures === 0) { this.again = false; this.nudge(); return; }
@@ -170,7 +172,7 @@ export class OutboxDispatcher {
       parent: contextFrom({ traceparent }) ?? undefined,
       attributes: () => ({
         'messaging.system': 'moleculer-channels', 'messaging.operation.type': 'send', 'messaging.destination.name': CHANNELS.eventApplied,
-        [SPAN_ATTRS.eventId]: eventId, ...(event.subject ? { [SPAN_ATTRS.supervisionCode]: event.subject } : {}),
+        'messaging.message.id': eventId, ...(event.subject ? { [SPAN_ATTRS.supervisionCode]: event.subject } : {}),
       }),
     }, () => this.deps.channels.publish(CHANNELS.eventApplied, event, { id: eventId }));
   }
