@@ -2,7 +2,10 @@ import net from 'node:net';
 import { loadConfig, HubConfig } from '../core/kernel/config';
 import { createLogger, Logger } from '../core/kernel/logger';
 import { HubError } from '../core/kernel/errors';
-import { DEMO_CONFIG } from '../core/kernel/paths';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DEMO_CONFIG, ROOT } from '../core/kernel/paths';
+import { startTracing, stopTracing, tracesEndpoint } from '../core/kernel/tracing';
 import type { RunningHub } from './start-hub';
 import { replayCommand } from './replay-command';
 import { reprojectCommand } from './reproject-command';
@@ -28,7 +31,11 @@ const USAGE = `usage: hub <command>
   calendar check FILE…                        check working-day calendar files (contracts/calendar/<year>.yaml): days off, adjusted and working days
 
 Environment: HUB_CONFIG (required by start, unless --demo), HUB_HTTP_HOST, HUB_HTTP_PORT, HUB_HEALTH_PORT, HUB_DATA_DIR, HUB_STORE,
-HUB_TRANSPORTER, HUB_NAMESPACE, HUB_SERVICES, HUB_LOG_LEVEL, HUB_OUTBOX_DISPATCH, HUB_POLLING_OFF, HUB_DATA_KEY_FILE`;
+HUB_TRANSPORTER, HUB_NAMESPACE, HUB_SERVICES, HUB_LOG_LEVEL, HUB_OUTBOX_DISPATCH, HUB_POLLING_OFF, HUB_DATA_KEY_FILE;
+OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (traces over OTLP/HTTP; the other OTEL_* variables as OpenTelemetry defines them)`;
+
+/** The hub's version (package.json), as its traces name it. */
+const HUB_VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 /** How long `hub start` waits for a PostgreSQL store to answer: a start that cannot succeed ends within 5 s. */
 const STORE_CONNECT_TIMEOUT_MS = 2000;
@@ -46,7 +53,10 @@ async function start(args: string[]): Promise<number> {
   } catch (err) {
     return cannotStart(err, null);
   }
+  // Traces go to the OTLP endpoint of the OTEL_* variables; none configured, tracing is off.
+  const tracing = startTracing({ version: HUB_VERSION, services: config.services === 'all' ? 'all' : config.services.join(',') });
   const logger = createLogger(config.logLevel);
+  if (tracing) logger.info({ endpoint: withoutPassword(tracesEndpoint() ?? '') }, 'traces sent over OTLP/HTTP (OTEL_EXPORTER_OTLP_*)');
   if (config.queue) logger.info({ queue: withoutPassword(config.queue) }, 'jobs (SMS, outbound deliveries) on BullMQ in Redis (HUB_QUEUE); polling and sweeps stay under leases in the store');
   const withSimulators = args.includes('--with-simulators');
   let servers: { stop(): Promise<void> } | null = null;
@@ -96,6 +106,8 @@ async function start(args: string[]): Promise<number> {
       void (async () => {
         await simulators?.stop().catch(() => undefined);
         await hub.stop();
+        // The spans of the last messages go before the process ends.
+        await stopTracing().catch((err) => logger.warn({ err: (err as Error).message }, 'the last spans were not sent'));
         clearInterval(running);
         resolve();
       })();

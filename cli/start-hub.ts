@@ -19,6 +19,7 @@ import { deadLettersService } from '../services/dead-letters.service';
 import { filesService } from '../services/files.service';
 import { mappingService, profilesService } from '../services/mapping.service';
 import { busMiddleware } from '../services/outbox/bus';
+import { traceMiddleware } from '../services/trace-middleware';
 import { BrokerChannels } from '../services/outbox/broker-channels';
 import { startDispatch } from '../services/outbox/outbox-dispatch';
 import { OUTBOX_QUEUE, ALERTS_QUEUE, SMS_QUEUE } from '../core/kernel/constants';
@@ -135,8 +136,9 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
       // The `hub` command stops the node on SIGTERM and SIGINT, in order (gateway, transports, store):
       // moleculer's own handlers would stop the broker alone and end the process before the rest.
       skipProcessEventRegistration: true,
-      // The bus: in-process without a transporter, NATS JetStream with one (services/outbox/).
-      middlewares: [busMiddleware(config)],
+      // The bus: in-process without a transporter, NATS JetStream with one (services/outbox/); and
+      // OpenTelemetry across calls and channel messages (nothing while tracing is off).
+      middlewares: [busMiddleware(config), traceMiddleware()],
     });
     channels.attach(broker);
     for (const name of wanted) {

@@ -12,6 +12,8 @@ import { serveConsoleIndex, serveConsoleAsset } from './console/console-assets';
 import { serveStatusPage, lookupRedirect, sendHtml, renderLookupPage, PublicCase } from './console/status-page';
 import { departmentCatalogue, whoAmI } from './console/who-am-i';
 import { serversAnswer, answerMetrics } from './readiness';
+import { annotate, inSpan, tracingOn, SpanKind, SPAN_ATTRS } from '../core/kernel/tracing';
+import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE } from '@opentelemetry/semantic-conventions';
 
 /** The caller a bearer token names, as services see it (ctx.meta.user). */
 export function callerOf(token: TokenConfig): { name: string; roles: string[]; personalData: boolean; departments?: string[] } {
@@ -81,7 +83,17 @@ export function gatewayService(hub: HubContext): ServiceSchema {
   const transportAliases: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {};
   for (const { transport } of hub.adapters.values()) {
     for (const r of transport.httpRoutes()) {
-      transportAliases[`${r.method} ${r.path}`] = (req, res) => { void r.handler(req, res); };
+      // Each request a department sends begins a trace of its own (core/kernel/tracing: nothing while tracing is off).
+      transportAliases[`${r.method} ${r.path}`] = !tracingOn() ? (req, res) => { void r.handler(req, res); } : (req, res) => {
+        void inSpan(`${r.method} ${r.path}`, {
+          kind: SpanKind.SERVER,
+          root: true,
+          attributes: () => ({ [SPAN_ATTRS.adapter]: transport.adapterId, [ATTR_HTTP_REQUEST_METHOD]: r.method, [ATTR_HTTP_ROUTE]: r.path }),
+        }, async (span) => {
+          await r.handler(req, res);
+          annotate(span, () => ({ [ATTR_HTTP_RESPONSE_STATUS_CODE]: res.statusCode }));
+        });
+      };
     }
   }
   return {

@@ -41,6 +41,9 @@ export const CHANNELS = {
 /** Where the bus puts a message that a consumer failed on after every retry. */
 export const BUS_FAILED_CHANNEL = 'bus.failed';
 
+/** The key of a Moleculer call's meta that carries the caller's W3C trace context to another node (services/trace-middleware.ts). */
+export const TRACE_META = '$otel';
+
 /** The queue label of hub_queue_depth for events committed and not yet published. */
 export const OUTBOX_QUEUE = 'outbox';
 

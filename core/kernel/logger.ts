@@ -1,5 +1,6 @@
 import pino, { Logger } from 'pino';
 import { maskPersonalData, maskText } from './personal-data';
+import { activeTraceIds } from './tracing';
 
 export type { Logger };
 
@@ -10,6 +11,13 @@ export function createLogger(level = 'info', destination?: pino.DestinationStrea
       level,
       base: { app: 'case-exchange-hub' },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // The trace a line was written in (core/kernel/tracing), named as OpenTelemetry's pino
+      // instrumentation names them, so that a log store links the line to its trace. A fresh object
+      // each time: pino merges the line's fields into it.
+      mixin() {
+        const ids = activeTraceIds();
+        return ids ? { trace_id: ids.traceId, span_id: ids.spanId } : {};
+      },
       formatters: {
         level: (label) => ({ level: label }),
         log: (obj) => maskPersonalData(obj),

@@ -7,6 +7,7 @@ import type { ListCursor } from '../../core/kernel/list-cursor';
 import { projectCase, projectOrdered, orderTimeline, StoredEvent, CaseProjection, ProjectedEvent } from './projection';
 import { isoBeijing } from '../store/sql-time';
 import type { DataKeys } from '../../core/kernel/data-keys';
+import { activeTraceparent } from '../../core/kernel/tracing';
 import { isSealedApplicant, lookupIdNumber, openApplicant, openEvent, openText, sealEvent, SEALED, StoredApplicant } from '../../core/ports/sealed-data';
 
 export type ApplyResult =
@@ -245,7 +246,10 @@ export class CaseStore {
       return [event.id, seqs[i], code, p.adapter, p.rawMessageId, event.data.status, event.data.statusTime, receivedAt, body];
     }));
     // Each applied event waits in the outbox (migration 011), committed with it, until the bus has it.
-    await tx.insertRows('outbox', ['seq', 'event_id'], rows.map(({ event }, i) => [seqs[i], event.id]));
+    // With tracing on, the row keeps the trace of the message that applied it (migration 026).
+    const traceparent = activeTraceparent();
+    if (traceparent) await tx.insertRows('outbox', ['seq', 'event_id', 'traceparent'], rows.map(({ event }, i) => [seqs[i], event.id, traceparent]));
+    else await tx.insertRows('outbox', ['seq', 'event_id'], rows.map(({ event }, i) => [seqs[i], event.id]));
     return byCase;
   }
 

@@ -7,6 +7,7 @@ import type { RawMessage } from '../store/store';
 import type { NewDeadLetter } from '../cases/dead-letter-store';
 import type { SqlExecutor } from '../store/sql-driver';
 import type { ApplyInput } from '../../core/ports/event-row';
+import { annotate, annotateActive, inSpan, SPAN_ATTRS } from '../../core/kernel/tracing';
 
 /**
  * The path every department message takes, whatever its transport: the raw bytes are stored first
@@ -27,7 +28,15 @@ export class Intake implements IntakePort {
 
   /** Stores the raw message durably. Only after this may a transport acknowledge anything. */
   async receive(adapter: string, body: Buffer, contentType: string | null, headers: Record<string, string>): Promise<RawMessage> {
-    return this.deps.metrics.time('inbox', () => this.deps.store.inbox.put(adapter, body, contentType, headers));
+    // The first step of a message's trace: the transport's span is its parent.
+    const raw = await inSpan('inbox', { attributes: () => ({ [SPAN_ATTRS.adapter]: adapter, 'hub.bytes': body.length }) }, async (span) => {
+      const stored = await this.deps.metrics.time('inbox', () => this.deps.store.inbox.put(adapter, body, contentType, headers));
+      annotate(span, () => ({ [SPAN_ATTRS.messageId]: stored.id }));
+      return stored;
+    });
+    // The transport's span, which the message's trace is found by.
+    annotateActive(() => ({ [SPAN_ATTRS.messageId]: raw.id }));
+    return raw;
   }
 
   async process(raw: RawMessage, records: readonly unknown[], opts: ProcessOptions = {}): Promise<RecordOutcome[]> {
@@ -35,7 +44,7 @@ export class Intake implements IntakePort {
     const adapter = raw.adapter;
     const profile = profiles.get(adapter);
     const source: RecordSource = { adapter, rawMessageId: raw.id, receivedAt: raw.receivedAt, batch: opts.batch };
-    const mapped: MappedRecord[] = await metrics.time('map', async () => {
+    const mapped: MappedRecord[] = await inSpan('map', { attributes: () => ({ [SPAN_ATTRS.adapter]: adapter, [SPAN_ATTRS.messageId]: raw.id, [SPAN_ATTRS.records]: records.length }) }, () => metrics.time('map', async () => {
       const out: MappedRecord[] = [];
       for (let i = 0; i < records.length; i++) {
         const pre = opts.precheck?.(records[i], i);
@@ -46,7 +55,7 @@ export class Intake implements IntakePort {
         out.push(r.ok ? { index: i, record: records[i], event: r.event } : { index: i, record: records[i], failure: r.failure, deadLetter: true });
       }
       return out;
-    });
+    }));
 
     const applied = await this.apply(source, mapped, {
       commitWith: async (tx, outcomes) => {
@@ -54,7 +63,7 @@ export class Intake implements IntakePort {
         if (opts.commitWith) await opts.commitWith(tx, outcomes);
       },
     });
-    logger.info({ adapter, messageId: raw.id, records: records.length, accepted: count(applied, 'accepted'), duplicate: count(applied, 'duplicate'), rejected: count(applied, 'rejected') }, 'message processed');
+    logger.info({ adapter, messageId: raw.id, records: records.length, accepted: count(applied, 'accepted'), duplicate: count(applied, 'duplicate'), rejected: count(applied, 'rejected'), ...supervisionCodes(applied) }, 'message processed');
     return applied;
   }
 
@@ -65,14 +74,19 @@ export class Intake implements IntakePort {
    */
   async apply(source: RecordSource, mapped: readonly MappedRecord[], progress: Progress = {}): Promise<RecordOutcome[]> {
     const { store, metrics } = this.deps;
-    const outcomes = await metrics.time('apply', () =>
-      store.driver.transaction(async (tx) => {
-        if (progress.before) await progress.before(tx);
-        const out = await this.applyMappedIn(tx, source, mapped);
-        if (progress.commitWith) await progress.commitWith(tx, out);
-        return out;
-      }),
-    );
+    // The store's span: the outbox rows written in it keep its context for the bus (migration 026).
+    const outcomes = await inSpan('store.apply', { attributes: () => ({ [SPAN_ATTRS.adapter]: source.adapter, [SPAN_ATTRS.messageId]: source.rawMessageId, [SPAN_ATTRS.records]: mapped.length }) }, async (span) => {
+      const out = await metrics.time('apply', () =>
+        store.driver.transaction(async (tx) => {
+          if (progress.before) await progress.before(tx);
+          const applied = await this.applyMappedIn(tx, source, mapped);
+          if (progress.commitWith) await progress.commitWith(tx, applied);
+          return applied;
+        }),
+      );
+      annotate(span, () => ({ [SPAN_ATTRS.accepted]: count(out, 'accepted'), [SPAN_ATTRS.duplicate]: count(out, 'duplicate'), [SPAN_ATTRS.rejected]: count(out, 'rejected'), ...singleCode(out) }));
+      return out;
+    });
     metrics.endToEnd.observe({ adapter: source.adapter }, (Date.now() - source.receivedAt.getTime()) / 1000);
     this.account(source, mapped, outcomes);
     return outcomes;
@@ -149,7 +163,8 @@ export class Intake implements IntakePort {
           const p = await plan(raw);
           if (!p) await store.inbox.markProcessed(raw.id, 0, { refused: 'unreadable on recovery' });
           else if ('close' in p) await store.inbox.markProcessed(raw.id, 0, p.close);
-          else await this.process(raw, p.records, { batch: p.batch, precheck: p.precheck });
+          // A message taken up again begins a trace of its own, as it did when it arrived.
+          else await inSpan(`recover ${adapter}`, { root: true, attributes: () => ({ [SPAN_ATTRS.adapter]: adapter, [SPAN_ATTRS.messageId]: raw.id }) }, () => this.process(raw, p.records, { batch: p.batch, precheck: p.precheck }));
           n++;
         } catch (err) {
           failed.add(raw.id);
@@ -164,6 +179,25 @@ function summarise(o: RecordOutcome) {
   return o.result === 'rejected' ? { i: o.index, r: o.result, field: o.field, rule: o.rule } : { i: o.index, r: o.result, e: o.eventId, c: o.supervisionCode };
 }
 
-function count(list: RecordOutcome[], result: string): number {
+/** How many supervision codes a message's log line names at most (a batch of 500 records names its first ones). */
+const CODES_LOGGED = 20;
+
+/** The supervision codes a message's records went to, for its log line: `supervisionCode` when there is one, else the first ones. */
+function supervisionCodes(list: readonly RecordOutcome[]): { supervisionCode?: string; supervisionCodes?: string[]; moreSupervisionCodes?: number } {
+  const codes = new Set<string>();
+  for (const o of list) if (o.result !== 'rejected' && o.supervisionCode) codes.add(o.supervisionCode);
+  if (codes.size === 0) return {};
+  if (codes.size === 1) return { supervisionCode: [...codes][0] };
+  const all = [...codes];
+  return { supervisionCodes: all.slice(0, CODES_LOGGED), ...(all.length > CODES_LOGGED ? { moreSupervisionCodes: all.length - CODES_LOGGED } : {}) };
+}
+
+/** The supervision code of a span's records when they all went to one case (a span attribute holds one value). */
+function singleCode(list: readonly RecordOutcome[]): Record<string, string> {
+  const one = supervisionCodes(list).supervisionCode;
+  return one ? { [SPAN_ATTRS.supervisionCode]: one } : {};
+}
+
+function count(list: readonly RecordOutcome[], result: string): number {
   return list.filter((o) => o.result === result).length;
 }

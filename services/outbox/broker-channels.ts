@@ -1,6 +1,7 @@
 import type { ServiceBroker } from 'moleculer';
 import { RetryableError } from '../../core/kernel/errors';
 import type { Channels, ChannelName, PublishOptions } from '../../core/ports/channel';
+import { activeCarrier } from '../../core/kernel/tracing';
 
 /**
  * The channel port over a Moleculer broker that runs the bus middleware. Made before the broker
@@ -22,7 +23,10 @@ export class BrokerChannels implements Channels {
   async publish(channel: ChannelName, message: unknown, opts: PublishOptions = {}): Promise<void> {
     const broker = this.broker as unknown as { sendToChannel?: (name: string, payload: unknown, opts: object) => Promise<void> } | null;
     if (!broker?.sendToChannel) throw new RetryableError(`no bus to publish on ${channel} yet`, 'BUS_NOT_READY', { channel });
-    // msgID: JetStream drops a second publish of the same id within its duplicate window.
-    await broker.sendToChannel(channel, message, opts.id ? { msgID: opts.id } : {});
+    // msgID: JetStream drops a second publish of the same id within its duplicate window. The
+    // active trace context (the publish span) goes in the message's headers, for its consumers.
+    const sendOpts = opts.id ? { msgID: opts.id } : {};
+    const headers = activeCarrier();
+    await broker.sendToChannel(channel, message, headers ? { ...sendOpts, headers } : sendOpts);
   }
 }

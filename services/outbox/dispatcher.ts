@@ -4,6 +4,7 @@ import type { Lease } from '../../core/ports/jobs';
 import type { Logger } from '../../core/kernel/logger';
 import type { OutboxStore, OutboxEntry } from './outbox-store';
 import type { ChannelName } from '../../core/ports/channel';
+import { contextFrom, inSpan, outsideTrace, SpanKind, SPAN_ATTRS } from '../../core/kernel/tracing';
 
 /** A message stored with the change that raised it, waiting for the bus: the supervisor's alerts. */
 export interface StoredMessage {
@@ -76,7 +77,9 @@ export class OutboxDispatcher {
     // After a refusal the backoff stands: commits must not hammer a bus that is down.
     if (this.timer && this.failures) return;
     if (this.timer) { clearTimeout(this.timer); this.timer = null; }
-    this.running = this.round().finally(() => {
+    // A round is nudged by a commit, inside the committing message's trace: it belongs to none
+    // (each event is published in its own message's trace, kept with its outbox row).
+    this.running = outsideTrace(() => this.round()).finally(() => {
       this.running = null;
       if (this.stopped) return;
       if (this.again && this.failures === 0) { this.again = false; this.nudge(); return; }
@@ -141,7 +144,7 @@ export class OutboxDispatcher {
   private async publish(entries: readonly OutboxEntry[]): Promise<number[]> {
     const { channels, logger } = this.deps;
     const outcomes = await Promise.allSettled(entries.map((e) => e.event
-      ? channels.publish(CHANNELS.eventApplied, e.event, { id: e.eventId })
+      ? (e.traceparent ? this.publishTraced(e.event, e.eventId, e.traceparent) : channels.publish(CHANNELS.eventApplied, e.event, { id: e.eventId }))
       : Promise.resolve()));
     const done: number[] = [];
     for (let i = 0; i < entries.length; i++) {
@@ -156,6 +159,22 @@ export class OutboxDispatcher {
       done.push(e.seq);
     }
     return done;
+  }
+
+  /**
+   * Publishes an event in the trace of the message that applied it (its outbox row kept the
+   * context): a producer span, whose context the bus carries to the consumers. Tracing off, the
+   * span records nothing and the publish is the plain one.
+   */
+  private publishTraced(event: NonNullable<OutboxEntry['event']>, eventId: string, traceparent: string): Promise<void> {
+    return inSpan(`publish ${CHANNELS.eventApplied}`, {
+      kind: SpanKind.PRODUCER,
+      parent: contextFrom({ traceparent }) ?? undefined,
+      attributes: () => ({
+        'messaging.system': 'moleculer-channels', 'messaging.operation.type': 'send', 'messaging.destination.name': CHANNELS.eventApplied,
+        'messaging.message.id': eventId, ...(event.subject ? { [SPAN_ATTRS.supervisionCode]: event.subject } : {}),
+      }),
+    }, () => this.deps.channels.publish(CHANNELS.eventApplied, event, { id: eventId }));
   }
 
   /** Publishes the stored messages until none is left; false when the bus refused one (it and those after it wait). */

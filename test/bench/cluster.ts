@@ -18,20 +18,20 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { spawn, ChildProcess } from 'node:child_process';
 import pg from 'pg';
-import { postBatch, MarketBatch, MarketEvent } from '../../infra/simulators/market-regulation';
-import { beijingIso } from '../../infra/simulators/beijing-time';
 import { ROOT } from '../../core/kernel/paths';
 import { createTestDatabase, requireNats, requireRedis, deleteStreams, deleteQueueKeys, freePort } from '../support/servers';
 import { spawnHub, makeRunNode, cpuSeconds, waitFor, HubProcess } from '../support/hub';
+import { load as loadWith, pct, sleep } from './webhook-load';
 
 const SECONDS = Number(process.env.BENCH_CLUSTER_SECONDS ?? 20);
 const CONCURRENCY = 8;
 const BATCH = 100;
 const GOAL_EVENTS_PER_SECOND = 5000;
 const INBOUND = '/api/v1/inbound/market-regulation';
+/** Posts batches of BATCH new cases from CONCURRENCY senders until `seconds` have passed since the first post. */
+const load = (url: string, prefix: string, seconds: number) => loadWith(`${url}${INBOUND}`, prefix, seconds, { concurrency: CONCURRENCY, batch: BATCH });
 
 /** What one load run measured. */
 interface Figure {
@@ -49,72 +49,6 @@ interface Figure {
   cpu: { name: string; seconds: number }[];
   /** CPU seconds of this process, the load generator, over the same window. */
   loadCpu: number;
-}
-
-function pct(values: number[], q: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] : NaN;
-}
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
-}
-
-
-/**
- * A batch of new cases, as test/roles.test.ts makes them (its item and applicant), each event a
- * case of its own. The status time is now rather than a fixed day: cases dated weeks back turn RED
- * and raise alerts (README, "Outbound subscriptions"), work neither figure is meant to measure.
- */
-function marketBatch(prefix: string, seq: number): MarketBatch {
-  const statusTime = beijingIso(Date.now());
-  const events = Array.from({ length: BATCH }, (_, i) => ({
-    eventId: randomUUID(), caseNo: `${prefix}${seq}x${i}`, itemCode: 'SCJG-DJ-001', status: 'SUBMITTED', statusTime,
-    applicant: { type: 'PERSON', name: '刘芳', idNumber: '130105197806241283', mobile: '15833321907' },
-    officer: null, supervisionCode: null, remark: null,
-  } as MarketEvent));
-  return { batchId: `${prefix}-${seq}`, events };
-}
-
-interface LoadResult {
-  accepted: number;
-  refused: Map<string, number>;
-  batches: number;
-  latencyMs: number[];
-  firstPost: number;
-  lastAnswer: number;
-}
-
-/** Posts batches from CONCURRENCY senders until `seconds` have passed since the first post. */
-async function load(url: string, prefix: string, seconds: number): Promise<LoadResult> {
-  const result: LoadResult = { accepted: 0, refused: new Map(), batches: 0, latencyMs: [], firstPost: Date.now(), lastAnswer: 0 };
-  const until = result.firstPost + seconds * 1000;
-  let seq = 0;
-  const refuse = (why: string, n: number) => result.refused.set(why, (result.refused.get(why) ?? 0) + n);
-  const sender = async () => {
-    while (Date.now() < until) {
-      const batch = marketBatch(prefix, seq++);
-      const t = performance.now();
-      try {
-        const r = await postBatch(`${url}${INBOUND}`, batch);
-        result.latencyMs.push(performance.now() - t);
-        result.batches++;
-        if (r.status !== 200) {
-          refuse(`HTTP ${r.status}`, BATCH);
-        } else {
-          for (const x of (r.body as { results: { result: string; reason?: string }[] }).results) {
-            if (x.result === 'accepted') result.accepted++;
-            else refuse(`${x.result}${x.reason ? ` (${x.reason})` : ''}`, 1);
-          }
-        }
-      } catch (err) {
-        refuse((err as Error).message, BATCH);
-      }
-      result.lastAnswer = Date.now();
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, sender));
-  return result;
 }
 
 /** One line of /proc/<pid>/stat, its fields after the command name, and the command name. */

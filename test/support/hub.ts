@@ -101,7 +101,7 @@ export async function spawnHub(env: Record<string, string>, args: string[] = [],
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`hub did not start within 60 s:\n${out}`)), 60_000);
     const check = () => {
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = /listening on (http:\/\/[^\s"]+)/.exec(out);
       if (m) { clearTimeout(timer); resolve(m[1]); }
     };
     proc.stdout!.on('data', check);

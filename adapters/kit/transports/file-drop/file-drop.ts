@@ -15,6 +15,7 @@ import { ReceiptSpec, stageReceipt, publishReceipt, recordFields, toStoredResult
 import { mapFileRecords, MappedChunk, RecordJob } from './file-drop-records';
 import { checkInWorker, mapInWorker, WorkerAborted } from './file-drop-worker';
 import optionsSchema from './file-drop.schema.json';
+import { inSpan, SpanKind, SPAN_ATTRS } from '../../../../core/kernel/tracing';
 
 export interface FileDropOptions {
   root?: string;
@@ -232,7 +233,12 @@ export class FileDropTransport extends Transport<FileDropOptions> {
       while (row && !signal.aborted) {
         switch (row.state) {
           case 'claimed': row = await this.check(row, signal); break;
-          case 'applying': row = await this.apply(row, signal); break;
+          case 'applying': {
+            // A file's records are one message: its trace begins here (core/kernel/tracing).
+            const applying: FileRow = row;
+            row = await inSpan(`file ${this.adapterId}`, { root: true, kind: SpanKind.CONSUMER, attributes: () => ({ [SPAN_ATTRS.adapter]: this.adapterId, [SPAN_ATTRS.messageId]: applying.id, [SPAN_ATTRS.records]: applying.records ?? 0 }) }, (): Promise<FileRow | null> => this.apply(applying, signal));
+            break;
+          }
           case 'duplicate': {
             const original = await this.ledger.get(row.duplicateOf!);
             if (!original || !FINISHED.has(original.state)) return;

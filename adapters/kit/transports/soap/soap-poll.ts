@@ -14,6 +14,7 @@ import { normaliseLocalTime, LocalTimeFormat } from '../../../../core/identifier
 import { LeasedPoll, PollRound } from '../../../../core/jobs/leased-poll';
 import { readPath, textOf, AuthScheme } from './soap-auth';
 import { HttpExchange, SoapHttpClient, resolveOperation, ResolvedOperation } from './soap-wsdl';
+import { inSpan, SpanKind, SPAN_ATTRS } from '../../../../core/kernel/tracing';
 
 export interface PollOptions {
   enabled: boolean;
@@ -236,7 +237,10 @@ export class SoapPoller {
       },
       keyOf: (record) => textOf(readPath(record, this.deps.options.record.keyField)) || null,
       timeOf: (record) => canonicalTime(textOf(readPath(record, this.deps.options.record.timeField)), this.deps.options.request.timeFormat),
-      apply: (page, pageNo, fresh, next, moved) => this.apply(page, pageNo, fresh, next, moved),
+      // Each page of fresh records is one message: its trace begins here (core/kernel/tracing).
+      apply: (page, pageNo, fresh, next, moved) => (fresh.length
+        ? inSpan(`poll ${adapter}`, { root: true, kind: SpanKind.CLIENT, attributes: () => ({ [SPAN_ATTRS.adapter]: adapter, 'hub.page': pageNo, [SPAN_ATTRS.records]: fresh.length }) }, () => this.apply(page, pageNo, fresh, next, moved))
+        : this.apply(page, pageNo, fresh, next, moved)),
       aborted: () => round.signal.aborted,
     }, this.deps.options.request.firstPage);
     this.deps.metrics.queueDepth.set({ queue: `poll:${adapter}` }, 0);
