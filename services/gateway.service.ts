@@ -6,7 +6,7 @@ import type { HubContext } from './context';
 import { sendProblem, sendJson } from '../core/kernel/http';
 import { tokenHash, TokenConfig } from '../core/kernel/config';
 import { timingSafeEqual } from 'node:crypto';
-import { streamAlerts } from './supervisor/alert-stream';
+import { streamAlerts, endAlertStreams } from './supervisor/alert-stream';
 import { errorPage, PAGE_HEADERS, PAGE_TYPE } from './evaluations/page';
 import { serveConsoleIndex, serveConsoleAsset } from './console/console-assets';
 import { serveStatusPage, lookupRedirect, sendHtml, renderLookupPage, PublicCase } from './console/status-page';
@@ -80,6 +80,8 @@ export function gatewayService(hub: HubContext): ServiceSchema {
   const visibleDepartments = departmentCatalogue(hub.config.registryFile, hub.config.catalogueFile);
   /** The connections readiness has open to Redis at this moment: closed when the gateway stops. */
   const redisClients = new Set<Redis>();
+  /** The alert streams open now: ended when the gateway stops, which would otherwise wait for their clients. */
+  const alertStreams = new Set<ServerResponse>();
   const transportAliases: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {};
   for (const { transport } of hub.adapters.values()) {
     for (const r of transport.httpRoutes()) {
@@ -139,7 +141,7 @@ export function gatewayService(hub: HubContext): ServiceSchema {
                 problemFor(hub, req, res, err);
                 return;
               }
-              void streamAlerts(this.broker, req, res, callerOf(token), hub.logger);
+              void streamAlerts(this.broker, req, res, callerOf(token), hub.logger, alertStreams);
             },
             // The supervisor's console (services/console/): the page and its built assets, all from the hub.
             'GET /console': serveConsoleIndex,
@@ -232,6 +234,7 @@ export function gatewayService(hub: HubContext): ServiceSchema {
       };
     },
     stopped() {
+      endAlertStreams(alertStreams);
       // A readiness check still waiting for Redis does not hold the stopping process open.
       for (const client of redisClients) client.disconnect();
       redisClients.clear();

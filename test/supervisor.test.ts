@@ -268,3 +268,21 @@ describe(`the supervisor (${target})`, function () {
   });
 });
 }
+
+describe('the supervisor\'s alert stream and a stopping gateway', function () {
+  this.timeout(60_000);
+  it('ends the open alert streams when the gateway stops, so that the node stops instead of waiting for the consoles', async () => {
+    const t = await startTestHub('embedded', { HUB_POLLING_OFF: 'all' });
+    let stopped = false;
+    try {
+      const stream = await openSse(`${t.url}/api/v1/alerts/stream`, SUPERVISOR);
+      assert.equal(stream.status, 200);
+      const stopping = t.stop().then(() => { stopped = true; });
+      assert.equal(await stream.ended, true, 'the server ended the stream');
+      await waitFor('the node to stop', () => stopped, 20_000);
+      await stopping;
+    } finally {
+      if (!stopped) await t.stop().catch(() => undefined);
+    }
+  });
+});

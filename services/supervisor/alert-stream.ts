@@ -16,9 +16,10 @@ const KINDS = ['LIGHT_CHANGED', 'VIOLATION', 'FOLLOW_UP_OVERDUE'];
  * kind, `data:` the alert as the list shows it), in the order they were committed, from the moment
  * of connecting, or after `Last-Event-ID` when the client reconnects (each missed alert once). The
  * same filters as the list (department, level, kind) and the caller's departments apply. The
- * alerts are read through the supervisor service, on whichever node runs it.
+ * alerts are read through the supervisor service, on whichever node runs it. A stream is kept in
+ * `open` while it lasts, so that a stopping gateway can end it (endAlertStreams).
  */
-export async function streamAlerts(broker: ServiceBroker, req: IncomingMessage, res: ServerResponse, caller: { departments?: string[] }, logger: Logger): Promise<void> {
+export async function streamAlerts(broker: ServiceBroker, req: IncomingMessage, res: ServerResponse, caller: { departments?: string[] }, logger: Logger, open?: Set<ServerResponse>): Promise<void> {
   const q = new URL(req.url ?? '/', 'http://hub').searchParams;
   const filter = { department: q.get('department') ?? undefined, level: q.get('level') ?? undefined, kind: q.get('kind') ?? undefined };
   if (filter.level && !LEVELS.includes(filter.level)) return sendProblem(res, 400, 'bad-request', 'Bad level', `level is one of ${LEVELS.join(', ')}`, { field: 'level' });
@@ -47,6 +48,8 @@ export async function streamAlerts(broker: ServiceBroker, req: IncomingMessage, 
   };
   req.on('close', close);
   res.on('close', close);
+  open?.add(res);
+  res.on('close', () => open?.delete(res));
 
   let failing = false;
   const tick = async () => {
@@ -70,4 +73,14 @@ export async function streamAlerts(broker: ServiceBroker, req: IncomingMessage, 
     if (!closed) timer = setTimeout(() => void tick(), POLL_MS);
   };
   void tick();
+}
+
+/**
+ * Ends every stream in `open`: a gateway that stops would otherwise wait for ever for its streams'
+ * clients to hang up (they never do), and its node would not stop. The clients reconnect with
+ * Last-Event-ID, to this node once it is back or to another, and miss nothing.
+ */
+export function endAlertStreams(open: Set<ServerResponse>): void {
+  for (const res of open) res.end();
+  open.clear();
 }

@@ -8,19 +8,21 @@ export interface SseEvent {
 }
 
 /** A server-sent-events client over fetch: every event received, in order, until closed. */
-export async function openSse(url: string, headers: Record<string, string> = {}): Promise<{ status: number; contentType: string; events: SseEvent[]; close(): void }> {
+/** `ended` settles when the server ends the stream (true), or when the client closed it or it broke (false). */
+export async function openSse(url: string, headers: Record<string, string> = {}): Promise<{ status: number; contentType: string; events: SseEvent[]; close(): void; ended: Promise<boolean> }> {
   const controller = new AbortController();
   const res = await fetch(url, { headers: { Accept: 'text/event-stream', ...headers }, signal: controller.signal });
   const events: SseEvent[] = [];
+  let ended: Promise<boolean> = Promise.resolve(true);
   if (res.ok && res.body) {
     const reader = res.body.getReader();
     const decoder = new TextDecoder();
     let buffer = '';
-    void (async () => {
+    ended = (async () => {
       try {
         for (;;) {
           const { value, done } = await reader.read();
-          if (done) return;
+          if (done) return true;
           buffer += decoder.decode(value, { stream: true });
           let cut: number;
           while ((cut = buffer.indexOf('\n\n')) >= 0) {
@@ -41,8 +43,9 @@ export async function openSse(url: string, headers: Record<string, string> = {})
         }
       } catch {
         // closed
+        return false;
       }
     })();
   }
-  return { status: res.status, contentType: res.headers.get('content-type') ?? '', events, close: () => controller.abort() };
+  return { status: res.status, contentType: res.headers.get('content-type') ?? '', events, close: () => controller.abort(), ended };
 }
