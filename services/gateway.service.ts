@@ -6,7 +6,8 @@ import type { HubContext } from './context';
 import { sendProblem, sendJson } from '../core/kernel/http';
 import { tokenHash, TokenConfig } from '../core/kernel/config';
 import { timingSafeEqual } from 'node:crypto';
-import { streamAlerts, endAlertStreams } from './supervisor/alert-stream';
+import { streamAlerts, endAlertStreams, wakeAlertStreams, AlertStreams } from './supervisor/alert-stream';
+import { ALERTS_COMMITTED_EVENT } from '../core/kernel/constants';
 import { errorPage, PAGE_HEADERS, PAGE_TYPE } from './evaluations/page';
 import { serveConsoleIndex, serveConsoleAsset } from './console/console-assets';
 import { serveStatusPage, lookupRedirect, sendHtml, renderLookupPage, PublicCase } from './console/status-page';
@@ -81,7 +82,7 @@ export function gatewayService(hub: HubContext): ServiceSchema {
   /** The connections readiness has open to Redis at this moment: closed when the gateway stops. */
   const redisClients = new Set<Redis>();
   /** The alert streams open now: ended when the gateway stops, which would otherwise wait for their clients. */
-  const alertStreams = new Set<ServerResponse>();
+  const alertStreams: AlertStreams = new Map();
   const transportAliases: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {};
   for (const { transport } of hub.adapters.values()) {
     for (const r of transport.httpRoutes()) {
@@ -212,6 +213,12 @@ export function gatewayService(hub: HubContext): ServiceSchema {
           onError: (req: IncomingMessage, res: ServerResponse, err: unknown) => problemFor(hub, req, res, err),
         },
       ],
+    },
+    events: {
+      // Some supervisor committed alerts: the open streams read them now.
+      [ALERTS_COMMITTED_EVENT]() {
+        wakeAlertStreams(alertStreams);
+      },
     },
     created(this: Service) {
       // hub_ready: what /health/ready would answer, asked at each scrape, so that Prometheus sees

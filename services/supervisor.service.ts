@@ -1,7 +1,7 @@
-import { Errors, ServiceSchema, Context } from 'moleculer';
+import { Errors, ServiceSchema, Context, Service, ServiceBroker } from 'moleculer';
 import type { CaseEvent } from '../contracts/types';
 import type { HubContext } from './context';
-import { CHANNELS } from '../core/kernel/constants';
+import { CHANNELS, ALERTS_COMMITTED_EVENT } from '../core/kernel/constants';
 import { Supervisor } from './supervisor/supervisor';
 import { checkDateRange, DATE } from './date-range';
 import { Batcher } from '../core/jobs/batcher';
@@ -78,7 +78,11 @@ export function supervisorService(hub: HubContext): ServiceSchema {
     leases: store.leases,
     metrics: hub.metrics,
     logger: hub.logger.child({ component: 'supervisor' }),
+    // A hint to every node's alert streams that alerts were committed: they read them at once
+    // instead of at their next poll. Not durable, and need not be: the streams poll besides.
+    onAlerts: (alerts) => { void broker?.broadcast(ALERTS_COMMITTED_EVENT, { last: alerts[alerts.length - 1].id }).catch(() => undefined); },
   });
+  let broker: ServiceBroker | null = null;
   const batcher = new CaseBatcher((codes) => supervisor.supervise(codes).then(() => undefined));
   return {
     name: 'supervisor',
@@ -172,6 +176,9 @@ export function supervisorService(hub: HubContext): ServiceSchema {
           return { recomputed: await supervisor.sweep() };
         },
       },
+    },
+    created(this: Service) {
+      broker = this.broker;
     },
     started() {
       supervisor.start();

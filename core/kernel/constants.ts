@@ -38,6 +38,12 @@ export const CHANNELS = {
   violationRaised: 'case.violation.raised',
 } as const;
 
+/**
+ * The Moleculer event (broadcast to every node, not durable) by which the supervisor says it has
+ * committed alerts: the gateways' alert streams read them at once rather than at their next poll.
+ */
+export const ALERTS_COMMITTED_EVENT = 'supervisor.alerts-committed';
+
 /** Where the bus puts a message that a consumer failed on after every retry. */
 export const BUS_FAILED_CHANNEL = 'bus.failed';
 

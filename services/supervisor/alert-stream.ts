@@ -4,8 +4,14 @@ import type { Logger } from '../../core/kernel/logger';
 import { sendProblem } from '../../core/kernel/http';
 import type { AlertItem } from './supervision-store';
 
-/** How often a stream asks for alerts committed since the last it sent. */
-const POLL_MS = 250;
+/**
+ * How often a stream asks for alerts committed since the last it sent, when nothing told it of new
+ * ones: the supervisor's ALERTS_COMMITTED_EVENT wakes it at once.
+ */
+const POLL_MS = 1000;
+
+/** The alert streams a gateway has open, each with what wakes it. */
+export type AlertStreams = Map<ServerResponse, () => void>;
 /** A comment line this often keeps proxies from closing an idle stream. */
 const HEARTBEAT_MS = 15_000;
 const LEVELS = ['YELLOW', 'RED'];
@@ -19,7 +25,7 @@ const KINDS = ['LIGHT_CHANGED', 'VIOLATION', 'FOLLOW_UP_OVERDUE'];
  * alerts are read through the supervisor service, on whichever node runs it. A stream is kept in
  * `open` while it lasts, so that a stopping gateway can end it (endAlertStreams).
  */
-export async function streamAlerts(broker: ServiceBroker, req: IncomingMessage, res: ServerResponse, caller: { departments?: string[] }, logger: Logger, open?: Set<ServerResponse>): Promise<void> {
+export async function streamAlerts(broker: ServiceBroker, req: IncomingMessage, res: ServerResponse, caller: { departments?: string[] }, logger: Logger, open?: AlertStreams): Promise<void> {
   const q = new URL(req.url ?? '/', 'http://hub').searchParams;
   const filter = { department: q.get('department') ?? undefined, level: q.get('level') ?? undefined, kind: q.get('kind') ?? undefined };
   if (filter.level && !LEVELS.includes(filter.level)) return sendProblem(res, 400, 'bad-request', 'Bad level', `level is one of ${LEVELS.join(', ')}`, { field: 'level' });
@@ -48,7 +54,14 @@ export async function streamAlerts(broker: ServiceBroker, req: IncomingMessage, 
   };
   req.on('close', close);
   res.on('close', close);
-  open?.add(res);
+  open?.set(res, () => {
+    // Alerts were committed: read them now, unless a read is under way (it reads them, or the
+    // next one it schedules does).
+    if (closed || !timer) return;
+    clearTimeout(timer);
+    timer = null;
+    void tick();
+  });
   res.on('close', () => open?.delete(res));
 
   let failing = false;
@@ -80,7 +93,12 @@ export async function streamAlerts(broker: ServiceBroker, req: IncomingMessage, 
  * clients to hang up (they never do), and its node would not stop. The clients reconnect with
  * Last-Event-ID, to this node once it is back or to another, and miss nothing.
  */
-export function endAlertStreams(open: Set<ServerResponse>): void {
-  for (const res of open) res.end();
+export function endAlertStreams(open: AlertStreams): void {
+  for (const res of open.keys()) res.end();
   open.clear();
+}
+
+/** Tells every stream in `open` that alerts were committed (ALERTS_COMMITTED_EVENT), so that each reads them at once. */
+export function wakeAlertStreams(open: AlertStreams): void {
+  for (const wake of open.values()) wake();
 }

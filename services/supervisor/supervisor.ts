@@ -30,6 +30,8 @@ export interface SupervisorDeps {
   leases: Leases;
   metrics: HubMetrics;
   logger: Logger;
+  /** Told of the alerts each computation committed (the service lets the gateways' alert streams know at once). */
+  onAlerts?: (alerts: readonly AlertItem[]) => void;
 }
 
 /**
@@ -79,7 +81,10 @@ export class Supervisor {
       if (this.fallbackYear !== null) this.fellBack(this.fallbackYear, row.code);
       return d;
     });
-    if (alerts.length) this.deps.logger.info({ alerts: alerts.map((a) => ({ id: a.id, kind: a.kind, level: a.level, supervisionCode: a.supervisionCode, violation: a.violation?.code })) }, 'supervision alerts raised');
+    if (alerts.length) {
+      this.deps.logger.info({ alerts: alerts.map((a) => ({ id: a.id, kind: a.kind, level: a.level, supervisionCode: a.supervisionCode, violation: a.violation?.code })) }, 'supervision alerts raised');
+      this.deps.onAlerts?.(alerts);
+    }
     return alerts;
   }
 
