@@ -8,7 +8,7 @@ import type { AlertItem } from './supervision-store';
  * How often a stream asks for alerts committed since the last it sent, when nothing told it of new
  * ones: the supervisor's ALERTS_COMMITTED_EVENT wakes it at once.
  */
-const POLL_MS = 1000;
+const POLL_MS = 250;
 
 /** The alert streams a gateway has open, each with what wakes it. */
 export type AlertStreams = Map<ServerResponse, () => void>;
