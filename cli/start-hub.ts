@@ -21,7 +21,7 @@ import { mappingService, profilesService } from '../services/mapping.service';
 import { busMiddleware } from '../services/outbox/bus';
 import { traceMiddleware } from '../services/trace-middleware';
 import { BrokerChannels } from '../services/outbox/broker-channels';
-import { startDispatch } from '../services/outbox/outbox-dispatch';
+import { startDispatch, dispatchWakeService, DispatchWake } from '../services/outbox/outbox-dispatch';
 import { OUTBOX_QUEUE, ALERTS_QUEUE, SMS_QUEUE } from '../core/kernel/constants';
 import { supervisorService } from '../services/supervisor.service';
 import { auditService } from '../services/audit.service';
@@ -146,6 +146,9 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
       if (make) broker.createService(make(context));
     }
     broker.createService(profilesService(context));
+    // Nodes nudge the dispatching node when they commit events (cluster mode; nothing to do embedded).
+    const wake: DispatchWake = { tell: () => undefined, listener: null };
+    if (config.transporter) broker.createService(dispatchWakeService(wake));
     try {
       await broker.start();
       for (const { transport } of context.adapters.values()) await transport.start();
@@ -165,7 +168,7 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
       })
       : null;
     // Once the bus is connected (the broker's start connects it last); stopped before the bus stops.
-    const dispatch = startDispatch(context);
+    const dispatch = startDispatch(context, config.transporter ? wake : undefined);
 
     const gateway = broker.getLocalService('gateway') as unknown as { server?: Server } | undefined;
     const address = gateway?.server?.address() as AddressInfo | null | undefined;

@@ -202,6 +202,11 @@ export class OutboxDispatcher {
     return true;
   }
 
+  /** Whether this node held the dispatch lease when it last asked (within a third of the lease). */
+  get holdsLease(): boolean {
+    return this.heldAt !== 0 && Date.now() - this.heldAt < (this.deps.leaseSeconds * 1000) / 3;
+  }
+
   /** Whether this node holds the dispatch lease, asking the store once a third of the lease has passed. */
   private async holds(): Promise<boolean> {
     const { lease, leaseSeconds, logger } = this.deps;
