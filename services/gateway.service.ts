@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse, Server } from 'node:http';
 import ApiGateway from 'moleculer-web';
-import type Redis from 'ioredis';
 import { Errors, ServiceSchema, Context, Service } from 'moleculer';
 import type { HubContext } from './context';
 import { sendProblem, sendJson } from '../core/kernel/http';
@@ -12,7 +11,7 @@ import { errorPage, PAGE_HEADERS, PAGE_TYPE } from './evaluations/page';
 import { serveConsoleIndex, serveConsoleAsset } from './console/console-assets';
 import { serveStatusPage, lookupRedirect, sendHtml, renderLookupPage, PublicCase } from './console/status-page';
 import { departmentCatalogue, whoAmI } from './console/who-am-i';
-import { serversAnswer, answerMetrics } from './readiness';
+import { NodeReadiness, answerMetrics } from './readiness';
 import { annotate, inSpan, tracingOn, SpanKind, SPAN_ATTRS } from '../core/kernel/tracing';
 import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE } from '@opentelemetry/semantic-conventions';
 
@@ -80,7 +79,8 @@ export function gatewayService(hub: HubContext): ServiceSchema {
   };
   const visibleDepartments = departmentCatalogue(hub.config.registryFile, hub.config.catalogueFile);
   /** The connections readiness has open to Redis at this moment: closed when the gateway stops. */
-  const redisClients = new Set<Redis>();
+  /** This node's readiness (its route and hub_ready), made when the service is created: it needs the broker. */
+  let readiness: NodeReadiness | null = null;
   /** The alert streams open now: ended when the gateway stops, which would otherwise wait for their clients. */
   const alertStreams: AlertStreams = new Map();
   const transportAliases: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {};
@@ -120,18 +120,7 @@ export function gatewayService(hub: HubContext): ServiceSchema {
             // Ready: every server this node depends on answers (the store; NATS in cluster mode; Redis
             // when HUB_QUEUE names one), and some node of the hub runs every service this node's routes call.
             'GET /health/ready': function ready(this: Service, _req: IncomingMessage, res: ServerResponse) {
-              const missing = missingServices(this);
-              void serversAnswer(hub, this.broker, redisClients).then(({ answers, down }) => {
-                if (!down.length && !missing.length) {
-                  sendJson(res, 200, { status: 'ready', ...answers });
-                  return;
-                }
-                const reasons = [
-                  ...down.map((a) => `${a.name} unreachable: ${a.error}`),
-                  ...(missing.length ? [`no node of this hub runs ${missing.join(', ')}, which this node's routes call`] : []),
-                ];
-                sendProblem(res, 503, 'not-ready', 'Not ready', reasons.join('; '), { missing, down: down.map((a) => a.name) });
-              });
+              readiness!.answer(res);
             },
             // Server-sent events: read by the supervisor's console, which cannot wait for a JSON answer.
             'GET /api/v1/alerts/stream': function stream(this: Service, req: IncomingMessage, res: ServerResponse) {
@@ -224,10 +213,7 @@ export function gatewayService(hub: HubContext): ServiceSchema {
       // hub_ready: what /health/ready would answer, asked at each scrape, so that Prometheus sees
       // readiness as the orchestrator does (infra/prometheus/rules: HubNotReady).
       const gateway = this;
-      (hub.metrics.ready as any).collect = async function collect(this: typeof hub.metrics.ready) {
-        const { down } = await serversAnswer(hub, gateway.broker, redisClients);
-        this.set(down.length || missingServices(gateway).length ? 0 : 1);
-      };
+      readiness = new NodeReadiness(hub, this.broker, () => missingServices(gateway));
       // moleculer-web waits for 'listening' only: a port in use would leave the node's start waiting
       // for ever. The listen callback is handed the error instead, so that the start fails with it.
       const server = (this as Service & { server: Server }).server;
@@ -242,9 +228,7 @@ export function gatewayService(hub: HubContext): ServiceSchema {
     },
     stopped() {
       endAlertStreams(alertStreams);
-      // A readiness check still waiting for Redis does not hold the stopping process open.
-      for (const client of redisClients) client.disconnect();
-      redisClients.clear();
+      readiness?.close();
     },
     methods: {
       // moleculer-web logs every 5xx with its stack before the route's onError; problemFor logs what is ours to log.

@@ -42,17 +42,56 @@ export function answerMetrics(hub: HubContext, res: ServerResponse): void {
 }
 
 /**
+ * One node's readiness, as its GET /health/ready answers it and as hub_ready shows it at each
+ * scrape (infra/prometheus/rules: HubNotReady): every server the node depends on answers, and no
+ * service in `missing()` (what the node's routes call and no node runs) is missing. close() drops
+ * the connections the checks have open to Redis, so that none holds a stopping process open.
+ */
+export class NodeReadiness {
+  private readonly redisClients = new Set<Redis>();
+
+  constructor(private readonly hub: HubContext, private readonly broker: ServiceBroker, private readonly missing: () => string[] = () => []) {
+    const check = () => this.check();
+    (hub.metrics.ready as any).collect = async function collect(this: typeof hub.metrics.ready) {
+      const { down, missing } = await check();
+      this.set(down.length || missing.length ? 0 : 1);
+    };
+  }
+
+  async check(): Promise<ServerAnswers & { missing: string[] }> {
+    const missing = this.missing();
+    return { ...(await serversAnswer(this.hub, this.broker, this.redisClients)), missing };
+  }
+
+  /** Answers GET /health/ready: 200 naming each server, or 503 problem+json naming every reason. */
+  answer(res: ServerResponse): void {
+    void this.check().then(({ answers, down, missing }) => {
+      if (!down.length && !missing.length) {
+        sendJson(res, 200, { status: 'ready', ...answers });
+        return;
+      }
+      const reasons = [
+        ...down.map((a) => `${a.name} unreachable: ${a.error}`),
+        ...(missing.length ? [`no node of this hub runs ${missing.join(', ')}, which this node's routes call`] : []),
+      ];
+      sendProblem(res, 503, 'not-ready', 'Not ready', reasons.join('; '), { missing, down: down.map((a) => a.name) });
+    });
+  }
+
+  close(): void {
+    for (const client of this.redisClients) client.disconnect();
+    this.redisClients.clear();
+  }
+}
+
+/**
  * The health port of a node that runs no gateway: GET /health/live (200 while the process runs),
  * GET /health/ready (200 while its servers answer; else 503 naming them in `down`) and GET /metrics
  * (this node's own), nothing else. Settles once it listens; its close() also drops the connections
  * readiness has open to Redis.
  */
 export async function startHealthServer(hub: HubContext, broker: ServiceBroker, host: string, port: number): Promise<{ server: Server; url: string; close(): Promise<void> }> {
-  const redisClients = new Set<Redis>();
-  // hub_ready of this node: what its /health/ready answers, asked at each scrape (HubNotReady).
-  (hub.metrics.ready as any).collect = async function collect(this: typeof hub.metrics.ready) {
-    this.set((await serversAnswer(hub, broker, redisClients)).down.length ? 0 : 1);
-  };
+  const readiness = new NodeReadiness(hub, broker);
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '').split('?')[0];
     if (req.method !== 'GET' || (url !== '/health/live' && url !== '/health/ready' && url !== '/metrics')) {
@@ -67,10 +106,7 @@ export async function startHealthServer(hub: HubContext, broker: ServiceBroker, 
       answerMetrics(hub, res);
       return;
     }
-    void serversAnswer(hub, broker, redisClients).then(({ answers, down }) => {
-      if (!down.length) sendJson(res, 200, { status: 'ready', ...answers });
-      else sendProblem(res, 503, 'not-ready', 'Not ready', down.map((a) => `${a.name} unreachable: ${a.error}`).join('; '), { missing: [], down: down.map((a) => a.name) });
-    });
+    readiness.answer(res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -84,8 +120,7 @@ export async function startHealthServer(hub: HubContext, broker: ServiceBroker, 
     server,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`,
     close: () => new Promise<void>((resolve) => {
-      for (const client of redisClients) client.disconnect();
-      redisClients.clear();
+      readiness.close();
       server.closeAllConnections();
       server.close(() => resolve());
     }),
