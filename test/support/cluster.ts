@@ -1,11 +1,9 @@
 import path from 'node:path';
-import { spawn, ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { ROOT } from '../../core/kernel/paths';
 import { withNewKey, writeKeyFile } from '../../core/kernel/data-keys';
 import { CLUSTER_NODES, ClusterNode } from '../../cli/run-cluster';
 import { createTestDatabase, requireNats, requireRedis, deleteStreams, deleteQueueKeys } from './servers';
-import { testDataDir, waitFor, getJson } from './hub';
+import { testDataDir, waitFor, getJson, spawnNode } from './hub';
 
 /**
  * Where a behaviour suite's hub runs: in this process on either store, or as the three nodes of
@@ -17,13 +15,10 @@ export type Target = 'embedded' | 'postgres' | 'cluster';
 /** Every target the departments' and the supervisor's behaviour suites run on. */
 export const TARGETS: Target[] = ['embedded', 'postgres', 'cluster'];
 
-/** A node started as a process of its own. */
+/** A node started as a process of its own (support/hub.ts spawnNode). */
 interface NodeProcess {
   node: ClusterNode;
-  proc: ChildProcess;
-  /** Its gateway's URL, when it runs the gateway. */
-  url: string | null;
-  output(): string;
+  proc: Awaited<ReturnType<typeof spawnNode>>;
 }
 
 /** The cluster around the node that runs in this process. */
@@ -40,40 +35,14 @@ export interface ClusterBehind {
   stop(): Promise<void>;
 }
 
-/** How long a node may take to start (migrations of a fresh database included). */
-const START_MS = 60_000;
-
-function startNodeProcess(node: ClusterNode, env: Record<string, string>): Promise<NodeProcess> {
-  const args = [path.join(ROOT, 'bin', 'hub.js'), 'start', ...(env.HUB_CONFIG ? [] : ['--demo'])];
-  const proc = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, HUB_HTTP_PORT: '0', HUB_LOG_LEVEL: 'warn', ...env, HUB_SERVICES: node.services.join(',') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout!.on('data', (c) => { out += c; });
-  proc.stderr!.on('data', (c) => { out += c; });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`the ${node.name} node did not start within ${START_MS / 1000} s:\n${out}`)); }, START_MS);
-    const check = () => {
-      const listening = /listening on (http:\/\/\S+)/.exec(out);
-      if (listening || out.includes('Case exchange hub node started')) {
-        clearTimeout(timer);
-        proc.stdout!.off('data', check);
-        resolve({ node, proc, url: listening ? listening[1] : null, output: () => out });
-      }
-    };
-    proc.stdout!.on('data', check);
-    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the ${node.name} node exited with ${code} before it started:\n${out}`)); });
-  });
+async function startNodeProcess(node: ClusterNode, env: Record<string, string>): Promise<NodeProcess> {
+  return { node, proc: await spawnNode({ HUB_LOG_LEVEL: 'warn', ...env, HUB_SERVICES: node.services.join(',') }) };
 }
 
+/** Stops a node in order (SIGTERM), or at once should its orderly stop hang. */
 async function stopNodeProcess(n: NodeProcess): Promise<void> {
-  if (n.proc.exitCode !== null || n.proc.signalCode !== null) return;
-  const ended = new Promise<void>((resolve) => n.proc.once('exit', () => resolve()));
-  n.proc.kill('SIGTERM');
-  const late = setTimeout(() => n.proc.kill('SIGKILL'), 20_000);
-  await ended;
+  const late = setTimeout(() => void n.proc.stop('SIGKILL'), 20_000);
+  await n.proc.stop('SIGTERM');
   clearTimeout(late);
 }
 
@@ -114,8 +83,8 @@ export async function startClusterBehind(here: string, env: Record<string, strin
   return {
     env: { ...shared, HUB_SERVICES: own.services.join(',') },
     namespace,
-    gatewayUrl: started.find((n) => n.url)?.url ?? null,
-    output: () => started.map((n) => `--- ${n.node.name}\n${n.output()}`).join('\n'),
+    gatewayUrl: started.find((n) => n.proc.url)?.proc.url ?? null,
+    output: () => started.map((n) => `--- ${n.node.name}\n${n.proc.output()}`).join('\n'),
     stop: cleanUp,
   };
 }

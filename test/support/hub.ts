@@ -88,6 +88,19 @@ export function makeRunNode(): { options: string; flags: string[] } {
  * NODE_OPTIONS does not take).
  */
 export async function spawnHub(env: Record<string, string>, args: string[] = [], nodeFlags: string[] = []): Promise<HubProcess> {
+  const node = await spawnNode(env, args, nodeFlags);
+  if (node.url === null) {
+    await node.stop('SIGKILL');
+    throw new Error(`hub started without a gateway (HUB_SERVICES), so with no URL:\n${node.output()}`);
+  }
+  return { ...node, url: node.url };
+}
+
+/**
+ * A `hub start` process of its own, as spawnHub starts it, on a node that may run no gateway: it
+ * settles once the node says it started, with its gateway's URL, or null without one.
+ */
+export async function spawnNode(env: Record<string, string>, args: string[] = [], nodeFlags: string[] = []): Promise<Omit<HubProcess, 'url'> & { url: string | null }> {
   const startArgs = args.includes('--demo') ? args : ['--demo', ...args];
   const proc = spawn(process.execPath, [...nodeFlags, path.join(ROOT, 'bin', 'hub.js'), 'start', ...startArgs], {
     cwd: ROOT,
@@ -98,11 +111,11 @@ export async function spawnHub(env: Record<string, string>, args: string[] = [],
   proc.stdout!.on('data', (c) => { out += c; });
   proc.stderr!.on('data', (c) => { out += c; });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code, sig) => resolve(code ?? (sig ? -1 : null))));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`hub did not start within 60 s:\n${out}`)), 60_000);
+  const url = await new Promise<string | null>((resolve, reject) => {
+    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`hub did not start within 60 s:\n${out}`)); }, 60_000);
     const check = () => {
       const m = /listening on (http:\/\/[^\s"]+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
+      if (m || out.includes('Case exchange hub node started')) { clearTimeout(timer); proc.stdout!.off('data', check); resolve(m ? m[1] : null); }
     };
     proc.stdout!.on('data', check);
     proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`hub exited with ${code} before listening:\n${out}`)); });
