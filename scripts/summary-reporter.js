@@ -1,7 +1,20 @@
 'use strict';
 // Mocha's spec output for people, then the one line CI reads: "N passed, N failed".
 const Mocha = require('mocha');
+const fs = require('fs');
 const { EVENT_RUN_END } = Mocha.Runner.constants;
+const { timesFile } = require('./file-timer');
+
+/** The slowest spec files of this run (scripts/file-timer.js), longest first. */
+function slowestFiles(n) {
+  let lines;
+  try { lines = fs.readFileSync(timesFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)); } catch { return ''; }
+  if (!lines.length) return '';
+  const total = lines.reduce((a, l) => a + l.ms, 0);
+  const top = lines.sort((a, b) => b.ms - a.ms).slice(0, n);
+  return `\nslowest spec files (${lines.length} files, ${(total / 1000).toFixed(0)} s in all):\n` +
+    top.map((l) => `  ${(l.ms / 1000).toFixed(1).padStart(6)} s  ${l.file}`).join('\n') + '\n';
+}
 
 class SummaryReporter extends Mocha.reporters.Spec {
   constructor(runner, options) {
@@ -9,7 +22,7 @@ class SummaryReporter extends Mocha.reporters.Spec {
     runner.once(EVENT_RUN_END, () => {
       const s = runner.stats || { passes: 0, failures: 0 };
       // Printed after the spec epilogue so it is the last line of `make test`.
-      process.on('exit', () => { process.stdout.write(`\n${s.passes} passed, ${s.failures} failed\n`); });
+      process.on('exit', () => { process.stdout.write(`${slowestFiles(15)}\n${s.passes} passed, ${s.failures} failed\n`); });
     });
   }
 }

@@ -209,9 +209,18 @@ for (const kind of STORES) {
       }
 
       // Statements on the case tables only: the hub's pollers and leases run beside the request.
+      // A poller's statement can fall inside one request's window: the fewest of three tries counts.
       const onCases = (sql: string[]) => sql.filter((s) => /\b(cases|events|case_refs)\b/.test(s));
-      const few = onCases(await statementsDuring(db, () => view(sampleCode)));
-      const many = onCases(await statementsDuring(db, () => view(longCode)));
+      const fewest = async (code: string) => {
+        let best: string[] | undefined;
+        for (let i = 0; i < 3; i++) {
+          const sent = onCases(await statementsDuring(db, () => view(code)));
+          if (!best || sent.length < best.length) best = sent;
+        }
+        return best!;
+      };
+      const few = await fewest(sampleCode);
+      const many = await fewest(longCode);
       assert.equal(few.length, 1, few.join('\n---\n'));
       assert.equal(many.length, few.length, many.join('\n---\n'));
     });
