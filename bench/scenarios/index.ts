@@ -1,0 +1,5 @@
+// Every scenario of `make bench`, in the order they run (ONLY= picks some by id).
+import { Scenario } from '../harness';
+
+export const SCENARIOS: Scenario[] = [
+];
