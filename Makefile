@@ -64,8 +64,10 @@ test:
 	@bash scripts/test.sh
 
 # The hub as `make run` starts it, heap cap and flags included.
+# `make bench ONLY=rest` runs one scenario of bench/scenarios/ (ids: the table's first column).
 bench: build
-	HUB_NODE_OPTIONS="$(HUB_NODE_OPTIONS)" HUB_NODE_FLAGS="$(HUB_NODE_FLAGS)" node dist/test/bench/run.js
+	bash scripts/ensure-services.sh
+	ONLY="$(ONLY)" HUB_NODE_OPTIONS="$(HUB_NODE_OPTIONS)" HUB_NODE_FLAGS="$(HUB_NODE_FLAGS)" node dist/bench/run.js
 	node dist/test/bench/supervision.js
 	node dist/test/bench/console.js
 	node dist/test/bench/outbound.js

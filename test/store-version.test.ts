@@ -83,7 +83,7 @@ for (const kind of STORES) {
       assert.equal((await layout(s.raw)).migrations.length, OLDER + 1);
     });
 
-    it('`hub start` exits non-zero within a few seconds, with one line that names the unknown migration, and leaves the store as it was', async () => {
+    it('`hub start` exits non-zero by itself, promptly, with one line that names the unknown migration, and leaves the store as it was', async () => {
       const s = await freshStore('hub-start');
       await olderStoreWithFuture(s);
       const before = await layout(s.raw);
@@ -94,7 +94,7 @@ for (const kind of STORES) {
       const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
       assert.deepEqual(lines, [`hub: cannot start: ${REFUSAL}`], output);
       assert.doesNotMatch(r.stderr + r.stdout, /^\s+at /m, `no stack trace\n${output}`);
-      assert.ok(r.ms < 10_000, `ended within a few seconds, not ${r.ms} ms\n${output}`);
+      assert.ok(r.ms < 20_000, `ended promptly (a busy machine takes seconds to open an embedded store), not after ${r.ms} ms\n${output}`);
       assert.deepEqual(await layout(s.raw), before, 'the refused node applied no migration of its own');
     });
 
