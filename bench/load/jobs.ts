@@ -17,8 +17,6 @@ export interface WebhookJob {
   prefix: string;
   keyId: string;
   secret: string;
-  /** Polled every 50 ms while the load runs (the hub's /health/live), its answer times kept. */
-  healthUrl?: string;
 }
 
 export interface WebhookResult {
@@ -33,8 +31,6 @@ export interface WebhookResult {
   failures: Record<string, number>;
   /** Each answered request's time, ms. */
   latencyMs: number[];
-  /** /health/live answer times during the load, ms (healthUrl only); one not answered 200 is in failures too. */
-  healthMs: number[];
 }
 
 /**

@@ -42,10 +42,8 @@ function acceptedIn(body: string): number {
 }
 
 async function webhook(job: WebhookJob): Promise<WebhookResult> {
-  const out: WebhookResult = { startedAt: Date.now(), endedAt: 0, requests: 0, ok: 0, accepted: 0, failures: {}, latencyMs: [], healthMs: [] };
+  const out: WebhookResult = { startedAt: Date.now(), endedAt: 0, requests: 0, ok: 0, accepted: 0, failures: {}, latencyMs: [] };
   let seq = 0;
-  let running = true;
-  const health = job.healthUrl ? pollHealth(job.healthUrl, () => running, out.healthMs, out.failures) : Promise.resolve();
   out.startedAt = Date.now();
   const instance = autocannon({
     url: job.url,
@@ -69,22 +67,7 @@ async function webhook(job: WebhookJob): Promise<WebhookResult> {
   await new Promise((resolve, reject) => instance.once('done', resolve).once('error', reject));
   out.endedAt = Date.now();
   out.requests = out.latencyMs.length;
-  running = false;
-  await health;
   return out;
-}
-
-/** GET url every 50 ms while `on()`, keeping each answer's time (a failed one counted in failures too). */
-async function pollHealth(url: string, on: () => boolean, into: number[], failures: Record<string, number>): Promise<void> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  while (on()) {
-    const t = performance.now();
-    const status = await get(url, {}, agent).then((r) => r.status, () => 0);
-    into.push(performance.now() - t);
-    if (status !== 200) count(failures, `health: ${status ? `HTTP ${status}` : 'no answer'}`);
-    await sleep(50);
-  }
-  agent.destroy();
 }
 
 function request(url: string, method: string, headers: Record<string, string>, body: string | null, agent: http.Agent): Promise<{ status: number; body: string }> {

@@ -10,6 +10,7 @@
 // BENCH_REST_SECONDS sets how long each load runs (default 10; 1 when tiny).
 
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { fork, ChildProcess } from 'node:child_process';
 import pg from 'pg';
@@ -144,7 +145,10 @@ interface Measured {
   /** The hub's /health/live p99 during the load, and its peak RSS (embedded run only). */
   healthP99?: number;
   peakRssMiB?: number;
-  load: Omit<WebhookResult, 'latencyMs' | 'healthMs' | 'startedAt' | 'endedAt'>;
+  load: Omit<WebhookResult, 'latencyMs' | 'startedAt' | 'endedAt'>;
+  /** /health/live polls not answered 200, and the RSS before the load, MiB (embedded run only). */
+  healthFailures?: number;
+  rssBeforeMiB?: number;
 }
 
 let runSeq = 0;
@@ -157,17 +161,20 @@ async function measure(ctx: BenchContext, label: string, target: { url: string; 
   const before = await target.events();
   const cpu0 = cpuSeconds(target.pid);
   let peakRss = 0;
+  const rssBefore = opts.health ? rssBytes(target.pid) : 0;
   const sampler = opts.health ? setInterval(() => { try { peakRss = Math.max(peakRss, rssBytes(target.pid)); } catch { /* the process ended: the load reports it */ } }, 100) : null;
   const prefix = `SJB${process.pid.toString(36)}${(runSeq++).toString(36)}${Date.now().toString(36)}`.toUpperCase();
   let load: WebhookResult;
+  let loading = true;
+  // Polled from this process, which is idle during the load: the load process is busy making requests.
+  const health = opts.health && target.hubUrl ? pollHealth(`${target.hubUrl}/health/live`, () => loading) : null;
   try {
-    load = await runLoad({
-      kind: 'webhook', url: `${target.url}${INBOUND}`, batch: opts.batch, connections: opts.connections, seconds: opts.seconds, prefix, ...KEY,
-      healthUrl: opts.health && target.hubUrl ? `${target.hubUrl}/health/live` : undefined,
-    });
+    load = await runLoad({ kind: 'webhook', url: `${target.url}${INBOUND}`, batch: opts.batch, connections: opts.connections, seconds: opts.seconds, prefix, ...KEY });
   } finally {
+    loading = false;
     if (sampler) clearInterval(sampler);
   }
+  const polled = await health;
   // Requests cut off at the end of the load may still commit: the run lasts until the count stops
   // growing (read every 100 ms), and ends at the first read that saw the final count.
   let count = await target.events();
@@ -184,22 +191,47 @@ async function measure(ctx: BenchContext, label: string, target: { url: string; 
   if (target.hubUrl) await settled(target.hubUrl, 120_000);
   const cpu1 = cpuSeconds(target.pid);
   const stored = count - before;
-  const { latencyMs, healthMs, startedAt, endedAt, ...rest } = load;
-  if (stored <= 0) throw new Error(`${label}: no event stored by ${target.url} (${opts.batch} per request, c${opts.connections}): ${JSON.stringify({ ...rest, latencyMs: latencyMs.length, healthMs: healthMs.length })}`);
+  const { latencyMs, startedAt, endedAt, ...rest } = load;
+  if (stored <= 0) throw new Error(`${label}: no event stored by ${target.url} (${opts.batch} per request, c${opts.connections}): ${JSON.stringify({ ...rest, latencyMs: latencyMs.length })}`);
   const seconds = (storedAt - startedAt) / 1000;
   ctx.log(`${label}: ${stored} events stored in ${seconds.toFixed(2)} s (${(stored / seconds).toFixed(0)}/s; load ${((endedAt - startedAt) / 1000).toFixed(2)} s, ${rest.requests} requests, ${rest.accepted} answered accepted${Object.keys(rest.failures).length ? `, failures ${JSON.stringify(rest.failures)}` : ''})`);
   return {
     eventsPerSecond: stored / seconds, stored, seconds,
     cpuUsPerEvent: ((cpu1.user + cpu1.system - cpu0.user - cpu0.system) / stored) * 1e6,
     p50: percentile(latencyMs, 0.5), p99: percentile(latencyMs, 0.99),
-    healthP99: opts.health ? percentile(healthMs, 0.99) : undefined,
+    healthP99: polled ? percentile(polled.ms, 0.99) : undefined,
+    healthFailures: polled?.failures,
+    rssBeforeMiB: opts.health ? rssBefore / 2 ** 20 : undefined,
     peakRssMiB: opts.health ? peakRss / 2 ** 20 : undefined,
     load: rest,
   };
 }
 
+/** GETs url every 50 ms while `on()`: each answer's time, ms (a failed one too), and how many were not 200. */
+async function pollHealth(url: string, on: () => boolean): Promise<{ ms: number[]; failures: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const out = { ms: [] as number[], failures: 0 };
+  const get = () => new Promise<number>((resolve) => {
+    const req = http.get(url, { agent }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+    req.setTimeout(10_000, () => req.destroy());
+    req.on('error', () => resolve(0));
+  });
+  try {
+    while (on()) {
+      const t = performance.now();
+      const status = await get();
+      out.ms.push(performance.now() - t);
+      if (status !== 200) out.failures++;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    agent.destroy();
+  }
+  return out;
+}
+
 const pick = (runs: Measured[], f: (m: Measured) => number | undefined) => runs.map((m) => f(m) ?? NaN);
-const loads = (runs: Measured[]) => runs.map((m) => ({ stored: m.stored, seconds: m.seconds, ...m.load }));
+const loads = (runs: Measured[]) => runs.map((m) => ({ stored: m.stored, seconds: m.seconds, ...m.load, ...(m.healthFailures !== undefined ? { healthFailures: m.healthFailures, rssBeforeMiB: m.rssBeforeMiB } : {}) }));
 
 export const restScenario: Scenario = {
   id: 'rest',
