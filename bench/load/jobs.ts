@@ -31,6 +31,8 @@ export interface WebhookResult {
   failures: Record<string, number>;
   /** Each answered request's time, ms. */
   latencyMs: number[];
+  /** CPU the load process spent (user + system), s: near one core's worth, it may be what limits the rate. */
+  loadCpuSeconds: number;
 }
 
 /**
@@ -58,6 +60,7 @@ export interface PacedResult {
   failures: Record<string, number>;
   /** How late the generator sent, at most (ms): a large value means the pacing did not hold. */
   maxSendLagMs: number;
+  loadCpuSeconds: number;
 }
 
 export type Job = WebhookJob | PacedJob;

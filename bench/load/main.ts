@@ -29,6 +29,9 @@ function signedBatch(job: { prefix: string; keyId: string; secret: string }, seq
   };
 }
 
+/** This process's CPU so far (user + system), s. */
+const cpuSpent = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+
 const count = (into: Record<string, number>, key: string) => { into[key] = (into[key] ?? 0) + 1; };
 
 /** Accepted events in a webhook answer ({"results":[{"result":"accepted",…}]}). */
@@ -42,7 +45,7 @@ function acceptedIn(body: string): number {
 }
 
 async function webhook(job: WebhookJob): Promise<WebhookResult> {
-  const out: WebhookResult = { startedAt: Date.now(), endedAt: 0, requests: 0, ok: 0, accepted: 0, failures: {}, latencyMs: [] };
+  const out: WebhookResult = { startedAt: Date.now(), endedAt: 0, requests: 0, ok: 0, accepted: 0, failures: {}, latencyMs: [], loadCpuSeconds: 0 };
   let seq = 0;
   out.startedAt = Date.now();
   const instance = autocannon({
@@ -67,6 +70,7 @@ async function webhook(job: WebhookJob): Promise<WebhookResult> {
   await new Promise((resolve, reject) => instance.once('done', resolve).once('error', reject));
   out.endedAt = Date.now();
   out.requests = out.latencyMs.length;
+  out.loadCpuSeconds = cpuSpent();
   return out;
 }
 
@@ -88,7 +92,7 @@ function request(url: string, method: string, headers: Record<string, string>, b
 const get = (url: string, headers: Record<string, string>, agent: http.Agent) => request(url, 'GET', headers, null, agent);
 
 async function paced(job: PacedJob): Promise<PacedResult> {
-  const out: PacedResult = { sent: 0, visibleMs: [], failures: {}, maxSendLagMs: 0 };
+  const out: PacedResult = { sent: 0, visibleMs: [], failures: {}, maxSendLagMs: 0, loadCpuSeconds: 0 };
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const interval = 1000 / job.batchesPerSecond;
   const total = Math.max(1, Math.round(job.seconds * job.batchesPerSecond));
@@ -104,6 +108,7 @@ async function paced(job: PacedJob): Promise<PacedResult> {
   }
   await Promise.all(pending);
   agent.destroy();
+  out.loadCpuSeconds = cpuSpent();
   return out;
 }
 

@@ -194,7 +194,7 @@ async function measure(ctx: BenchContext, label: string, target: { url: string; 
   const { latencyMs, startedAt, endedAt, ...rest } = load;
   if (stored <= 0) throw new Error(`${label}: no event stored by ${target.url} (${opts.batch} per request, c${opts.connections}): ${JSON.stringify({ ...rest, latencyMs: latencyMs.length })}`);
   const seconds = (storedAt - startedAt) / 1000;
-  ctx.log(`${label}: ${stored} events stored in ${seconds.toFixed(2)} s (${(stored / seconds).toFixed(0)}/s; load ${((endedAt - startedAt) / 1000).toFixed(2)} s, ${rest.requests} requests, ${rest.accepted} answered accepted${Object.keys(rest.failures).length ? `, failures ${JSON.stringify(rest.failures)}` : ''})`);
+  ctx.log(`${label}: ${stored} events stored in ${seconds.toFixed(2)} s (${(stored / seconds).toFixed(0)}/s; load ${((endedAt - startedAt) / 1000).toFixed(2)} s, ${rest.requests} requests, ${rest.accepted} answered accepted, load process CPU ${rest.loadCpuSeconds.toFixed(1)} s${Object.keys(rest.failures).length ? `, failures ${JSON.stringify(rest.failures)}` : ''})`);
   return {
     eventsPerSecond: stored / seconds, stored, seconds,
     cpuUsPerEvent: ((cpu1.user + cpu1.system - cpu0.user - cpu0.system) / stored) * 1e6,
