@@ -47,7 +47,6 @@ function acceptedIn(body: string): number {
 async function webhook(job: WebhookJob): Promise<WebhookResult> {
   const out: WebhookResult = { startedAt: Date.now(), endedAt: 0, requests: 0, ok: 0, accepted: 0, failures: {}, latencyMs: [], loadCpuSeconds: 0 };
   let seq = 0;
-  out.startedAt = Date.now();
   const instance = autocannon({
     url: job.url,
     connections: job.connections,
