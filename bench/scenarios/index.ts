@@ -1,5 +1,10 @@
 // Every scenario of `make bench`, in the order they run (ONLY= picks some by id).
 import { Scenario } from '../harness';
+import { restScenario } from './rest';
+import { latencyScenario } from './latency';
 
 export const SCENARIOS: Scenario[] = [
+  restScenario,
+  // After rest: it paces at half of rest's PostgreSQL figure from the same run.
+  latencyScenario,
 ];
