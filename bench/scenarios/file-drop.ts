@@ -86,6 +86,10 @@ async function run(ctx: BenchContext): Promise<Row[]> {
       details: details(onPg),
     }),
     row(ctx, {
+      scenario: ID, figure: 'PostgreSQL: records/s, beside parsing alone', unit: 'records/s',
+      runs: onPg.map((d) => d.rate), baseline: { name: parseName, runs: parseRate },
+    }),
+    row(ctx, {
       scenario: ID, figure: 'PostgreSQL: peak RSS increase', unit: 'MB', higherIsBetter: false,
       runs: onPg.map((d) => d.rssIncreaseMb), baseline: { name: parseName, runs: parseRss },
       goal: mbGoal, judge: (v) => v <= GOALS.rssIncreaseMb,
@@ -100,6 +104,10 @@ async function run(ctx: BenchContext): Promise<Row[]> {
       goal: `≥ ${GOALS.ofCeiling * 100} % of the embedded store ceiling`,
       judge: (_v, ratio) => (ratio ?? 0) >= GOALS.ofCeiling,
       details: details(embedded),
+    }),
+    row(ctx, {
+      scenario: ID, figure: 'embedded: records/s, beside parsing alone', unit: 'records/s',
+      runs: embedded.map((d) => d.rate), baseline: { name: parseName, runs: parseRate },
     }),
     row(ctx, {
       scenario: ID, figure: 'embedded: hub CPU per record', unit: 'µs', higherIsBetter: false,
