@@ -50,6 +50,8 @@ export interface SoapLoadResult {
   thirds: SoapLoadThird[];
   /** CPU seconds of this process over the run (building envelopes, HTTP). */
   loadCpuSeconds: number;
+  /** TCP connections opened: `concurrency` when the server keeps them alive. */
+  connections: number;
 }
 
 /** The reports' stream after this many of them: a fresh one keeps every SLBH in its daily serial range. */
@@ -76,7 +78,7 @@ function envelopes(tag: number): () => Buffer {
   };
 }
 
-function post(agent: http.Agent, url: URL, body: Buffer): Promise<{ status: number; text: string }> {
+function post(agent: http.Agent, url: URL, body: Buffer, sockets: Set<unknown>): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, {
       method: 'POST', agent,
@@ -88,6 +90,7 @@ function post(agent: http.Agent, url: URL, body: Buffer): Promise<{ status: numb
       res.on('error', reject);
     });
     req.on('error', reject);
+    req.on('socket', (socket) => sockets.add(socket));
     req.end(body);
   });
 }
@@ -108,6 +111,7 @@ export async function loadSoap(req: SoapLoadRequest): Promise<SoapLoadResult> {
   const latencies: number[] = [];
   const refused: Record<string, number> = {};
   const examples: Record<string, string> = {};
+  const sockets = new Set<unknown>();
   let accepted = 0;
   let sent = 0;
   let answered = 0;
@@ -124,7 +128,7 @@ export async function loadSoap(req: SoapLoadRequest): Promise<SoapLoadResult> {
       const t = performance.now();
       let kind: string;
       try {
-        const a = await post(agent, url, body);
+        const a = await post(agent, url, body, sockets);
         kind = kindOf(a.status, a.text);
         if (kind !== 'accepted' && !examples[kind]) examples[kind] = a.text.slice(0, 600);
       } catch (err) {
@@ -152,6 +156,7 @@ export async function loadSoap(req: SoapLoadRequest): Promise<SoapLoadResult> {
     cpuSeconds: last.cpu - marks[0].cpu,
     thirds,
     loadCpuSeconds: (own.user + own.system) / 1e6,
+    connections: sockets.size,
   };
 }
 

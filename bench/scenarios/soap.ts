@@ -79,6 +79,7 @@ async function run(ctx: BenchContext): Promise<Row[]> {
         reportsPerRun: reports,
         refused: hub.map((m) => m.load.refused),
         loadCpuSecondsPerRun: pick(hub, (m) => m.load.loadCpuSeconds),
+        connectionsPerRun: pick(hub, (m) => m.load.connections),
         [`of ${BARE}`]: median(pick(hub, (m) => m.rate)) / median(pick(bare, (m) => m.rate)),
         [`of ${BARE_PG}`]: median(pick(hub, (m) => m.rate)) / median(pick(bareStored, (m) => m.rate)),
       },
@@ -134,7 +135,10 @@ async function measureBaseline(ctx: BenchContext, reports: number, pgUrl: string
     return await repeat(ctx, label, async (i) => {
       const load = await forkLoad({ url: server.url, reports, concurrency: CONCURRENCY, tag: i, serverPid: server.proc.pid! });
       checkAnswers(label, load, reports);
-      return measured(load);
+      const m = measured(load);
+      ctx.log(`${label}: ${m.rate.toFixed(0)} reports/s, p50 ${load.p50Ms.toFixed(1)} ms, p99 ${load.p99Ms.toFixed(1)} ms, ` +
+        `CPU ${m.cpuUs.toFixed(0)} µs/report, over ${load.connections} connections`);
+      return m;
     });
   } finally {
     await server.stop();
@@ -170,7 +174,8 @@ async function measureHub(ctx: BenchContext, reports: number, store: 'postgres' 
       const m = measured(load);
       m.cpuToBusUs = (cpuToBus / accepted) * 1e6;
       ctx.log(`${label}: ${m.rate.toFixed(0)} reports/s, p50 ${load.p50Ms.toFixed(1)} ms, p99 ${load.p99Ms.toFixed(1)} ms, ` +
-        `CPU ${m.cpuUs.toFixed(0)} µs/report (thirds ${load.thirds.map((t) => ((t.cpuSeconds / t.reports) * 1e6).toFixed(0)).join(', ')}), ${stored} reports stored`);
+        `CPU ${m.cpuUs.toFixed(0)} µs/report (thirds ${load.thirds.map((t) => ((t.cpuSeconds / t.reports) * 1e6).toFixed(0)).join(', ')}), ` +
+        `load CPU ${((load.loadCpuSeconds / reports) * 1e6).toFixed(0)} µs/report over ${load.connections} connections, ${stored} reports stored`);
       return m;
     });
   } finally {
