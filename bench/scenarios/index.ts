@@ -2,9 +2,13 @@
 import { Scenario } from '../harness';
 import { restScenario } from './rest';
 import { latencyScenario } from './latency';
+import { soapScenario } from './soap';
+import { fileScenario } from './file-drop';
 
 export const SCENARIOS: Scenario[] = [
   restScenario,
   // After rest: it paces at half of rest's PostgreSQL figure from the same run.
   latencyScenario,
+  soapScenario,
+  fileScenario,
 ];

@@ -1,0 +1,395 @@
+// `make bench`, file: the tax bureau's month-end file (GB18030, the simulator's records; 200 MB at
+// full size) dropped with its marker into a freshly started hub (`hub start` as `make run` starts
+// it, the tax bureau alone), on the embedded store and on PostgreSQL. Figures: records per second
+// from the marker to the receipt's marker, the hub's CPU per record (all its threads), and its
+// peak resident memory above what it used once it had answered a small file. Each run is a hub of
+// its own on an empty store: the same file dropped twice would be duplicates the second time.
+//
+// Baselines, in the same run:
+// - the store's ceiling for the rows the hub stored: after each run the rows are written again
+//   into a fresh store of the same schema with no hub code, in the hub's chunks: on the embedded
+//   store by test/bench/store-ceiling.ts, on PostgreSQL by COPY into a fresh database
+//   (measurePgCeiling below);
+// - the file read, decoded by iconv-lite and parsed by saxes to nothing, in a process of its own
+//   (bench/baselines/file-parse.ts): its CPU and memory per record beside the hub's.
+//
+// BENCH_MB (default 200) or BENCH_RECORDS size the file (tiny: 2,000 records); BENCH_CHUNK the
+// records per transaction (the adapter's chunkRecords by default). Generated files stay in the
+// bench's work folder (BENCH_DIR) for the next run.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import pg from 'pg';
+import YAML from 'yaml';
+import { DEMO_CONFIG } from '../../core/kernel/paths';
+import { openDriver } from '../../services/store/store';
+import { writeLargeBatchFile } from '../../infra/simulators/tax-bureau';
+import { spawnHub, makeRunNode, rssBytes, cpuSeconds, HubProcess } from '../../test/support/hub';
+import { measureStoreCeiling } from '../../test/bench/store-ceiling';
+import { BenchContext, Row, Scenario, repeat, row } from '../harness';
+import type { ParseFigures } from '../baselines/file-parse';
+import { createDatabase } from './soap';
+
+const ID = 'file';
+const GOALS = { pgRecordsPerSecond: 20_000, ofCeiling: 0.8, rssIncreaseMb: 200, cpuPerRecordUs: 100 };
+// The simulator's records average ~325 bytes in GB18030.
+const BYTES_PER_RECORD = 325;
+const TINY_RECORDS = 2000;
+
+export const fileScenario: Scenario = {
+  id: ID,
+  title: 'tax-bureau GB18030 file drop, marker to receipt, on the embedded store and on PostgreSQL',
+  run,
+};
+
+type Store = 'embedded' | 'postgres';
+
+/** One file dropped into a fresh hub, and its store's ceiling for the same rows. */
+interface Drop {
+  seconds: number;
+  rate: number;
+  cpuUs: number;
+  rssIncreaseMb: number;
+  rssBeforeMb: number;
+  /** The same rows written again into a fresh store of the same kind, with no hub code: records/s. */
+  ceilingRate: number;
+  ceiling: { records: number; chunks: number; seconds: number; steps: Record<string, number> };
+}
+
+async function run(ctx: BenchContext): Promise<Row[]> {
+  const records = fileRecords(ctx);
+  const source = await generated(ctx, `month-end-${records}.xml`, records, 'bench');
+  const warmUp = await generated(ctx, 'warm-up-2000.xml', 2000, 'bench-warm-up');
+  const bytes = fs.statSync(source).size;
+  ctx.log(`${records} records, ${(bytes / 1048576).toFixed(1)} MB of GB18030`);
+
+  const parse = await repeat(ctx, 'saxes parse', () => parseInOwnProcess(source));
+  for (const p of parse) if (p.records !== records) throw new Error(`saxes parse of ${source}: ${p.records} records, not ${records}`);
+  const onPg = await repeat(ctx, 'hub, PostgreSQL', () => dropOnce(ctx, 'postgres', source, warmUp, records));
+  const embedded = await repeat(ctx, 'hub, embedded store', () => dropOnce(ctx, 'embedded', source, warmUp, records));
+
+  const parseName = 'saxes parse of the iconv-lite-decoded file';
+  const parseRate = parse.map((p) => p.records / p.seconds);
+  const parseCpuUs = parse.map((p) => (p.cpuSeconds / p.records) * 1e6);
+  const parseRss = parse.map((p) => p.rssIncreaseMb);
+  const common = { file: { records, mb: bytes / 1048576 }, parseRecordsPerSecond: parseRate };
+  const mbGoal = `≤ ${GOALS.rssIncreaseMb} MB`;
+  const details = (drops: Drop[]) => ({ ...common, seconds: drops.map((d) => d.seconds), rssBeforeMb: drops.map((d) => d.rssBeforeMb), ceilings: drops.map((d) => d.ceiling) });
+  return [
+    row(ctx, {
+      scenario: ID, figure: 'PostgreSQL: records/s, marker to receipt', unit: 'records/s',
+      runs: onPg.map((d) => d.rate), baseline: { name: 'COPY of the same rows into a fresh database', runs: onPg.map((d) => d.ceilingRate) },
+      goal: `≥ ${GOALS.pgRecordsPerSecond.toLocaleString('en-US')}/s, ≥ ${GOALS.ofCeiling * 100} % of the COPY ceiling`,
+      judge: (v, ratio) => v >= GOALS.pgRecordsPerSecond && (ratio ?? 0) >= GOALS.ofCeiling,
+      details: details(onPg),
+    }),
+    row(ctx, {
+      scenario: ID, figure: 'PostgreSQL: records/s, beside parsing alone', unit: 'records/s',
+      runs: onPg.map((d) => d.rate), baseline: { name: parseName, runs: parseRate },
+    }),
+    row(ctx, {
+      scenario: ID, figure: 'PostgreSQL: peak RSS increase', unit: 'MB', higherIsBetter: false,
+      runs: onPg.map((d) => d.rssIncreaseMb), baseline: { name: parseName, runs: parseRss },
+      goal: mbGoal, judge: (v) => v <= GOALS.rssIncreaseMb,
+    }),
+    row(ctx, {
+      scenario: ID, figure: 'PostgreSQL: hub CPU per record', unit: 'µs', higherIsBetter: false,
+      runs: onPg.map((d) => d.cpuUs), baseline: { name: parseName, runs: parseCpuUs },
+    }),
+    row(ctx, {
+      scenario: ID, figure: 'embedded: records/s, marker to receipt', unit: 'records/s',
+      runs: embedded.map((d) => d.rate), baseline: { name: 'embedded store ceiling for the same rows', runs: embedded.map((d) => d.ceilingRate) },
+      goal: `≥ ${GOALS.ofCeiling * 100} % of the embedded store ceiling`,
+      judge: (_v, ratio) => (ratio ?? 0) >= GOALS.ofCeiling,
+      details: details(embedded),
+    }),
+    row(ctx, {
+      scenario: ID, figure: 'embedded: records/s, beside parsing alone', unit: 'records/s',
+      runs: embedded.map((d) => d.rate), baseline: { name: parseName, runs: parseRate },
+    }),
+    row(ctx, {
+      scenario: ID, figure: 'embedded: hub CPU per record', unit: 'µs', higherIsBetter: false,
+      runs: embedded.map((d) => d.cpuUs), baseline: { name: parseName, runs: parseCpuUs },
+      goal: `≤ ${GOALS.cpuPerRecordUs} µs`, judge: (v) => v <= GOALS.cpuPerRecordUs,
+    }),
+    row(ctx, {
+      scenario: ID, figure: 'embedded: peak RSS increase', unit: 'MB', higherIsBetter: false,
+      runs: embedded.map((d) => d.rssIncreaseMb), baseline: { name: parseName, runs: parseRss },
+      goal: mbGoal, judge: (v) => v <= GOALS.rssIncreaseMb,
+    }),
+  ];
+}
+
+/** Records of the bench file: BENCH_RECORDS, else BENCH_MB's worth (200 MB), tiny 2,000. */
+function fileRecords(ctx: BenchContext): number {
+  const n = process.env.BENCH_RECORDS ? Number(process.env.BENCH_RECORDS)
+    : ctx.tiny && !process.env.BENCH_MB ? TINY_RECORDS
+    : Math.round((Number(process.env.BENCH_MB ?? 200) * 1048576) / BYTES_PER_RECORD);
+  if (!(Number.isInteger(n) && n > 0)) throw new Error(`BENCH_RECORDS or BENCH_MB must give a positive number of records, not ${n}`);
+  return n;
+}
+
+/** A batch file of the simulator's records in the work folder, generated once and kept. */
+async function generated(ctx: BenchContext, name: string, records: number, seed: string): Promise<string> {
+  const file = path.join(ctx.workDir, name);
+  if (!fs.existsSync(file)) {
+    ctx.log(`generating ${records} records of GB18030 into ${file}`);
+    await writeLargeBatchFile(`${file}.part`, { records, encoding: 'GB18030', seed });
+    fs.renameSync(`${file}.part`, file);
+  }
+  return file;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The demo configuration with the tax bureau alone, its inbox looked at every 100 ms. */
+function writeHubConfig(dataDir: string): { file: string; chunkRecords: number } {
+  const config = YAML.parse(fs.readFileSync(DEMO_CONFIG, 'utf8'));
+  const chunk = process.env.BENCH_CHUNK ? { chunkRecords: Number(process.env.BENCH_CHUNK) } : {};
+  config.adapters = config.adapters
+    .filter((a: { id: string }) => a.id === 'tax-bureau')
+    .map((a: { dir?: string; id: string }) => ({ ...a, dir: path.resolve(path.dirname(DEMO_CONFIG), a.dir ?? a.id), overrides: { transport: { options: { pollIntervalMs: 100, ...chunk } } } }));
+  const file = path.join(dataDir, 'hub.yaml');
+  fs.writeFileSync(file, YAML.stringify(config));
+  const dir = config.adapters[0].dir as string;
+  const chunkRecords = Number(process.env.BENCH_CHUNK ?? YAML.parse(fs.readFileSync(path.join(dir, 'adapter.yaml'), 'utf8')).transport.options.chunkRecords ?? 2000);
+  return { file, chunkRecords };
+}
+
+/** Waits for `file` to exist, failing if the hub exits or `timeoutMs` passes. */
+async function appears(hub: HubProcess, file: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!fs.existsSync(file)) {
+    if (hub.proc.exitCode !== null || hub.proc.signalCode !== null) throw new Error(`the hub exited before ${path.basename(file)} appeared:\n${hub.output().slice(-4000)}`);
+    if (Date.now() > until) throw new Error(`no ${path.basename(file)} within ${timeoutMs / 1000} s:\n${hub.output().slice(-4000)}`);
+    await sleep(20);
+  }
+}
+
+/** A fresh hub on a fresh store, a small file first, then the bench file, then the store's ceiling. */
+async function dropOnce(ctx: BenchContext, store: Store, source: string, warmUp: string, records: number): Promise<Drop> {
+  const label = store === 'postgres' ? 'PostgreSQL' : 'embedded';
+  const dataDir = fs.mkdtempSync(path.join(ctx.workDir, `file-${store}-`));
+  const db = store === 'postgres' ? await createDatabase(ctx.pgAdminUrl, 'file_hub') : null;
+  let hub: HubProcess | null = null;
+  try {
+    const { file: configFile, chunkRecords } = writeHubConfig(dataDir);
+    const asRun = makeRunNode();
+    hub = await spawnHub({ HUB_DATA_DIR: dataDir, HUB_CONFIG: configFile, HUB_STORE: db?.url ?? 'embedded', NODE_OPTIONS: asRun.options }, [], asRun.flags);
+    const pid = hub.proc.pid!;
+    const inbox = path.join(dataDir, 'drop', 'tax-bureau', 'inbox');
+    const receipts = path.join(dataDir, 'drop', 'tax-bureau', 'receipts');
+    // A small file first, so that the memory before is that of a hub that has answered a file
+    // (workers started, code compiled, start-up memory released), not of one just started.
+    const warmName = 'SWSX_11301000000_20261130235959_0000.xml';
+    fs.copyFileSync(warmUp, path.join(inbox, warmName));
+    fs.writeFileSync(path.join(inbox, `${warmName}.ok`), '');
+    await appears(hub, path.join(receipts, warmName.replace(/\.xml$/, '.receipt.xml.ok')), 120_000);
+    await sleep(ctx.tiny ? 500 : 3000);
+    const rssBefore = rssBytes(pid);
+
+    const name = 'SWSX_11301000000_20261130235959_0001.xml';
+    // The same file system: the file appears whole; the marker says it is complete.
+    fs.copyFileSync(source, path.join(inbox, `.${name}.copy`));
+    fs.renameSync(path.join(inbox, `.${name}.copy`), path.join(inbox, name));
+    const receipt = path.join(receipts, name.replace(/\.xml$/, '.receipt.xml'));
+    let peak = rssBefore;
+    const cpu = () => { const c = cpuSeconds(pid); return c.user + c.system; };
+    const cpuBefore = cpu();
+    const started = Date.now();
+    fs.writeFileSync(path.join(inbox, `${name}.ok`), '');
+    const sampler = setInterval(() => { try { peak = Math.max(peak, rssBytes(pid)); } catch { /* the process ended: appears() says so */ } }, 20);
+    try {
+      await appears(hub, `${receipt}.ok`, 3_600_000);
+    } finally {
+      clearInterval(sampler);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const cpuSpent = cpu() - cpuBefore;
+    const head = fs.readFileSync(receipt, 'utf8').slice(0, 400);
+    const cgs = Number(/CGS="(\d+)"/.exec(head)?.[1]);
+    const sbs = Number(/SBS="(\d+)"/.exec(head)?.[1]);
+    if (cgs + sbs !== records) throw new Error(`${label}: the receipt does not account for the ${records} records:\n${head}`);
+    await hub.stop('SIGTERM');
+    hub = null;
+
+    const ceiling = db ? await measurePgCeiling(db.url, ctx.pgAdminUrl, chunkRecords) : await measureStoreCeiling(path.join(dataDir, 'store'), chunkRecords);
+    const d: Drop = {
+      seconds, rate: records / seconds, cpuUs: (cpuSpent / records) * 1e6,
+      rssIncreaseMb: (peak - rssBefore) / 1048576, rssBeforeMb: rssBefore / 1048576,
+      ceilingRate: ceiling.records / ceiling.seconds,
+      ceiling: { records: ceiling.records, chunks: ceiling.chunks, seconds: ceiling.seconds, steps: ceiling.steps },
+    };
+    ctx.log(`${label}: ${records} records in ${seconds.toFixed(1)} s, ${d.rate.toFixed(0)} records/s (CGS ${cgs}, SBS ${sbs}), ` +
+      `CPU ${d.cpuUs.toFixed(0)} µs/record, RSS +${d.rssIncreaseMb.toFixed(0)} MB over ${d.rssBeforeMb.toFixed(0)} MB; ` +
+      `store ceiling ${d.ceilingRate.toFixed(0)} records/s (${ceiling.records} rows in ${ceiling.seconds.toFixed(2)} s)`);
+    return d;
+  } finally {
+    await hub?.stop('SIGTERM');
+    await db?.drop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** bench/baselines/file-parse.ts on the file, in a process of its own. */
+function parseInOwnProcess(file: string): Promise<ParseFigures> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [path.join(__dirname, '..', 'baselines', 'file-parse.js'), file, 'GB18030'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    proc.stdout.on('data', (c) => { out += c; });
+    proc.stderr.on('data', (c) => { err += c; });
+    proc.once('error', reject);
+    proc.once('close', (code) => {
+      if (code !== 0) return reject(new Error(`the file parse baseline exited with ${code} on ${file}: ${err}`));
+      try {
+        resolve(JSON.parse(out) as ParseFigures);
+      } catch {
+        reject(new Error(`the file parse baseline answered no figures on ${file}: ${out} ${err}`));
+      }
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The PostgreSQL store's ceiling: what test/bench/store-ceiling.ts does for the embedded store.
+
+const EVENT_COLUMNS = 'id, seq, supervision_code, adapter, raw_message_id, status, status_time, received_at, body';
+const CASE_COLUMNS = 'supervision_code, department_code, department_name, hall_code, hall_name, item_code, item_name, status, status_time, applicant, light, deadline, paused, violations, event_count, timeline, first_seen';
+const REF_COLUMNS = 'system, local_id, supervision_code';
+
+/**
+ * One COPY statement on a pg client, to or from memory (node-postgres has no COPY of its own): the
+ * rows out as COPY text for `COPY … TO STDOUT`, `data` in for `COPY … FROM STDIN`.
+ */
+class Copy {
+  private chunks: Buffer[] = [];
+  private error: Error | null = null;
+  private settle!: { resolve(b: Buffer): void; reject(e: Error): void };
+  readonly done = new Promise<Buffer>((resolve, reject) => { this.settle = { resolve, reject }; });
+
+  constructor(private readonly text: string, private readonly data?: Buffer) {}
+
+  submit(connection: { query(text: string): void }): void { connection.query(this.text); }
+  handleCopyInResponse(connection: { sendCopyFromChunk(b: Buffer): void; endCopyFrom(): void }): void {
+    if (this.data?.length) connection.sendCopyFromChunk(this.data);
+    connection.endCopyFrom();
+  }
+  // A copy: the chunk is a view of the connection's buffer, which the next message reuses.
+  handleCopyData(msg: { chunk: Buffer }): void { this.chunks.push(Buffer.from(msg.chunk)); }
+  handleError(err: Error): void { this.error ??= err; }
+  handleReadyForQuery(): void {
+    if (this.error) this.settle.reject(new Error(`${this.text.slice(0, 120)}: ${this.error.message}`));
+    else this.settle.resolve(Buffer.concat(this.chunks));
+  }
+  handleCommandComplete(): void { /* the rows went by handleCopyData */ }
+  handleRowDescription(): void { /* none for COPY */ }
+  handleDataRow(): void { /* none for COPY */ }
+  handleEmptyQuery(): void { /* never sent */ }
+  handlePortalSuspended(): void { /* never sent */ }
+}
+
+function copy(client: pg.Client, text: string, data?: Buffer): Promise<Buffer> {
+  const c = new Copy(text, data);
+  client.query(c as unknown as pg.QueryConfig);
+  return c.done;
+}
+
+/**
+ * The rows a stopped hub stored in its PostgreSQL database (`sourceUrl`), written again into a
+ * fresh database of the same schema with no hub code, `chunkRecords` events per transaction as the
+ * hub stored them, each chunk as test/bench/store-ceiling.ts writes it into the embedded store:
+ * one look-up of the chunk's event ids, COPY of the new cases' references and rows and of the
+ * events, the rows of cases seen before COPYed beside and UPDATEd from there, the receipt lines.
+ */
+export async function measurePgCeiling(sourceUrl: string, adminUrl: string, chunkRecords: number): Promise<{ records: number; chunks: number; seconds: number; steps: Record<string, number> }> {
+  const source = new pg.Client({ connectionString: sourceUrl });
+  await source.connect();
+  let events: string[], cases: string[], refs: string[], files: Buffer, results: string[];
+  try {
+    const rows = async (sql: string) => (await copy(source, `COPY (${sql}) TO STDOUT`)).toString('utf8').split('\n').filter(Boolean);
+    events = await rows(`SELECT ${EVENT_COLUMNS} FROM events ORDER BY seq`);
+    cases = await rows(`SELECT ${CASE_COLUMNS} FROM cases`);
+    refs = await rows(`SELECT ${REF_COLUMNS} FROM case_refs`);
+    files = await copy(source, 'COPY (SELECT * FROM file_drops ORDER BY claimed_at) TO STDOUT');
+    results = await rows('SELECT r.file_id, r.first, r.results FROM file_drop_results r JOIN file_drops f ON f.id = r.file_id ORDER BY f.claimed_at, r.first');
+  } finally {
+    await source.end();
+  }
+
+  const field = (line: string, i: number) => line.split('\t', i + 1)[i];
+  const caseRow = new Map(cases.map((l) => [field(l, 0), l]));
+  const refRows = new Map<string, string[]>();
+  for (const l of refs) {
+    const code = field(l, 2);
+    const list = refRows.get(code);
+    if (list) list.push(l);
+    else refRows.set(code, [l]);
+  }
+  const text = (lines: string[]) => (lines.length ? Buffer.from(lines.join('\n') + '\n') : null);
+  const seen = new Set<string>();
+  const chunks: { ids: string; refs: Buffer | null; events: Buffer; added: Buffer | null; changed: Buffer | null; results: string[] | null }[] = [];
+  for (let at = 0, k = 0; at < events.length; at += chunkRecords, k++) {
+    const chunk = events.slice(at, at + chunkRecords);
+    const codes = [...new Set(chunk.map((l) => field(l, 2)))];
+    const added = codes.filter((c) => !seen.has(c));
+    const changed = codes.filter((c) => seen.has(c));
+    for (const c of added) seen.add(c);
+    chunks.push({
+      ids: chunk.map((l) => field(l, 0)).join(','),
+      refs: text(added.flatMap((c) => refRows.get(c) ?? [])),
+      events: text(chunk)!,
+      added: text(added.map((c) => caseRow.get(c)!)),
+      changed: text(changed.map((c) => caseRow.get(c)!)),
+      results: results[k] ? results[k].split('\t') : null,
+    });
+  }
+
+  const target = await createDatabase(adminUrl, 'file_ceiling');
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-pg-ceiling-'));
+  try {
+    // The hub's schema, by its own migrations.
+    await (await openDriver(target.url, scratch)).close();
+    const db = new pg.Client({ connectionString: target.url });
+    await db.connect();
+    try {
+      await copy(db, 'COPY file_drops FROM STDIN', files);
+      await db.query('CREATE TEMP TABLE changed_cases AS SELECT * FROM cases WITH NO DATA');
+      const steps = { lookup: 0, newCases: 0, events: 0, caseUpdates: 0, receiptLines: 0 };
+      const timed = async (step: keyof typeof steps, fn: () => Promise<unknown>) => {
+        const t = process.hrtime.bigint();
+        await fn();
+        steps[step] += Number(process.hrtime.bigint() - t) / 1e9;
+      };
+      const started = process.hrtime.bigint();
+      for (const c of chunks) {
+        await db.query('BEGIN');
+        await timed('lookup', () => db.query("SELECT count(*) FROM events WHERE id = ANY(string_to_array($1, ','))", [c.ids]));
+        await timed('newCases', async () => {
+          if (c.refs) await copy(db, `COPY case_refs (${REF_COLUMNS}) FROM STDIN`, c.refs);
+          if (c.added) await copy(db, `COPY cases (${CASE_COLUMNS}) FROM STDIN`, c.added);
+        });
+        await timed('events', () => copy(db, `COPY events (${EVENT_COLUMNS}) FROM STDIN`, c.events));
+        if (c.changed) {
+          await timed('caseUpdates', async () => {
+            await copy(db, `COPY changed_cases (${CASE_COLUMNS}) FROM STDIN`, c.changed!);
+            await db.query(`UPDATE cases SET ${CASE_COLUMNS.split(', ').slice(1, -1).map((x) => `${x} = u.${x}`).join(', ')}, updated_at = now()
+              FROM changed_cases u WHERE cases.supervision_code = u.supervision_code`);
+            await db.query('TRUNCATE changed_cases');
+          });
+        }
+        if (c.results) await timed('receiptLines', () => db.query('INSERT INTO file_drop_results (file_id, first, results) VALUES ($1, $2, $3)', c.results!));
+        await db.query('COMMIT');
+      }
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      return { records: events.length, chunks: chunks.length, seconds, steps };
+    } finally {
+      await db.end();
+    }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+    await target.drop();
+  }
+}
