@@ -1,5 +1,7 @@
 // Every scenario of `make bench`, in the order they run (ONLY= picks some by id).
 import { Scenario } from '../harness';
+import { readsScenario } from './reads';
 
 export const SCENARIOS: Scenario[] = [
+  readsScenario,
 ];
