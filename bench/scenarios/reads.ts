@@ -57,10 +57,17 @@ interface Route {
   queries: Query[];
 }
 
-/** p50 and p99 of one route's requests in one run, in ms. */
+/** p50 and p99 of one route's requests in one run, in ms, and the paths of its slowest requests. */
 interface Timing {
   p50: number;
   p99: number;
+  slowest: { path: string; ms: number }[];
+}
+
+/** The timing of requests, each one's path and time in ms. */
+function timing(paths: string[], ms: number[]): Timing {
+  const slowest = ms.map((t, i) => ({ path: paths[i % paths.length], ms: Math.round(t * 10) / 10 })).sort((a, b) => b.ms - a.ms).slice(0, 3);
+  return { p50: percentile(ms, 0.5), p99: percentile(ms, 0.99), slowest };
 }
 
 /** A fixed shuffle, so that every run and size sends the same mix in the same order. */
@@ -177,7 +184,7 @@ class Loader {
       this.child.send(job);
     });
     if ('error' in answer) throw new Error(`load of ${job.paths[0]}…: ${answer.error}`);
-    return { p50: percentile(answer.ms, 0.5), p99: percentile(answer.ms, 0.99) };
+    return timing(job.paths, answer.ms);
   }
 
   async stop(): Promise<void> {
@@ -194,19 +201,19 @@ interface LoadJob {
 }
 type LoadAnswer = { ms: number[] } | { error: string };
 
-/** In the load process: `requests` GETs over the paths in turn, `connections` at a time, each one's time. */
+/** In the load process: `requests` GETs over the paths in turn, `connections` at a time, each one's time (in request order). */
 async function sendRequests(job: LoadJob): Promise<number[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: job.connections });
-  const ms: number[] = [];
+  const ms: number[] = new Array(job.requests);
   let next = 0;
-  const one = (p: string) => new Promise<void>((resolve, reject) => {
+  const one = (i: number, p: string) => new Promise<void>((resolve, reject) => {
     const t = performance.now();
     const req = http.get(`${job.url}${p}`, { agent, headers: { Authorization: `Bearer ${TOKEN}` } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         if (res.statusCode !== 200) return reject(new Error(`GET ${p} answered ${res.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 300)}`));
-        ms.push(performance.now() - t);
+        ms[i] = performance.now() - t;
         resolve();
       });
       res.on('error', reject);
@@ -216,7 +223,7 @@ async function sendRequests(job: LoadJob): Promise<number[]> {
   const worker = async () => {
     while (next < job.requests) {
       const i = next++;
-      await one(job.paths[i % job.paths.length]);
+      await one(i, job.paths[i % job.paths.length]);
     }
   };
   try {
@@ -229,18 +236,18 @@ async function sendRequests(job: LoadJob): Promise<number[]> {
 
 /** The same calls through the store from the bench process, as many at a time. */
 async function direct(queries: Query[], requests: number, connections: number, store: Store, evaluations: EvaluationStore): Promise<Timing> {
-  const ms: number[] = [];
+  const ms: number[] = new Array(requests);
   let next = 0;
   const worker = async () => {
     while (next < requests) {
-      const q = queries[next++ % queries.length];
+      const i = next++;
       const t = performance.now();
-      await q.direct(store, evaluations);
-      ms.push(performance.now() - t);
+      await queries[i % queries.length].direct(store, evaluations);
+      ms[i] = performance.now() - t;
     }
   };
   await Promise.all(Array.from({ length: connections }, worker));
-  return { p50: percentile(ms, 0.5), p99: percentile(ms, 0.99) };
+  return timing(queries.map((q) => q.path), ms);
 }
 
 /** Seeds a database of `cases` cases, starts a hub on it and measures each route and its store calls. */
@@ -293,7 +300,10 @@ async function measureSize(ctx: BenchContext, cases: number, requests: number, c
       baseline: { name: 'store alone', runs: runs.map((x) => x[i].store[q]) },
       goal: q === 'p99' ? (judged ? `≤ ${GOAL_P99_MS} ms` : `reported (judged at ${JUDGED_AT.toLocaleString('en')})`) : undefined,
       judge: q === 'p99' && judged ? (v) => v <= GOAL_P99_MS : undefined,
-      details: { cases, requests, connections, paths: r.queries.length },
+      details: {
+        cases, requests, connections, paths: r.queries.length,
+        slowest: runs.map((x) => x[i].hub.slowest), storeSlowest: runs.map((x) => x[i].store.slowest),
+      },
     })));
   } finally {
     await hub?.stop('SIGTERM');
