@@ -122,9 +122,10 @@ async function measure(label: string, url: string, seconds: number, pids: { name
   outboxEmpty: () => Promise<boolean>;
 }): Promise<Figure> {
   const tag = Math.random().toString(36).slice(2, 7).toUpperCase();
-  // A round of batches first, not counted: connections opened, code compiled, caches warm.
-  const warm = await load(url, `SJBENCH${tag}W`, 0.001);
-  if (warm.accepted === 0) throw new Error(`${label}: the warm-up batches were not accepted: ${JSON.stringify([...warm.refused])}`);
+  // A round of batches first, not counted: connections opened, code compiled, caches warm. Half a
+  // second, so that every sender starts before it ends, however busy the machine.
+  const warm = await load(url, `SJBENCH${tag}W`, 0.5);
+  if (warm.accepted === 0) throw new Error(`${label}: none of the ${warm.batches} warm-up batches was accepted: ${JSON.stringify([...warm.refused])}`);
   const prefix = `SJBENCH${tag}M`;
   const before = cpuReading(pids);
   const run = await load(url, prefix, seconds);
