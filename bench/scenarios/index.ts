@@ -4,6 +4,8 @@ import { restScenario } from './rest';
 import { latencyScenario } from './latency';
 import { soapScenario } from './soap';
 import { fileScenario } from './file-drop';
+import { readsScenario } from './reads';
+import { clusterScenario } from './cluster';
 
 export const SCENARIOS: Scenario[] = [
   restScenario,
@@ -11,4 +13,6 @@ export const SCENARIOS: Scenario[] = [
   latencyScenario,
   soapScenario,
   fileScenario,
+  readsScenario,
+  clusterScenario,
 ];
