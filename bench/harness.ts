@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 
 /** What every scenario is given. */
 export interface BenchContext {
@@ -174,4 +175,22 @@ export function writeResults(run: BenchRun, file: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(`${file}.part`, JSON.stringify(run, null, 2) + '\n');
   fs.renameSync(`${file}.part`, file);
+}
+
+/** A database of its own on the bench's PostgreSQL server (BENCH_PG), dropped by drop(). */
+export async function benchDatabase(adminUrl: string, label: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `hub_bench_${label}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: adminUrl });
+    try {
+      await c.connect();
+      await c.query(sql);
+    } catch (err) {
+      throw new Error(`${sql} on ${adminUrl.replace(/\/\/[^@]*@/, '//')} (BENCH_PG): ${(err as Error).message}`);
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  return { url: adminUrl.replace(/\/[^/]*$/, `/${name}`), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }

@@ -20,12 +20,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
 import pg from 'pg';
-import { Scenario, repeat, row } from '../harness';
+import { Scenario, repeat, row, benchDatabase } from '../harness';
 import { ROOT } from '../../core/kernel/paths';
 import { requireNats, requireRedis, deleteStreams, deleteQueueKeys, freePort } from '../../test/support/servers';
 import { spawnHub, makeRunNode, cpuSeconds, waitFor, HubProcess } from '../../test/support/hub';
 import { load as loadWith, pct, sleep } from '../../test/bench/webhook-load';
-import { benchDatabase } from './reads';
 
 const CONCURRENCY = 8;
 const BATCH = 100;

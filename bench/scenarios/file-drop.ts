@@ -28,9 +28,8 @@ import { openDriver } from '../../services/store/store';
 import { writeLargeBatchFile } from '../../infra/simulators/tax-bureau';
 import { spawnHub, makeRunNode, rssBytes, cpuSeconds, HubProcess } from '../../test/support/hub';
 import { measureStoreCeiling } from '../../test/bench/store-ceiling';
-import { BenchContext, Row, Scenario, repeat, row } from '../harness';
+import { BenchContext, Row, Scenario, repeat, row, benchDatabase } from '../harness';
 import type { ParseFigures } from '../baselines/file-parse';
-import { createDatabase } from './soap';
 
 const ID = 'file';
 const GOALS = { pgRecordsPerSecond: 20_000, ofCeiling: 0.8, rssIncreaseMb: 200, cpuPerRecordUs: 100 };
@@ -172,7 +171,7 @@ async function appears(hub: HubProcess, file: string, timeoutMs: number): Promis
 async function dropOnce(ctx: BenchContext, store: Store, source: string, warmUp: string, records: number): Promise<Drop> {
   const label = store === 'postgres' ? 'PostgreSQL' : 'embedded';
   const dataDir = fs.mkdtempSync(path.join(ctx.workDir, `file-${store}-`));
-  const db = store === 'postgres' ? await createDatabase(ctx.pgAdminUrl, 'file_hub') : null;
+  const db = store === 'postgres' ? await benchDatabase(ctx.pgAdminUrl, 'file_hub') : null;
   let hub: HubProcess | null = null;
   try {
     const { file: configFile, chunkRecords } = writeHubConfig(dataDir);
@@ -347,7 +346,7 @@ export async function measurePgCeiling(sourceUrl: string, adminUrl: string, chun
     });
   }
 
-  const target = await createDatabase(adminUrl, 'file_ceiling');
+  const target = await benchDatabase(adminUrl, 'file_ceiling');
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'hub-pg-ceiling-'));
   try {
     // The hub's schema, by its own migrations.

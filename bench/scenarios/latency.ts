@@ -11,10 +11,10 @@
 //
 // BENCH_LATENCY_SECONDS sets how long each paced run lasts (default 10; 1 when tiny).
 
-import { BenchContext, Row, Scenario, percentile, repeat, row } from '../harness';
+import { BenchContext, Row, Scenario, percentile, repeat, row, benchDatabase } from '../harness';
 import { SUPERVISOR } from '../../test/support/hub';
 import { runLoad, PacedResult } from '../load/jobs';
-import { INBOUND, KEY, createDatabase, restPostgresEventsPerSecond, startBaseline, startBenchHub } from './rest';
+import { INBOUND, KEY, restPostgresEventsPerSecond, startBaseline, startBenchHub } from './rest';
 
 /** Events/s when `rest` has not run in this bench run (tiny: a rate any hub holds). */
 const LATENCY_FIXED_RATE = 5_000;
@@ -50,8 +50,8 @@ export const latencyScenario: Scenario = {
     const batchesPerSecond = rate / batch;
     ctx.log(`pacing at ${rateLabel}: ${batchesPerSecond.toFixed(2)} batches of ${batch} a second`);
 
-    const hubDb = await createDatabase(ctx, 'latency_hub');
-    const baseDb = await createDatabase(ctx, 'latency_base');
+    const hubDb = await benchDatabase(ctx.pgAdminUrl, 'latency_hub');
+    const baseDb = await benchDatabase(ctx.pgAdminUrl, 'latency_base');
     let hub: Awaited<ReturnType<typeof startBenchHub>> | null = null;
     let base: Awaited<ReturnType<typeof startBaseline>> | null = null;
     try {

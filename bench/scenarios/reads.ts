@@ -14,12 +14,12 @@ import http from 'node:http';
 import path from 'node:path';
 import { fork, ChildProcess } from 'node:child_process';
 import pg from 'pg';
-import { BenchContext, Row, Scenario, percentile, repeat, row } from '../harness';
+import { BenchContext, Row, Scenario, percentile, repeat, row, benchDatabase } from '../harness';
 import { openStore, Store } from '../../services/store/open-store';
 import { CaseFilter } from '../../services/cases/case-store';
 import { EvaluationStore } from '../../services/evaluations/evaluation-store';
 import { supervisionCodeCheckChar } from '../../core/identifiers/supervision-code';
-import { seedCases, registryCodes, STATUS_MIX } from '../../test/support/case-seed';
+import { seedCases, fillCaseStats, registryCodes, STATUS_MIX } from '../../test/support/case-seed';
 import { spawnHub, makeRunNode, HubProcess, waitFor } from '../../test/support/hub';
 
 const GOAL_P99_MS = 50;
@@ -27,24 +27,6 @@ const JUDGED_AT = 1_000_000;
 const TOKEN = 'demo-supervisor-token';
 /** Cases given a valid supervision code for the case view (the seed's codes carry none). */
 const VIEWED_CASES = 500;
-
-/** A database of its own on the bench's PostgreSQL server, dropped afterwards. */
-export async function benchDatabase(adminUrl: string, label: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `hub_bench_${label}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: adminUrl });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } catch (err) {
-      throw new Error(`${sql} on ${adminUrl.replace(/\/\/[^@]*@/, '//')}: ${(err as Error).message}`);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  return { url: adminUrl.replace(/\/[^/]*$/, `/${name}`), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-}
 
 /** One request of a route: its path, and the store calls its action makes. */
 interface Query {
@@ -117,23 +99,6 @@ function routes(codes: string[]): Route[] {
   ];
 }
 
-/** Per case, the department statistics' counters, as the supervisor keeps them (case_stats). */
-async function fillStats(url: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(`
-      INSERT INTO case_stats (department_code, hall_code, day, department_name, hall_name, received, in_progress, completed, on_time, green, yellow, red)
-      SELECT department_code, COALESCE(hall_code, ''), (first_seen AT TIME ZONE 'Asia/Shanghai')::date, max(department_name), max(hall_name), count(*),
-             count(*) FILTER (WHERE status NOT IN ('COMPLETED', 'DELIVERED')), count(*) FILTER (WHERE status IN ('COMPLETED', 'DELIVERED')),
-             count(*) FILTER (WHERE status IN ('COMPLETED', 'DELIVERED') AND light <> 'RED'),
-             count(*) FILTER (WHERE light = 'GREEN'), count(*) FILTER (WHERE light = 'YELLOW'), count(*) FILTER (WHERE light = 'RED')
-      FROM cases GROUP BY 1, 2, 3`);
-    await c.query('ANALYZE case_stats');
-  } finally {
-    await c.end();
-  }
-}
 
 /**
  * Gives `n` cases spread over the table a supervision code with its check character (the seed's
@@ -261,7 +226,7 @@ async function measureSize(ctx: BenchContext, cases: number, requests: number, c
     store = await openStore({ store: db.url, dataDir, region: '130100', poolSize: connections });
     const seeded = Date.now();
     await seedCases(db.url, cases);
-    await fillStats(db.url);
+    await fillCaseStats(db.url);
     const codes = await validCodes(db.url, cases, VIEWED_CASES).catch((err: Error) => {
       throw new Error(`giving ${VIEWED_CASES} seeded cases a valid supervision code: ${err.message}`);
     });

@@ -14,7 +14,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fork, ChildProcess } from 'node:child_process';
 import pg from 'pg';
-import { BenchContext, Row, Scenario, median, percentile, repeat, row } from '../harness';
+import { BenchContext, Row, Scenario, median, percentile, repeat, row, benchDatabase } from '../harness';
 import { ROOT } from '../../core/kernel/paths';
 import { spawnHub, makeRunNode, cpuSeconds, rssBytes, settled, waitFor, HubProcess } from '../../test/support/hub';
 import { runLoad, WebhookResult } from '../load/jobs';
@@ -36,17 +36,6 @@ export interface BenchHub {
   stop(): Promise<void>;
 }
 
-/** A database of its own on the bench's PostgreSQL server, dropped by drop(). */
-export async function createDatabase(ctx: BenchContext, label: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `bench_${label}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: ctx.pgAdminUrl });
-    await c.connect().catch((err: Error) => { throw new Error(`cannot reach PostgreSQL at ${ctx.pgAdminUrl} (BENCH_PG): ${err.message}`); });
-    try { await c.query(sql); } finally { await c.end(); }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  return { url: ctx.pgAdminUrl.replace(/\/[^/]*$/, `/${name}`), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-}
 
 /** The hub's configuration for these scenarios: the market-regulation department alone, the supervisor token. */
 function hubConfig(ctx: BenchContext): string {
@@ -245,8 +234,8 @@ export const restScenario: Scenario = {
 
     // PostgreSQL: batches at c8 and single events at c50, hub and baseline alternating.
     {
-      const hubDb = await createDatabase(ctx, 'rest_hub');
-      const baseDb = await createDatabase(ctx, 'rest_base');
+      const hubDb = await benchDatabase(ctx.pgAdminUrl, 'rest_hub');
+      const baseDb = await benchDatabase(ctx.pgAdminUrl, 'rest_base');
       let hub: BenchHub | null = null;
       let base: Awaited<ReturnType<typeof startBaseline>> | null = null;
       try {

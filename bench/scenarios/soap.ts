@@ -20,7 +20,7 @@ import pg from 'pg';
 import YAML from 'yaml';
 import { DEMO_CONFIG } from '../../core/kernel/paths';
 import { spawnHub, makeRunNode, cpuSeconds, settled, HubProcess } from '../../test/support/hub';
-import { BenchContext, Row, Scenario, median, repeat, row } from '../harness';
+import { BenchContext, Row, Scenario, median, repeat, row, benchDatabase } from '../harness';
 import type { SoapLoadRequest, SoapLoadResult } from '../load/soap-push';
 
 const ID = 'soap';
@@ -53,7 +53,7 @@ async function run(ctx: BenchContext): Promise<Row[]> {
   ctx.log(`${reports} reports per run, ${CONCURRENCY} at a time`);
 
   const bare = await measureBaseline(ctx, reports, null);
-  const db = await createDatabase(ctx.pgAdminUrl, 'soap_baseline');
+  const db = await benchDatabase(ctx.pgAdminUrl, 'soap_baseline');
   let bareStored: Measured[];
   try {
     bareStored = await measureBaseline(ctx, reports, db.url);
@@ -148,7 +148,7 @@ async function measureBaseline(ctx: BenchContext, reports: number, pgUrl: string
 async function measureHub(ctx: BenchContext, reports: number, store: 'postgres' | 'embedded'): Promise<Measured[]> {
   const label = `hub, ${store === 'postgres' ? 'PostgreSQL' : 'embedded store'}`;
   const dataDir = fs.mkdtempSync(path.join(ctx.workDir, `soap-${store}-`));
-  const db = store === 'postgres' ? await createDatabase(ctx.pgAdminUrl, 'soap_hub') : null;
+  const db = store === 'postgres' ? await benchDatabase(ctx.pgAdminUrl, 'soap_hub') : null;
   let hub: HubProcess | null = null;
   try {
     const asRun = makeRunNode();
@@ -202,23 +202,6 @@ function writeHubConfig(dataDir: string): string {
   return file;
 }
 
-/** A fresh database on the bench's PostgreSQL server, dropped by `drop`. */
-export async function createDatabase(adminUrl: string, label: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `bench_${label}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: adminUrl });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`).catch((err) => { throw new Error(`cannot create database ${name} on ${adminUrl}: ${(err as Error).message}`); });
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-}
 
 /** The bare node-soap server in a process of its own, once it listens. */
 async function startBaseline(ctx: BenchContext, pgUrl: string | null): Promise<{ url: string; proc: ChildProcess; stop(): Promise<void> }> {

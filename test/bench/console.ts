@@ -9,7 +9,7 @@ import { createLogger } from '../../core/kernel/logger';
 import { startHub } from '../../cli/start-hub';
 import { DEMO_CONFIG } from '../../core/kernel/paths';
 import { createTestDatabase } from '../support/servers';
-import { seedCases } from '../support/case-seed';
+import { seedCases, fillCaseStats } from '../support/case-seed';
 import { testDataDir, settled } from '../support/hub';
 import { vehicleEvent } from '../support/events';
 import { launchChromium, assertConsoleBuilt } from '../support/browser';
@@ -52,16 +52,10 @@ async function main(): Promise<number> {
     await (await openStore({ store: db.url, dataDir, region: '130100' })).close();
     const seedStart = Date.now();
     await seedCases(db.url, CASES);
+    await fillCaseStats(db.url);
     const c = new pg.Client({ connectionString: db.url });
     await c.connect();
     try {
-      await c.query(`
-        INSERT INTO case_stats (department_code, hall_code, day, department_name, hall_name, received, in_progress, completed, on_time, green, yellow, red)
-        SELECT department_code, COALESCE(hall_code, ''), (first_seen AT TIME ZONE 'Asia/Shanghai')::date, max(department_name), max(hall_name), count(*),
-               count(*) FILTER (WHERE status NOT IN ('COMPLETED', 'DELIVERED')), count(*) FILTER (WHERE status IN ('COMPLETED', 'DELIVERED')),
-               count(*) FILTER (WHERE status IN ('COMPLETED', 'DELIVERED') AND light <> 'RED'),
-               count(*) FILTER (WHERE light = 'GREEN'), count(*) FILTER (WHERE light = 'YELLOW'), count(*) FILTER (WHERE light = 'RED')
-        FROM cases GROUP BY 1, 2, 3`);
       await c.query(`
         INSERT INTO alerts (kind, level, supervision_code, department_code, department_name, hall_code, from_light, to_light, at, published)
         SELECT 'LIGHT_CHANGED', 'RED', supervision_code, department_code, department_name, hall_code, 'YELLOW', 'RED',

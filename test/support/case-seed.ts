@@ -129,3 +129,21 @@ export async function seedCases(url: string, cases: number): Promise<void> {
     await c.end();
   }
 }
+
+/** Per case, the department statistics' counters, as the supervisor keeps them (case_stats). */
+export async function fillCaseStats(url: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(`
+      INSERT INTO case_stats (department_code, hall_code, day, department_name, hall_name, received, in_progress, completed, on_time, green, yellow, red)
+      SELECT department_code, COALESCE(hall_code, ''), (first_seen AT TIME ZONE 'Asia/Shanghai')::date, max(department_name), max(hall_name), count(*),
+             count(*) FILTER (WHERE status NOT IN ('COMPLETED', 'DELIVERED')), count(*) FILTER (WHERE status IN ('COMPLETED', 'DELIVERED')),
+             count(*) FILTER (WHERE status IN ('COMPLETED', 'DELIVERED') AND light <> 'RED'),
+             count(*) FILTER (WHERE light = 'GREEN'), count(*) FILTER (WHERE light = 'YELLOW'), count(*) FILTER (WHERE light = 'RED')
+      FROM cases GROUP BY 1, 2, 3`);
+    await c.query('ANALYZE case_stats');
+  } finally {
+    await c.end();
+  }
+}
