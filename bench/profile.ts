@@ -1,0 +1,68 @@
+// Summarises a V8 CPU profile (`node --cpu-prof`, as `make bench` can start the hub with
+// HUB_NODE_FLAGS="--single-threaded-gc --cpu-prof --cpu-prof-dir=DIR"): where the time went, by
+// function (self time) and by part — the hub's own folders, each dependency, Node's internals, the
+// garbage collector — so that a missed goal can be set beside what its path spends.
+//
+//   node dist/bench/profile.js FILE.cpuprofile [--top 25]
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT } from '../core/kernel/paths';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
+
+/** The part of the product or the world a script belongs to. */
+export function partOf(url: string, functionName: string): string {
+  if (!url) return functionName.startsWith('(') ? functionName : '(native)';
+  const file = url.replace(/^file:\/\//, '');
+  const nm = file.lastIndexOf('/node_modules/');
+  if (nm >= 0) {
+    const rest = file.slice(nm + '/node_modules/'.length).split('/');
+    return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
+  }
+  if (file.startsWith('node:')) return 'node (internals)';
+  const rel = path.relative(path.join(ROOT, 'dist'), file);
+  if (!rel.startsWith('..')) return rel.split(path.sep).slice(0, 2).join('/');
+  return file;
+}
+
+export function summarise(profile: CpuProfile, top: number): string {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  const fn = new Map<string, number>();
+  const part = new Map<string, number>();
+  for (const [id, us] of self) {
+    const n = byId.get(id)!;
+    const { functionName, url, lineNumber } = n.callFrame;
+    const where = url ? `${path.basename(url.replace(/^file:\/\//, ''))}:${lineNumber + 1}` : '';
+    const key = `${functionName || '(anonymous)'} ${where}`.trim();
+    fn.set(key, (fn.get(key) ?? 0) + us);
+    const p = partOf(url, functionName);
+    part.set(p, (part.get(p) ?? 0) + us);
+  }
+  const pct = (us: number) => `${((us / total) * 100).toFixed(1).padStart(5)} %`;
+  const list = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => `  ${pct(us)}  ${(us / 1e6).toFixed(2).padStart(7)} s  ${k}`).join('\n');
+  return [
+    `${(total / 1e6).toFixed(1)} s of samples over ${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s`,
+    'by part (self time):', list(part, top),
+    'by function (self time):', list(fn, top),
+  ].join('\n');
+}
+
+if (require.main === module) {
+  const file = process.argv[2];
+  if (!file) {
+    process.stderr.write('usage: node dist/bench/profile.js FILE.cpuprofile [--top N]\n');
+    process.exit(2);
+  }
+  const at = process.argv.indexOf('--top');
+  const top = at > 0 ? Number(process.argv[at + 1]) : 25;
+  process.stdout.write(summarise(JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile, top) + '\n');
+}
