@@ -5,7 +5,7 @@ import { loadConfig } from '../../core/kernel/config';
 import { createLogger } from '../../core/kernel/logger';
 import { startHub, RunningHub } from '../../cli/start-hub';
 import { ROOT, DEMO_CONFIG } from '../../core/kernel/paths';
-import { createTestDatabase } from './servers';
+import { createTestDatabase, busDrained } from './servers';
 import { Target, startClusterBehind, clusterReady } from './cluster';
 
 export type StoreKind = 'embedded' | 'postgres';
@@ -20,6 +20,9 @@ export function testDataDir(label: string): string {
   fs.mkdirSync(dir, { recursive: true });
   return dir;
 }
+
+/** The bus namespace of each cluster startTestHub started, by its gateway's URL (settled() reads it). */
+const clusterNamespaces = new Map<string, string>();
 
 export interface TestHub {
   url: string;
@@ -43,6 +46,7 @@ export async function startTestHub(kind: Target, env: Record<string, string> = {
     const config = loadConfig({ HUB_CONFIG: DEMO_CONFIG, HUB_HTTP_PORT: '0', HUB_DATA_DIR: dataDir, HUB_STORE: db ? db.url : 'embedded', HUB_LOG_LEVEL: process.env.HUB_TEST_LOG_LEVEL ?? 'silent', ...behind?.env, ...env });
     hub = await startHub(config, createLogger(config.logLevel));
     if (behind) await clusterReady(hub.url!, behind).catch(async (err) => { await hub.stop(); throw err; });
+    if (behind) clusterNamespaces.set(hub.url!, behind.namespace);
   } catch (err) {
     await behind?.stop();
     await db?.drop();
@@ -53,6 +57,7 @@ export async function startTestHub(kind: Target, env: Record<string, string> = {
     hub,
     dataDir,
     async stop() {
+      clusterNamespaces.delete(hub.url!);
       await hub.stop();
       await db?.drop();
       await behind?.stop();
@@ -190,10 +195,13 @@ export async function waitFor<T>(what: string, check: () => T | null | undefined
  * outbox entry is deleted only once every consumer has handled its event.
  */
 export async function settled(url: string, timeoutMs = 30_000): Promise<void> {
+  // In a cluster the outbox empties once its events are on JetStream: the consumers on the other
+  // nodes have then still to take them.
+  const namespace = clusterNamespaces.get(url);
   await waitFor('the bus consumers to handle every applied event', async () => {
     const text = await (await fetch(`${url}/metrics`)).text();
     const depth = (queue: string) => Number(new RegExp(`^hub_queue_depth\\{queue="${queue}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
-    return depth('outbox') === 0 && depth('alerts') === 0;
+    return depth('outbox') === 0 && depth('alerts') === 0 && (!namespace || await busDrained(namespace));
   }, timeoutMs, 50);
 }
 

@@ -96,6 +96,25 @@ export async function deleteStreams(namespace: string, port = 4222): Promise<str
   }
 }
 
+/**
+ * Whether every JetStream consumer of a namespace's streams has handled all it was given: nothing
+ * pending delivery, nothing delivered and not yet acknowledged (a consumer acknowledges once its
+ * handler is done).
+ */
+export async function busDrained(namespace: string, port = 4222): Promise<boolean> {
+  const nc = await natsConnect({ servers: `127.0.0.1:${port}` });
+  try {
+    const jsm = await nc.jetstreamManager();
+    const mine = (await jsm.streams.list().next()).map((s) => s.config.name).filter((n) => n.startsWith(`${namespace}_`));
+    for (const stream of mine) {
+      for (const c of await jsm.consumers.list(stream).next()) if (c.num_pending > 0 || c.num_ack_pending > 0) return false;
+    }
+    return true;
+  } finally {
+    await nc.close();
+  }
+}
+
 /** Deletes the Redis keys of a namespace's BullMQ job queues (`hub-<namespace>:…`), never another's: tests share the server. */
 export async function deleteQueueKeys(namespace: string, url = 'redis://127.0.0.1:6379'): Promise<number> {
   const redis = new Redis(url, { maxRetriesPerRequest: 1 });
