@@ -27,7 +27,7 @@ import { DEMO_CONFIG } from '../../core/kernel/paths';
 import { openDriver } from '../../services/store/store';
 import { writeLargeBatchFile } from '../../infra/simulators/tax-bureau';
 import { spawnHub, makeRunNode, rssBytes, cpuSeconds, HubProcess } from '../../test/support/hub';
-import { measureStoreCeiling } from '../../test/bench/store-ceiling';
+import { measureStoreCeiling, readCeilingRows, writeCeiling, CeilingRows } from '../../test/bench/store-ceiling';
 import { BenchContext, Row, Scenario, repeat, row, benchDatabase } from '../harness';
 import type { ParseFigures } from '../baselines/file-parse';
 
@@ -255,10 +255,6 @@ function parseInOwnProcess(file: string): Promise<ParseFigures> {
 // ---------------------------------------------------------------------------------------------
 // The PostgreSQL store's ceiling: what test/bench/store-ceiling.ts does for the embedded store.
 
-const EVENT_COLUMNS = 'id, seq, supervision_code, adapter, raw_message_id, status, status_time, received_at, body';
-const CASE_COLUMNS = 'supervision_code, department_code, department_name, hall_code, hall_name, item_code, item_name, status, status_time, applicant, light, deadline, paused, violations, event_count, timeline, first_seen';
-const REF_COLUMNS = 'system, local_id, supervision_code';
-
 /**
  * One COPY statement on a pg client, to or from memory (node-postgres has no COPY of its own): the
  * rows out as COPY text for `COPY … TO STDOUT`, `data` in for `COPY … FROM STDIN`.
@@ -298,52 +294,17 @@ function copy(client: pg.Client, text: string, data?: Buffer): Promise<Buffer> {
 
 /**
  * The rows a stopped hub stored in its PostgreSQL database (`sourceUrl`), written again into a
- * fresh database of the same schema with no hub code, `chunkRecords` events per transaction as the
- * hub stored them, each chunk as test/bench/store-ceiling.ts writes it into the embedded store:
- * one look-up of the chunk's event ids, COPY of the new cases' references and rows and of the
- * events, the rows of cases seen before COPYed beside and UPDATEd from there, the receipt lines.
+ * fresh database of the same schema with no hub code, as test/bench/store-ceiling.ts writes them
+ * into the embedded store (writeCeiling), each payload sent by COPY … FROM STDIN.
  */
 export async function measurePgCeiling(sourceUrl: string, adminUrl: string, chunkRecords: number): Promise<{ records: number; chunks: number; seconds: number; steps: Record<string, number> }> {
   const source = new pg.Client({ connectionString: sourceUrl });
   await source.connect();
-  let events: string[], cases: string[], refs: string[], files: Buffer, results: string[];
+  let rows: CeilingRows;
   try {
-    const rows = async (sql: string) => (await copy(source, `COPY (${sql}) TO STDOUT`)).toString('utf8').split('\n').filter(Boolean);
-    events = await rows(`SELECT ${EVENT_COLUMNS} FROM events ORDER BY seq`);
-    cases = await rows(`SELECT ${CASE_COLUMNS} FROM cases`);
-    refs = await rows(`SELECT ${REF_COLUMNS} FROM case_refs`);
-    files = await copy(source, 'COPY (SELECT * FROM file_drops ORDER BY claimed_at) TO STDOUT');
-    results = await rows('SELECT r.file_id, r.first, r.results FROM file_drop_results r JOIN file_drops f ON f.id = r.file_id ORDER BY f.claimed_at, r.first');
+    rows = await readCeilingRows(async (sql) => (await copy(source, `COPY (${sql}) TO STDOUT`)).toString('utf8').split('\n').filter(Boolean));
   } finally {
     await source.end();
-  }
-
-  const field = (line: string, i: number) => line.split('\t', i + 1)[i];
-  const caseRow = new Map(cases.map((l) => [field(l, 0), l]));
-  const refRows = new Map<string, string[]>();
-  for (const l of refs) {
-    const code = field(l, 2);
-    const list = refRows.get(code);
-    if (list) list.push(l);
-    else refRows.set(code, [l]);
-  }
-  const text = (lines: string[]) => (lines.length ? Buffer.from(lines.join('\n') + '\n') : null);
-  const seen = new Set<string>();
-  const chunks: { ids: string; refs: Buffer | null; events: Buffer; added: Buffer | null; changed: Buffer | null; results: string[] | null }[] = [];
-  for (let at = 0, k = 0; at < events.length; at += chunkRecords, k++) {
-    const chunk = events.slice(at, at + chunkRecords);
-    const codes = [...new Set(chunk.map((l) => field(l, 2)))];
-    const added = codes.filter((c) => !seen.has(c));
-    const changed = codes.filter((c) => seen.has(c));
-    for (const c of added) seen.add(c);
-    chunks.push({
-      ids: chunk.map((l) => field(l, 0)).join(','),
-      refs: text(added.flatMap((c) => refRows.get(c) ?? [])),
-      events: text(chunk)!,
-      added: text(added.map((c) => caseRow.get(c)!)),
-      changed: text(changed.map((c) => caseRow.get(c)!)),
-      results: results[k] ? results[k].split('\t') : null,
-    });
   }
 
   const target = await benchDatabase(adminUrl, 'file_ceiling');
@@ -354,36 +315,22 @@ export async function measurePgCeiling(sourceUrl: string, adminUrl: string, chun
     const db = new pg.Client({ connectionString: target.url });
     await db.connect();
     try {
-      await copy(db, 'COPY file_drops FROM STDIN', files);
-      await db.query('CREATE TEMP TABLE changed_cases AS SELECT * FROM cases WITH NO DATA');
-      const steps = { lookup: 0, newCases: 0, events: 0, caseUpdates: 0, receiptLines: 0 };
-      const timed = async (step: keyof typeof steps, fn: () => Promise<unknown>) => {
-        const t = process.hrtime.bigint();
-        await fn();
-        steps[step] += Number(process.hrtime.bigint() - t) / 1e9;
-      };
-      const started = process.hrtime.bigint();
-      for (const c of chunks) {
-        await db.query('BEGIN');
-        await timed('lookup', () => db.query("SELECT count(*) FROM events WHERE id = ANY(string_to_array($1, ','))", [c.ids]));
-        await timed('newCases', async () => {
-          if (c.refs) await copy(db, `COPY case_refs (${REF_COLUMNS}) FROM STDIN`, c.refs);
-          if (c.added) await copy(db, `COPY cases (${CASE_COLUMNS}) FROM STDIN`, c.added);
-        });
-        await timed('events', () => copy(db, `COPY events (${EVENT_COLUMNS}) FROM STDIN`, c.events));
-        if (c.changed) {
-          await timed('caseUpdates', async () => {
-            await copy(db, `COPY changed_cases (${CASE_COLUMNS}) FROM STDIN`, c.changed!);
-            await db.query(`UPDATE cases SET ${CASE_COLUMNS.split(', ').slice(1, -1).map((x) => `${x} = u.${x}`).join(', ')}, updated_at = now()
-              FROM changed_cases u WHERE cases.supervision_code = u.supervision_code`);
-            await db.query('TRUNCATE changed_cases');
-          });
-        }
-        if (c.results) await timed('receiptLines', () => db.query('INSERT INTO file_drop_results (file_id, first, results) VALUES ($1, $2, $3)', c.results!));
-        await db.query('COMMIT');
-      }
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      return { records: events.length, chunks: chunks.length, seconds, steps };
+      const copyIn = (table: string, columns: string | null, data: Buffer) => copy(db, `COPY ${table}${columns ? ` (${columns})` : ''} FROM STDIN`, data);
+      const tx = { query: (sql: string, params?: unknown[]) => db.query(sql, params), copy: copyIn };
+      return await writeCeiling<Buffer>(rows, {
+        encode: (lines) => Buffer.from(lines.join('\n') + '\n'),
+        query: tx.query,
+        async transaction(fn) {
+          await db.query('BEGIN');
+          try {
+            await fn(tx);
+            await db.query('COMMIT');
+          } catch (err) {
+            await db.query('ROLLBACK');
+            throw err;
+          }
+        },
+      }, chunkRecords);
     } finally {
       await db.end();
     }
