@@ -222,6 +222,39 @@ async function pollHealth(url: string, on: () => boolean): Promise<{ ms: number[
 const pick = (runs: Measured[], f: (m: Measured) => number | undefined) => runs.map((m) => f(m) ?? NaN);
 const loads = (runs: Measured[]) => runs.map((m) => ({ stored: m.stored, seconds: m.seconds, ...m.load, ...(m.healthFailures !== undefined ? { healthFailures: m.healthFailures, rssBeforeMiB: m.rssBeforeMiB } : {}) }));
 
+type Judge = (value: number, ratio: number | undefined) => boolean;
+
+/**
+ * The rows of one load beside its baseline: events/s stored (with the runs' loads in its details),
+ * the hub's CPU per event beside the baseline process's, and, unless `latency` is false, the request
+ * p50 and p99 (otherwise in the first row's details).
+ */
+function loadRows(ctx: BenchContext, figure: string, base: string, hub: Measured[], baseline: Measured[], goals: {
+  rate?: { goal: string; judge: Judge }; cpu?: { goal: string; judge: Judge }; latency?: boolean;
+}): Row[] {
+  const latency = goals.latency ?? true;
+  const out = [
+    row(ctx, {
+      scenario: 'rest', figure: `${figure}: events/s stored`, unit: 'events/s', runs: pick(hub, (m) => m.eventsPerSecond),
+      baseline: { name: base, runs: pick(baseline, (m) => m.eventsPerSecond) }, ...goals.rate,
+      details: { hub: loads(hub), baseline: loads(baseline), ...(latency ? {} : { hubP50: pick(hub, (m) => m.p50), hubP99: pick(hub, (m) => m.p99), baselineP50: pick(baseline, (m) => m.p50), baselineP99: pick(baseline, (m) => m.p99) }) },
+    }),
+    row(ctx, {
+      scenario: 'rest', figure: `${figure}: hub CPU per event`, unit: 'µs', higherIsBetter: false, runs: pick(hub, (m) => m.cpuUsPerEvent),
+      baseline: { name: `${base}, its process`, runs: pick(baseline, (m) => m.cpuUsPerEvent) }, ...goals.cpu,
+    }),
+  ];
+  if (latency) {
+    for (const q of ['p50', 'p99'] as const) {
+      out.push(row(ctx, {
+        scenario: 'rest', figure: `${figure}: request ${q}`, unit: 'ms', higherIsBetter: false, runs: pick(hub, (m) => m[q]),
+        baseline: { name: base, runs: pick(baseline, (m) => m[q]) },
+      }));
+    }
+  }
+  return out;
+}
+
 export const restScenario: Scenario = {
   id: 'rest',
   title: "market-regulation's signed webhook: batches of 100 (PostgreSQL, embedded) and one event per request",
@@ -255,33 +288,12 @@ export const restScenario: Scenario = {
         const ho = runs.map((r) => r.hubOne);
         const bo = runs.map((r) => r.baseOne);
         const pgBase = 'bare node:http + pg';
-        rows.push(row(ctx, {
-          scenario: S, figure: `${batchLabel}, PostgreSQL: events/s stored`, unit: 'events/s', runs: pick(hb, (m) => m.eventsPerSecond),
-          baseline: { name: pgBase, runs: pick(bb, (m) => m.eventsPerSecond) },
-          goal: `≥ ${NODE_RED_EVENTS_PER_SECOND.toLocaleString('en-US')}/s (Node-RED), ≥ 80 % of baseline`,
-          judge: (v, ratio) => v >= NODE_RED_EVENTS_PER_SECOND && (ratio ?? 0) >= 0.8,
-          details: { hub: loads(hb), baseline: loads(bb) },
+        rows.push(...loadRows(ctx, `${batchLabel}, PostgreSQL`, pgBase, hb, bb, {
+          rate: { goal: `≥ ${NODE_RED_EVENTS_PER_SECOND.toLocaleString('en-US')}/s (Node-RED), ≥ 80 % of baseline`, judge: (v, ratio) => v >= NODE_RED_EVENTS_PER_SECOND && (ratio ?? 0) >= 0.8 },
+          cpu: { goal: '≤ 30 µs', judge: (v) => v <= 30 },
         }));
-        rows.push(row(ctx, {
-          scenario: S, figure: `${batchLabel}, PostgreSQL: hub CPU per event`, unit: 'µs', higherIsBetter: false, runs: pick(hb, (m) => m.cpuUsPerEvent),
-          baseline: { name: `${pgBase}, its process`, runs: pick(bb, (m) => m.cpuUsPerEvent) }, goal: '≤ 30 µs', judge: (v) => v <= 30,
-        }));
-        rows.push(row(ctx, {
-          scenario: S, figure: `${batchLabel}, PostgreSQL: request p50`, unit: 'ms', higherIsBetter: false, runs: pick(hb, (m) => m.p50),
-          baseline: { name: pgBase, runs: pick(bb, (m) => m.p50) },
-        }));
-        rows.push(row(ctx, {
-          scenario: S, figure: `${batchLabel}, PostgreSQL: request p99`, unit: 'ms', higherIsBetter: false, runs: pick(hb, (m) => m.p99),
-          baseline: { name: pgBase, runs: pick(bb, (m) => m.p99) },
-        }));
-        rows.push(row(ctx, {
-          scenario: S, figure: 'one event per request, c50, PostgreSQL: events/s stored', unit: 'events/s', runs: pick(ho, (m) => m.eventsPerSecond),
-          baseline: { name: pgBase, runs: pick(bo, (m) => m.eventsPerSecond) }, goal: '≥ 3× baseline', judge: (_v, ratio) => (ratio ?? 0) >= 3,
-          details: { hub: loads(ho), baseline: loads(bo), hubP50: pick(ho, (m) => m.p50), hubP99: pick(ho, (m) => m.p99), baselineP50: pick(bo, (m) => m.p50), baselineP99: pick(bo, (m) => m.p99) },
-        }));
-        rows.push(row(ctx, {
-          scenario: S, figure: 'one event per request, c50, PostgreSQL: hub CPU per event', unit: 'µs', higherIsBetter: false, runs: pick(ho, (m) => m.cpuUsPerEvent),
-          baseline: { name: `${pgBase}, its process`, runs: pick(bo, (m) => m.cpuUsPerEvent) },
+        rows.push(...loadRows(ctx, 'one event per request, c50, PostgreSQL', pgBase, ho, bo, {
+          rate: { goal: '≥ 3× baseline', judge: (_v, ratio) => (ratio ?? 0) >= 3 }, latency: false,
         }));
         restPostgresEventsPerSecond = median(pick(hb, (m) => m.eventsPerSecond));
       } finally {
@@ -308,23 +320,7 @@ export const restScenario: Scenario = {
         const hr = runs.map((r) => r.hub);
         const br = runs.map((r) => r.base);
         const liteBase = 'bare node:http + PGlite';
-        rows.push(row(ctx, {
-          scenario: S, figure: `${batchLabel}, embedded: events/s stored`, unit: 'events/s', runs: pick(hr, (m) => m.eventsPerSecond),
-          baseline: { name: liteBase, runs: pick(br, (m) => m.eventsPerSecond) }, goal: '≥ 10,000/s', judge: (v) => v >= 10_000,
-          details: { hub: loads(hr), baseline: loads(br) },
-        }));
-        rows.push(row(ctx, {
-          scenario: S, figure: `${batchLabel}, embedded: hub CPU per event`, unit: 'µs', higherIsBetter: false, runs: pick(hr, (m) => m.cpuUsPerEvent),
-          baseline: { name: `${liteBase}, its process`, runs: pick(br, (m) => m.cpuUsPerEvent) },
-        }));
-        rows.push(row(ctx, {
-          scenario: S, figure: `${batchLabel}, embedded: request p50`, unit: 'ms', higherIsBetter: false, runs: pick(hr, (m) => m.p50),
-          baseline: { name: liteBase, runs: pick(br, (m) => m.p50) },
-        }));
-        rows.push(row(ctx, {
-          scenario: S, figure: `${batchLabel}, embedded: request p99`, unit: 'ms', higherIsBetter: false, runs: pick(hr, (m) => m.p99),
-          baseline: { name: liteBase, runs: pick(br, (m) => m.p99) },
-        }));
+        rows.push(...loadRows(ctx, `${batchLabel}, embedded`, liteBase, hr, br, { rate: { goal: '≥ 10,000/s', judge: (v) => v >= 10_000 } }));
         rows.push(row(ctx, {
           scenario: S, figure: `${batchLabel}, embedded: /health/live p99 under load`, unit: 'ms', higherIsBetter: false, runs: pick(hr, (m) => m.healthP99),
           goal: '< 50 ms', judge: (v) => v < 50,
