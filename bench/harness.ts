@@ -81,8 +81,8 @@ export function percentile(values: number[], q: number): number {
 }
 
 /**
- * Runs `once` a warm-up time (unless tiny) and then ctx.runs times, alternating nothing: a scenario
- * that compares hub and baseline calls this for each, or interleaves them itself in one `once`.
+ * Runs `once` for a warm-up (unless tiny), then ctx.runs times. A scenario that compares the hub
+ * with its baseline runs both inside one `once`, so that they alternate from run to run.
  */
 export async function repeat<T>(ctx: BenchContext, label: string, once: (run: number) => Promise<T>): Promise<T[]> {
   if (!ctx.tiny) {
