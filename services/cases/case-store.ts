@@ -17,6 +17,23 @@ export type ApplyResult =
 export interface ApplyOptions {
   /** When the raw message arrived; events keep it for end-to-end timing. */
   receivedAt: Date;
+  /**
+   * The trace (W3C traceparent) the events' outbox rows continue, null for none; by default the
+   * active one. Given when the events are committed together with other messages' (group commit).
+   */
+  traceparent?: string | null;
+}
+
+/** One message's events among those committed together (CaseStore.applyGroupIn). */
+export interface ApplyBatch {
+  events: readonly ApplyInput[];
+  opts: ApplyOptions;
+}
+
+/** What an event's rows keep of the message it came in: its arrival and its trace. */
+interface EventOrigin {
+  receivedAt: string;
+  traceparent: string | null;
 }
 
 /** An event to apply: whole, or with its stored body already prepared (a file's mapping worker prepares them). */
@@ -108,6 +125,29 @@ export class CaseStore {
    */
   async applyIn(tx: SqlExecutor, events: readonly ApplyInput[], opts: ApplyOptions): Promise<ApplyResult[]> {
     if (events.length === 0) return [];
+    return (await this.applyGroupIn(tx, [{ events, opts }]))[0];
+  }
+
+  /**
+   * Several messages' events in the caller's transaction, as few statements as one message's (group
+   * commit of concurrent messages). The results, one list per batch, are those of applying the
+   * batches one after another in this order: an event a later batch repeats is its duplicate.
+   */
+  async applyGroupIn(tx: SqlExecutor, batches: readonly ApplyBatch[]): Promise<ApplyResult[][]> {
+    const all: ApplyInput[] = [];
+    const origins: EventOrigin[] = [];
+    for (const { events, opts } of batches) {
+      const origin = { receivedAt: opts.receivedAt.toISOString(), traceparent: opts.traceparent === undefined ? activeTraceparent() ?? null : opts.traceparent };
+      for (const e of events) { all.push(e); origins.push(origin); }
+    }
+    const flat = all.length ? await this.applyFlat(tx, all, origins) : [];
+    const out: ApplyResult[][] = [];
+    let at = 0;
+    for (const { events } of batches) { out.push(flat.slice(at, at + events.length)); at += events.length; }
+    return out;
+  }
+
+  private async applyFlat(tx: SqlExecutor, events: readonly ApplyInput[], origins: readonly EventOrigin[]): Promise<ApplyResult[]> {
     // Personal data is sealed before anything of the event is stored: a prepared event was sealed
     // when its body was prepared (prepareEvent), a whole one is sealed here.
     events = events.map((e) => {
@@ -131,7 +171,7 @@ export class CaseStore {
     await this.lockCases(tx, [...codes.values()]);
 
     const results: ApplyResult[] = new Array(events.length);
-    const toInsert: { event: ApplyInput; code: string }[] = [];
+    const toInsert: { event: ApplyInput; code: string; origin: EventOrigin }[] = [];
     for (const event of unique) {
       const k = firstOf.get(event.id)!;
       const prior = known.get(event.id);
@@ -147,7 +187,7 @@ export class CaseStore {
         continue;
       }
       results[k] = { eventId: event.id, result: 'accepted', supervisionCode: code };
-      toInsert.push({ event, code });
+      toInsert.push({ event, code, origin: origins[k] });
     }
     events.forEach((e, k) => {
       if (results[k]) return;
@@ -155,7 +195,7 @@ export class CaseStore {
       const first = results[firstOf.get(e.id)!];
       results[k] = first.result === 'rejected' ? first : { eventId: e.id, result: 'duplicate', supervisionCode: first.supervisionCode };
     });
-    await this.refreshMany(tx, await this.insertEvents(tx, toInsert, opts));
+    await this.refreshMany(tx, await this.insertEvents(tx, toInsert));
     return results;
   }
 
@@ -230,12 +270,11 @@ export class CaseStore {
    * are taken from the sequence first, so the projection knows them without reading the rows back.
    * Returns them by case.
    */
-  private async insertEvents(tx: SqlExecutor, rows: readonly { event: ApplyInput; code: string }[], opts: ApplyOptions): Promise<Map<string, StoredEvent<ProjectedEvent>[]>> {
+  private async insertEvents(tx: SqlExecutor, rows: readonly { event: ApplyInput; code: string; origin: EventOrigin }[]): Promise<Map<string, StoredEvent<ProjectedEvent>[]>> {
     const byCase = new Map<string, StoredEvent<ProjectedEvent>[]>();
     if (!rows.length) return byCase;
     const seqs = await reserveSeqs(tx, rows.length);
-    const receivedAt = opts.receivedAt.toISOString();
-    await tx.insertRows('events', ['id', 'seq', 'supervision_code', 'adapter', 'raw_message_id', 'status', 'status_time', 'received_at', 'body'], rows.map(({ event, code }, i) => {
+    await tx.insertRows('events', ['id', 'seq', 'supervision_code', 'adapter', 'raw_message_id', 'status', 'status_time', 'received_at', 'body'], rows.map(({ event, code, origin }, i) => {
       const p = event.data.provenance;
       let list = byCase.get(code);
       if (!list) byCase.set(code, (list = []));
@@ -243,12 +282,11 @@ export class CaseStore {
       // The event as stored carries the code as its subject.
       const body = isPrepared(event) ? new CopyJson(event.body)
         : compactBody(event.subject === code ? event : { ...event, subject: code }, { id: event.id, adapter: p.adapter, rawMessageId: p.rawMessageId, supervisionCode: code });
-      return [event.id, seqs[i], code, p.adapter, p.rawMessageId, event.data.status, event.data.statusTime, receivedAt, body];
+      return [event.id, seqs[i], code, p.adapter, p.rawMessageId, event.data.status, event.data.statusTime, origin.receivedAt, body];
     }));
     // Each applied event waits in the outbox (migration 011), committed with it, until the bus has it.
     // With tracing on, the row keeps the trace of the message that applied it (migration 026).
-    const traceparent = activeTraceparent();
-    if (traceparent) await tx.insertRows('outbox', ['seq', 'event_id', 'traceparent'], rows.map(({ event }, i) => [seqs[i], event.id, traceparent]));
+    if (rows.some((r) => r.origin.traceparent)) await tx.insertRows('outbox', ['seq', 'event_id', 'traceparent'], rows.map(({ event, origin }, i) => [seqs[i], event.id, origin.traceparent]));
     else await tx.insertRows('outbox', ['seq', 'event_id'], rows.map(({ event }, i) => [seqs[i], event.id]));
     return byCase;
   }

@@ -3,11 +3,13 @@ import type { Intake as IntakePort, MappedRecord, ProcessOptions, Progress, Reco
 import type { Store } from '../store/open-store';
 import type { HubMetrics } from '../../core/kernel/metrics';
 import type { Logger } from '../../core/kernel/logger';
-import type { RawMessage } from '../store/store';
+import type { NewRawMessage, RawMessage } from '../store/store';
+import type { ApplyBatch } from '../cases/case-store';
+import { GroupCommit } from './group-commit';
 import type { NewDeadLetter } from '../cases/dead-letter-store';
 import type { SqlExecutor } from '../store/sql-driver';
 import type { ApplyInput } from '../../core/ports/event-row';
-import { annotate, annotateActive, inSpan, SPAN_ATTRS } from '../../core/kernel/tracing';
+import { activeTraceparent, annotate, annotateActive, inSpan, SPAN_ATTRS } from '../../core/kernel/tracing';
 
 /**
  * The path every department message takes, whatever its transport: the raw bytes are stored first
@@ -15,7 +17,24 @@ import { annotate, annotateActive, inSpan, SPAN_ATTRS } from '../../core/kernel/
  * letters and the raw message's outcome are committed in one transaction.
  */
 export class Intake implements IntakePort {
-  constructor(private readonly deps: { store: Store; profiles: Profiles; metrics: HubMetrics; logger: Logger }) {}
+  /** Raw messages received at the same moment, stored in one statement. */
+  private readonly inbox: GroupCommit<NewRawMessage, RawMessage>;
+  /** Messages' records mapped at the same moment, applied in one transaction. */
+  private readonly applying: GroupCommit<ApplyPart, RecordOutcome[]>;
+
+  constructor(private readonly deps: { store: Store; profiles: Profiles; metrics: HubMetrics; logger: Logger }) {
+    // A store of one backend (embedded) commits one group at a time; PostgreSQL overlaps two, so
+    // that one group's statements travel while the next is gathered.
+    const concurrency = deps.store.driver.kind === 'postgres' ? 2 : 1;
+    this.inbox = new GroupCommit({
+      run: (items) => deps.store.inbox.putMany(items),
+      maxParts: 64, maxWeight: GROUP_BYTES, weight: (m) => m.body.length, concurrency,
+    });
+    this.applying = new GroupCommit({
+      run: (parts) => this.applyParts(parts),
+      maxParts: 64, maxWeight: GROUP_RECORDS, weight: (p) => p.mapped.length, concurrency,
+    });
+  }
 
   get dataKeys() {
     return this.deps.store.keys;
@@ -30,7 +49,7 @@ export class Intake implements IntakePort {
   async receive(adapter: string, body: Buffer, contentType: string | null, headers: Record<string, string>): Promise<RawMessage> {
     // The first step of a message's trace: the transport's span is its parent.
     const raw = await inSpan('inbox', { attributes: () => ({ [SPAN_ATTRS.adapter]: adapter, 'hub.bytes': body.length }) }, async (span) => {
-      const stored = await this.deps.metrics.time('inbox', () => this.deps.store.inbox.put(adapter, body, contentType, headers));
+      const stored = await this.deps.metrics.time('inbox', () => this.inbox.submit({ adapter, body, contentType, headers }));
       annotate(span, () => ({ [SPAN_ATTRS.messageId]: stored.id }));
       return stored;
     });
@@ -40,7 +59,7 @@ export class Intake implements IntakePort {
   }
 
   async process(raw: RawMessage, records: readonly unknown[], opts: ProcessOptions = {}): Promise<RecordOutcome[]> {
-    const { store, profiles, metrics, logger } = this.deps;
+    const { profiles, metrics, logger } = this.deps;
     const adapter = raw.adapter;
     const profile = profiles.get(adapter);
     const source: RecordSource = { adapter, rawMessageId: raw.id, receivedAt: raw.receivedAt, batch: opts.batch };
@@ -57,12 +76,9 @@ export class Intake implements IntakePort {
       return out;
     }));
 
-    const applied = await this.apply(source, mapped, {
-      commitWith: async (tx, outcomes) => {
-        await store.inbox.markProcessed(raw.id, records.length, outcomes.map(summarise), tx);
-        if (opts.commitWith) await opts.commitWith(tx, outcomes);
-      },
-    });
+    // Committed with the messages mapped at the same moment (group commit), answered after it.
+    const applied = await this.applySpan(source, mapped, () =>
+      this.applying.submit({ source, mapped, progress: { commitWith: opts.commitWith }, processed: raw.id, traceparent: activeTraceparent() ?? null }));
     logger.info({ adapter, messageId: raw.id, records: records.length, accepted: count(applied, 'accepted'), duplicate: count(applied, 'duplicate'), rejected: count(applied, 'rejected'), ...supervisionCodes(applied) }, 'message processed');
     return applied;
   }
@@ -73,17 +89,15 @@ export class Intake implements IntakePort {
    * together or not at all; then counts them.
    */
   async apply(source: RecordSource, mapped: readonly MappedRecord[], progress: Progress = {}): Promise<RecordOutcome[]> {
-    const { store, metrics } = this.deps;
+    return this.applySpan(source, mapped, async () => (await this.applyParts([{ source, mapped, progress }]))[0]);
+  }
+
+  /** The store's span and timing around applying one message's records, then its counts. */
+  private async applySpan(source: RecordSource, mapped: readonly MappedRecord[], run: () => Promise<RecordOutcome[]>): Promise<RecordOutcome[]> {
+    const { metrics } = this.deps;
     // The store's span: the outbox rows written in it keep its context for the bus (migration 026).
     const outcomes = await inSpan('store.apply', { attributes: () => ({ [SPAN_ATTRS.adapter]: source.adapter, [SPAN_ATTRS.messageId]: source.rawMessageId, [SPAN_ATTRS.records]: mapped.length }) }, async (span) => {
-      const out = await metrics.time('apply', () =>
-        store.driver.transaction(async (tx) => {
-          if (progress.before) await progress.before(tx);
-          const applied = await this.applyMappedIn(tx, source, mapped);
-          if (progress.commitWith) await progress.commitWith(tx, applied);
-          return applied;
-        }),
-      );
+      const out = await metrics.time('apply', run);
       annotate(span, () => ({ [SPAN_ATTRS.accepted]: count(out, 'accepted'), [SPAN_ATTRS.duplicate]: count(out, 'duplicate'), [SPAN_ATTRS.rejected]: count(out, 'rejected'), ...singleCode(out) }));
       return out;
     });
@@ -92,29 +106,50 @@ export class Intake implements IntakePort {
     return outcomes;
   }
 
-  /** The events and dead letters of mapped records, inside the caller's transaction. Outcomes are in the order of `mapped`. */
-  private async applyMappedIn(tx: SqlExecutor, source: RecordSource, mapped: readonly MappedRecord[]): Promise<RecordOutcome[]> {
+  /**
+   * Several messages' records in one transaction: each one's progress first, their events and dead
+   * letters together, the raw messages' outcomes in one statement, each one's commitWith last.
+   * Outcomes per part, each in the order of its records.
+   */
+  private applyParts(parts: readonly ApplyPart[]): Promise<RecordOutcome[][]> {
     const { store } = this.deps;
-    const { adapter, rawMessageId, receivedAt, batch } = source;
-    const context = batch ? { batch } : {};
-    const events: ApplyInput[] = [];
-    for (const m of mapped) if ('event' in m) events.push(m.event);
-    const results = await store.cases.applyIn(tx, events, { receivedAt });
+    return store.driver.transaction(async (tx) => {
+      for (const p of parts) if (p.progress.before) await p.progress.before(tx);
+      const outcomes = await this.applyMappedIn(tx, parts);
+      const processed = parts.flatMap((p, i) => (p.processed ? [{ id: p.processed, records: p.mapped.length, result: outcomes[i].map(summarise) }] : []));
+      await store.inbox.markProcessedMany(processed, tx);
+      for (let i = 0; i < parts.length; i++) if (parts[i].progress.commitWith) await parts[i].progress.commitWith!(tx, outcomes[i]);
+      return outcomes;
+    });
+  }
+
+  /** The events and dead letters of mapped records, inside the caller's transaction. Outcomes per part, in the order of its `mapped`. */
+  private async applyMappedIn(tx: SqlExecutor, parts: readonly ApplyPart[]): Promise<RecordOutcome[][]> {
+    const { store } = this.deps;
+    const batches: ApplyBatch[] = parts.map(({ source, mapped, traceparent }) => ({
+      events: mapped.flatMap((m) => ('event' in m ? [m.event] : [])),
+      opts: { receivedAt: source.receivedAt, ...(traceparent !== undefined ? { traceparent } : {}) },
+    }));
+    const results = await store.cases.applyGroupIn(tx, batches);
     const letters: NewDeadLetter[] = [];
-    let k = 0;
-    const outcomes = mapped.map((m): RecordOutcome => {
-      const index = m.index;
-      if ('failure' in m) {
-        if (m.deadLetter) letters.push({ rawMessageId, recordIndex: index, record: m.record, context, failure: m.failure, receivedAt });
-        return { index, result: 'rejected', field: m.failure.field, reason: m.failure.reason, rule: m.failure.rule };
-      }
-      const r = results[k++];
-      if (r.result === 'rejected') {
-        // The case store may refuse too (a carried supervision code that contradicts the case's).
-        letters.push({ rawMessageId, recordIndex: index, record: m.record, context, receivedAt, failure: { adapter, field: r.field, value: r.value ?? null, rule: r.rule, reason: r.reason } });
-        return { index, result: 'rejected', eventId: r.eventId, field: r.field, reason: r.reason, rule: r.rule };
-      }
-      return { index, result: r.result, eventId: r.eventId, supervisionCode: r.supervisionCode };
+    const outcomes = parts.map(({ source, mapped }, n) => {
+      const { adapter, rawMessageId, receivedAt, batch } = source;
+      const context = batch ? { batch } : {};
+      let k = 0;
+      return mapped.map((m): RecordOutcome => {
+        const index = m.index;
+        if ('failure' in m) {
+          if (m.deadLetter) letters.push({ rawMessageId, recordIndex: index, record: m.record, context, failure: m.failure, receivedAt });
+          return { index, result: 'rejected', field: m.failure.field, reason: m.failure.reason, rule: m.failure.rule };
+        }
+        const r = results[n][k++];
+        if (r.result === 'rejected') {
+          // The case store may refuse too (a carried supervision code that contradicts the case's).
+          letters.push({ rawMessageId, recordIndex: index, record: m.record, context, receivedAt, failure: { adapter, field: r.field, value: r.value ?? null, rule: r.rule, reason: r.reason } });
+          return { index, result: 'rejected', eventId: r.eventId, field: r.field, reason: r.reason, rule: r.rule };
+        }
+        return { index, result: r.result, eventId: r.eventId, supervisionCode: r.supervisionCode };
+      });
     });
     await store.deadLetters.addIn(tx, letters);
     return outcomes;
@@ -174,6 +209,22 @@ export class Intake implements IntakePort {
     }
   }
 }
+
+/** One message's mapped records waiting to be applied with others (group commit). */
+interface ApplyPart {
+  source: RecordSource;
+  mapped: readonly MappedRecord[];
+  progress: Progress;
+  /** The raw message whose outcome is recorded in the same transaction. */
+  processed?: string;
+  /** The trace its events' outbox rows continue (the submitter's, not the one committing the group). */
+  traceparent?: string | null;
+}
+
+/** Records in one group commit at most: a group of small messages, never a file's chunks together. */
+const GROUP_RECORDS = 2000;
+/** Raw bytes stored in one statement at most. */
+const GROUP_BYTES = 8 * 1024 * 1024;
 
 function summarise(o: RecordOutcome) {
   return o.result === 'rejected' ? { i: o.index, r: o.result, field: o.field, rule: o.rule } : { i: o.index, r: o.result, e: o.eventId, c: o.supervisionCode };

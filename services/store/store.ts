@@ -1,9 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
-import type { SqlDriver, SqlExecutor, StatementObserver } from './sql-driver';
+import { jsonParam, SqlDriver, SqlExecutor, StatementObserver } from './sql-driver';
 import type { Inbox as InboxPort, RawMessage } from '../../core/ports/inbox';
 export type { RawMessage };
+
+/** A raw message to store: what a transport received. */
+export interface NewRawMessage {
+  adapter: string;
+  body: Buffer;
+  contentType: string | null;
+  headers: Record<string, string>;
+}
 import { PgliteDriver } from './pglite-driver';
 import { holderIsGone, newClaimant } from '../../core/kernel/claimant';
 import { ConfigError, RetryableError } from '../../core/kernel/errors';
@@ -98,16 +106,31 @@ export class Inbox implements InboxPort {
 
   /** Stores the bytes durably (sealed: they hold personal data), claimed by this node, and returns the raw message (its id is the provenance of every event). */
   async put(adapter: string, body: Buffer, contentType: string | null, headers: Record<string, string>): Promise<RawMessage> {
-    const msg: RawMessage = {
-      id: randomUUID(), adapter, receivedAt: new Date(), contentType, headers, body,
-      sha256: createHash('sha256').update(body).digest('hex'),
-    };
+    return (await this.putMany([{ adapter, body, contentType, headers }]))[0];
+  }
+
+  /** As put, for several messages in one statement (concurrent requests stored together). */
+  async putMany(items: readonly NewRawMessage[]): Promise<RawMessage[]> {
+    const COLUMNS = 11;
+    const values: unknown[] = [];
+    const rows: string[] = [];
+    const out = items.map(({ adapter, body, contentType, headers }, n): RawMessage => {
+      const msg: RawMessage = {
+        id: randomUUID(), adapter, receivedAt: new Date(), contentType, headers, body,
+        sha256: createHash('sha256').update(body).digest('hex'),
+      };
+      const b = n * COLUMNS;
+      rows.push(`($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8}, $${b + 9}, $${b + 10}, now() + make_interval(secs => $${b + 11}))`);
+      values.push(msg.id, adapter, msg.receivedAt.toISOString(), contentType, JSON.stringify(headers), this.keys.sealBytes(body, SEALED.inbox), msg.sha256, this.me.id, this.me.host, this.me.pid, INBOX_CLAIM_SECONDS);
+      return msg;
+    });
+    if (!out.length) return out;
     await this.db.query(
       `INSERT INTO inbox (id, adapter, received_at, content_type, headers, body, sha256, claimed_by, claimed_host, claimed_pid, claimed_until)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + make_interval(secs => $11))`,
-      [msg.id, adapter, msg.receivedAt.toISOString(), contentType, JSON.stringify(headers), this.keys.sealBytes(body, SEALED.inbox), msg.sha256, this.me.id, this.me.host, this.me.pid, INBOX_CLAIM_SECONDS],
+       VALUES ${rows.join(',\n       ')}`,
+      values,
     );
-    return msg;
+    return out;
   }
 
   /**
@@ -116,8 +139,21 @@ export class Inbox implements InboxPort {
    * records are not applied a second time: the caller's transaction rolls back.
    */
   async markProcessed(id: string, records: number, result: unknown, tx: SqlExecutor = this.db): Promise<void> {
-    const r = await tx.query("UPDATE inbox SET state = 'processed', records = $2, result = $3, processed_at = now() WHERE id = $1 AND state = 'received' RETURNING id", [id, records, JSON.stringify(result)]);
-    if (!r.rows.length) throw new RetryableError(`raw message ${id} was processed by another node`, 'PROCESSED_ELSEWHERE', { messageId: id });
+    await this.markProcessedMany([{ id, records, result }], tx);
+  }
+
+  /** As markProcessed, for several messages in one statement (those committed together); refused if any one was processed elsewhere. */
+  async markProcessedMany(outcomes: readonly { id: string; records: number; result: unknown }[], tx: SqlExecutor = this.db): Promise<void> {
+    if (!outcomes.length) return;
+    const r = await tx.query<{ id: string }>(
+      `UPDATE inbox SET state = 'processed', records = x.records, result = x.result, processed_at = now()
+       FROM json_to_recordset($1::json) AS x(id text, records int, result jsonb)
+       WHERE inbox.id = x.id AND inbox.state = 'received' RETURNING inbox.id`,
+      [jsonParam(JSON.stringify(outcomes.map(({ id, records, result }) => ({ id, records, result }))))]);
+    if (r.rows.length === outcomes.length) return;
+    const done = new Set(r.rows.map((x) => String(x.id)));
+    const id = outcomes.find((o) => !done.has(o.id))!.id;
+    throw new RetryableError(`raw message ${id} was processed by another node`, 'PROCESSED_ELSEWHERE', { messageId: id });
   }
 
   /** When the newest raw message of an adapter was received; null when it has none. */
