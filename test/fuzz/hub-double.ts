@@ -12,7 +12,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Intake } from '../../services/intake/intake';
 import type { Store } from '../../services/store/open-store';
-import type { ApplyResult } from '../../services/cases/case-store';
+import type { ApplyBatch, ApplyResult } from '../../services/cases/case-store';
+import type { NewRawMessage } from '../../services/store/store';
 import type { NewDeadLetter } from '../../services/cases/dead-letter-store';
 import type { RawMessage } from '../../core/ports/inbox';
 import type { Profiles, RecordMapper } from '../../core/ports/mapping';
@@ -97,16 +98,18 @@ export class StoreDouble {
   asStore(): Store {
     const tx = {};
     const inbox = {
-      put: async (adapter: string, body: Buffer, contentType: string | null, headers: Record<string, string>): Promise<RawMessage> => {
+      putMany: async (items: readonly NewRawMessage[]): Promise<RawMessage[]> => items.map(({ adapter, body, contentType, headers }) => {
         this.check({ contentType, headers }, 'inbox row');
         return { id: randomUUID(), adapter, receivedAt: new Date(), contentType, headers, body, sha256: createHash('sha256').update(body).digest('hex') };
+      }),
+      markProcessedMany: async (outcomes: readonly { result: unknown }[]) => {
+        for (const { result } of outcomes) this.check(result, 'inbox result');
       },
-      markProcessed: async (_id: string, _records: number, result: unknown) => this.check(result, 'inbox result'),
       pending: async () => [],
       get: async () => null,
     };
     const cases = {
-      applyIn: async (_tx: unknown, events: readonly ApplyInput[]): Promise<ApplyResult[]> => events.map((e) => this.apply(e)),
+      applyGroupIn: async (_tx: unknown, batches: readonly ApplyBatch[]): Promise<ApplyResult[][]> => batches.map(({ events }) => events.map((e) => this.apply(e))),
     };
     const deadLetters = {
       addIn: async (_tx: unknown, letters: readonly NewDeadLetter[]) => {
@@ -119,7 +122,7 @@ export class StoreDouble {
         }
       },
     };
-    const driver = { transaction: async <T>(fn: (t: unknown) => Promise<T>): Promise<T> => fn(tx) };
+    const driver = { kind: 'pglite', transaction: async <T>(fn: (t: unknown) => Promise<T>): Promise<T> => fn(tx) };
     return { driver, inbox, cases, deadLetters, keys: this.keys, onCommit: () => () => undefined } as unknown as Store;
   }
 
