@@ -47,12 +47,34 @@ export function summarise(profile: CpuProfile, top: number): string {
     const p = partOf(url, functionName);
     part.set(p, (part.get(p) ?? 0) + us);
   }
+  // Each sample under the outermost frame of the hub's own code on its stack: the hub's entry (a
+  // request handler, a consumer, a timer; after an await, the async function resumed), inclusive of
+  // everything it called, libraries and store included.
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const entry = new Map<string, number>();
+  const entryOf = new Map<number, string>();
+  for (const [id, us] of self) {
+    let key = entryOf.get(id);
+    if (key === undefined) {
+      key = '(no hub frame)';
+      for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+        const { functionName, url, lineNumber } = byId.get(at)!.callFrame;
+        if (url && !url.includes('/node_modules/') && !url.startsWith('node:') && partOf(url, functionName) !== url.replace(/^file:\/\//, '')) {
+          key = `${functionName || '(anonymous)'} ${path.basename(url.replace(/^file:\/\//, ''))}:${lineNumber + 1}`;
+        }
+      }
+      entryOf.set(id, key);
+    }
+    entry.set(key, (entry.get(key) ?? 0) + us);
+  }
   const pct = (us: number) => `${((us / total) * 100).toFixed(1).padStart(5)} %`;
   const list = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => `  ${pct(us)}  ${(us / 1e6).toFixed(2).padStart(7)} s  ${k}`).join('\n');
   return [
     `${(total / 1e6).toFixed(1)} s of samples over ${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s`,
     'by part (self time):', list(part, top),
     'by function (self time):', list(fn, top),
+    'by entry (the outermost frame of the hub\'s code, inclusive):', list(entry, top),
   ].join('\n');
 }
 

@@ -7,7 +7,8 @@
 // bare server of bench/baselines/rest-server.ts takes the same load on a database of its own (pg)
 // or on PGlite. Events are counted in the store after each run, not from the answers.
 //
-// BENCH_REST_SECONDS sets how long each load runs (default 10; 1 when tiny).
+// BENCH_REST_SECONDS sets how long each load runs (default 10; 1 when tiny); BENCH_REST_STORES=postgres
+// or embedded runs one store's half alone.
 
 import fs from 'node:fs';
 import http from 'node:http';
@@ -265,8 +266,10 @@ export const restScenario: Scenario = {
     const rows: Row[] = [];
     const S = 'rest';
 
+    // BENCH_REST_STORES=postgres or embedded: one store's half alone (to look at one path).
+    const stores = (process.env.BENCH_REST_STORES ?? 'postgres,embedded').split(',');
     // PostgreSQL: batches at c8 and single events at c50, hub and baseline alternating.
-    {
+    if (stores.includes('postgres')) {
       const hubDb = await benchDatabase(ctx.pgAdminUrl, 'rest_hub');
       const baseDb = await benchDatabase(ctx.pgAdminUrl, 'rest_base');
       let hub: BenchHub | null = null;
@@ -304,7 +307,7 @@ export const restScenario: Scenario = {
     }
 
     // Embedded: batches at c8, /health/live polled and RSS sampled during the load.
-    {
+    if (stores.includes('embedded')) {
       const baseDir = fs.mkdtempSync(path.join(ctx.workDir, 'rest-base-pglite-'));
       let hub: BenchHub | null = null;
       let base: Awaited<ReturnType<typeof startBaseline>> | null = null;

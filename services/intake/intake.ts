@@ -70,7 +70,7 @@ export class Intake implements IntakePort {
         if (pre) { out.push({ index: i, record: records[i], failure: { adapter, ...pre }, deadLetter: false }); continue; }
         const r = await profile.mapRecord(records[i], { rawMessageId: raw.id, recordIndex: i, batch: opts.batch });
         // Mapping resolves in microtasks only: let the event loop serve other requests and signals.
-        if (i % 100 === 99) await new Promise((resolve) => setImmediate(resolve));
+        if (i % 10 === 9) await new Promise((resolve) => setImmediate(resolve));
         out.push(r.ok ? { index: i, record: records[i], event: r.event } : { index: i, record: records[i], failure: r.failure, deadLetter: true });
       }
       return out;

@@ -1,102 +1,145 @@
-import fs from 'node:fs';
-import { PGlite, Transaction } from '@electric-sql/pglite';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { SqlDriver, SqlExecutor, withTransactionRetry, copyBytes, checkIdentifiers, JsonParam, StatementObserver } from './sql-driver';
+import type { WorkerReply, WorkerRequest } from './pglite-protocol';
+export { openPglite } from './pglite-open';
 
-/** The embedded store: a real PostgreSQL compiled to WebAssembly, its files under the data folder. */
+type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+/**
+ * The embedded store: a real PostgreSQL compiled to WebAssembly (PGlite), its files under the data
+ * folder. It runs on a thread of its own (pglite-worker.ts): the main thread sends each statement
+ * and goes on serving requests, timers and health checks while the store works.
+ */
 export class PgliteDriver implements SqlDriver {
   readonly kind = 'pglite' as const;
-  private constructor(private readonly db: PGlite, private readonly observe?: StatementObserver) {}
+  private next = 1;
+  private readonly waiting = new Map<number, { resolve: (r: WorkerReply & { ok: true }) => void; reject: (err: Error) => void }>();
+  private failure: Error | null = null;
+  private closed = false;
+
+  private constructor(private readonly worker: Worker, private readonly observe?: StatementObserver) {
+    worker.on('message', (r: WorkerReply) => {
+      const w = this.waiting.get(r.id);
+      if (!w) return;
+      this.waiting.delete(r.id);
+      this.refIfBusy();
+      if (r.ok) w.resolve(r);
+      else w.reject(databaseError(r.error));
+    });
+    const fail = (err: Error) => {
+      this.failure = err;
+      for (const w of this.waiting.values()) w.reject(err);
+      this.waiting.clear();
+    };
+    worker.on('error', (err) => fail(new Error(`the embedded store's thread failed: ${err.message}`)));
+    worker.on('exit', (code) => { if (!this.closed) fail(new Error(`the embedded store's thread stopped (exit code ${code})`)); });
+    this.refIfBusy();
+  }
 
   static async open(dir: string, observe?: StatementObserver): Promise<PgliteDriver> {
-    return new PgliteDriver(await openPglite(dir), observe);
+    const driver = new PgliteDriver(new Worker(path.join(__dirname, 'pglite-worker.js')), observe);
+    try {
+      await driver.send({ op: 'open', dir });
+    } catch (err) {
+      await driver.worker.terminate();
+      throw err;
+    }
+    return driver;
   }
 
   async query<T>(sql: string, params: unknown[] = []): Promise<{ rows: T[] }> {
-    if (this.observe) await this.show(this.db, sql, params);
-    const res = await this.db.query<T>(sql, asSent(params), SENT_AS_IS);
-    return { rows: res.rows };
+    return this.run<T>(sql, params);
   }
 
   async insertRows(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void> {
-    if (this.observe && rows.length) await this.show(this.db, copyStatement(table, columns), []);
-    return copyInto(this.db, table, columns, rows);
+    await this.copy(table, columns, rows);
   }
 
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    return withTransactionRetry(() =>
-      this.db.transaction(async (tx) =>
-        fn({
-          query: async <R>(sql: string, params: unknown[] = []) => {
-            await turn();
-            if (this.observe) await this.show(tx, sql, params);
-            return { rows: (await tx.query<R>(sql, asSent(params), SENT_AS_IS)).rows };
-          },
-          insertRows: async (table, columns, rows) => {
-            await turn();
-            if (this.observe && rows.length) await this.show(tx, copyStatement(table, columns), []);
-            await copyInto(tx, table, columns, rows);
-          },
-        }),
-      ),
-    );
+    return withTransactionRetry(async () => {
+      const { tx } = await this.send({ op: 'begin' });
+      let result: T;
+      try {
+        result = await fn({
+          query: <R>(sql: string, params: unknown[] = []) => this.run<R>(sql, params, tx),
+          insertRows: (table, columns, rows) => this.copy(table, columns, rows, tx),
+        });
+      } catch (err) {
+        await this.send({ op: 'end', tx: tx!, commit: false }).catch(() => undefined);
+        throw err;
+      }
+      await this.send({ op: 'end', tx: tx!, commit: true });
+      return result;
+    });
   }
 
   async exec(sql: string): Promise<void> {
-    await this.db.exec(sql);
+    await this.send({ op: 'exec', sql });
   }
 
   async close(): Promise<void> {
-    if (!this.db.closed) await this.db.close();
+    if (this.closed) return;
+    try {
+      if (!this.failure) await this.send({ op: 'close' });
+    } finally {
+      this.closed = true;
+      await this.worker.terminate();
+    }
   }
 
-  /** Shows a statement to the observer, with the database or transaction it will run on. */
-  private show(on: Pick<Transaction, 'query'>, sql: string, params: readonly unknown[]): Promise<void> {
+  private async run<T>(sql: string, params: readonly unknown[], tx?: number): Promise<{ rows: T[] }> {
     const sent = asSent(params);
-    return this.observe!({ sql, params: sent }, async (s, p) => ({ rows: (await on.query(s, [...p], SENT_AS_IS)).rows as any[] }));
+    if (this.observe) await this.show(sql, sent, tx);
+    const r = await this.send({ op: 'query', sql, params: sent, tx });
+    return { rows: (r.rows ?? []) as T[] };
+  }
+
+  private async copy(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[], tx?: number): Promise<void> {
+    if (!rows.length) return;
+    checkIdentifiers(table, columns);
+    const sql = `COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`;
+    if (this.observe) await this.show(sql, [], tx);
+    await this.send({ op: 'query', sql, params: [], tx, blob: copyBytes(rows) });
+  }
+
+  /** Shows a statement to the observer, with the transaction (or database) it will run on. */
+  private show(sql: string, sent: unknown[], tx?: number): Promise<void> {
+    return this.observe!({ sql, params: sent }, async (s, p) => ({ rows: (await this.send({ op: 'query', sql: s, params: asSent(p), tx })).rows as any[] }));
+  }
+
+  private send(request: Request): Promise<WorkerReply & { ok: true }> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error('the embedded store is closed'));
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.refIfBusy();
+      const message = { ...request, id } as WorkerRequest;
+      // The COPY payload is handed over, not copied; a small one is copied first, as it may share
+      // Node's pool of small buffers, which must not be taken away.
+      if (message.op === 'query' && message.blob) {
+        const own = message.blob.buffer.byteLength > Buffer.poolSize ? message.blob : message.blob.slice();
+        this.worker.postMessage({ ...message, blob: own }, [own.buffer as ArrayBuffer]);
+      } else {
+        this.worker.postMessage(message);
+      }
+    });
+  }
+
+  /** The store's thread keeps the process alive only while a statement is waiting for it. */
+  private refIfBusy(): void {
+    if (this.waiting.size) this.worker.ref();
+    else this.worker.unref();
   }
 }
 
-/** The embedded PostgreSQL in dir, with the hub's settings (PgliteDriver.open; the bench's store ceiling). */
-export async function openPglite(dir: string): Promise<PGlite> {
-  fs.mkdirSync(dir, { recursive: true });
-  // Timestamps and int8 as text, as the PostgreSQL driver returns them: one SQL layer above both.
-  const asText = (v: string) => v;
-  return PGlite.create(dir, { parsers: { 1184: asText, 1114: asText, 20: asText }, startParams: [...PGlite.defaultStartParams, ...START_SETTINGS.flatMap((s) => ['-c', s])] });
+/** A database error as the store's thread described it: an Error with PostgreSQL's fields (code, constraint…). */
+function databaseError(fields: Record<string, unknown>): Error {
+  return Object.assign(new Error(String(fields.message)), fields);
 }
 
-async function copyInto(db: Pick<Transaction, 'query'>, table: string, columns: readonly string[], rows: readonly (readonly unknown[])[]): Promise<void> {
-  if (!rows.length) return;
-  await db.query(copyStatement(table, columns), [], { blob: new Blob([copyBytes(rows)]) });
-}
-
-function copyStatement(table: string, columns: readonly string[]): string {
-  checkIdentifiers(table, columns);
-  return `COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`;
-}
-
-/**
- * Settings of the embedded PostgreSQL beyond PGlite's own. It runs as a single backend that writes
- * its WAL itself: new WAL segments are not zero-filled first (that doubled the bytes a large file
- * wrote to the WAL).
- */
-const START_SETTINGS = ['wal_init_zero=off'];
-
-// PGlite serialises a json parameter with JSON.stringify unless told otherwise: bytes given for one
-// are JSON text already, and go as they are (in binary format).
-const JSON_OID = 114;
-const SENT_AS_IS = { serializers: { [JSON_OID]: (v: unknown) => v } } as any;
-
-/** Parameters as PGlite sends them: JSON text as bytes (binary format), the rest as they are. */
-function asSent(params: readonly unknown[]): any[] {
+/** Parameters as PGlite takes them: JSON text as bytes (binary format), the rest as they are. */
+function asSent(params: readonly unknown[]): unknown[] {
   return params.map((p) => (p instanceof JsonParam ? Buffer.from(p.text) : p));
-}
-
-/**
- * PGlite runs each statement on this thread and resolves in a microtask, so a transaction of many
- * statements would otherwise hold the event loop from its first statement to its commit (a file
- * chunk: most of a second), and health checks and HTTP requests would wait that long. Between
- * statements, whatever else waits goes first.
- */
-function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
