@@ -162,13 +162,12 @@ export class CaseStore {
     });
     // Events already stored are answered from the store; only the others may create references
     // (a re-sent event naming another local case id must not leave an unused code behind).
-    const known = await this.knownEvents(tx, unique);
+    const { known, onRecord } = await this.lookUp(tx, unique);
     const unseen = unique.filter((e) => !known.has(e.id));
-    const refs = await this.resolveRefs(tx, unseen);
+    const refs = await this.resolveRefs(tx, unseen, onRecord);
     // Each event's case code, looked up once (a chunk holds thousands of events).
     const codes = new Map<ApplyInput, string>();
     for (const e of unseen) codes.set(e, refs.get(refKey(e.data.system, e.data.localCaseId))!);
-    await this.lockCases(tx, [...codes.values()]);
 
     const results: ApplyResult[] = new Array(events.length);
     const toInsert: { event: ApplyInput; code: string; origin: EventOrigin }[] = [];
@@ -195,7 +194,8 @@ export class CaseStore {
       const first = results[firstOf.get(e.id)!];
       results[k] = first.result === 'rejected' ? first : { eventId: e.id, result: 'duplicate', supervisionCode: first.supervisionCode };
     });
-    await this.refreshMany(tx, await this.insertEvents(tx, toInsert));
+    const seqs = await this.lockCases(tx, [...codes.values()], toInsert.length);
+    await this.refreshMany(tx, await this.insertEvents(tx, toInsert, seqs));
     return results;
   }
 
@@ -205,17 +205,47 @@ export class CaseStore {
    * holds at most LOCK_BUCKETS locks and two nodes stay well inside PostgreSQL's lock table; locks
    * are taken in ascending order, so two transactions never wait for each other in a cycle.
    */
-  async lockCases(tx: SqlExecutor, codes: readonly string[]): Promise<void> {
-    if (!codes.length) return;
+  async lockCases(tx: SqlExecutor, codes: readonly string[]): Promise<void>;
+  /**
+   * With `seqs`: also takes that many seq values for new events (which break ties of equal status
+   * times), in the same statement, once the locks are held.
+   */
+  async lockCases(tx: SqlExecutor, codes: readonly string[], seqs: number): Promise<number[]>;
+  async lockCases(tx: SqlExecutor, codes: readonly string[], seqs = 0): Promise<number[] | void> {
+    if (!codes.length && !seqs) return seqs ? [] : undefined;
     const buckets = [...new Set(codes.map(lockBucket))].sort((a, b) => a - b);
-    await tx.query('SELECT count(pg_advisory_xact_lock($1::int, b))::int AS n FROM unnest($2::int[]) AS b', [CASE_LOCKS, buckets]);
+    if (!seqs) {
+      await tx.query('SELECT count(pg_advisory_xact_lock($1::int, b))::int AS n FROM unnest($2::int[]) AS b', [CASE_LOCKS, buckets]);
+      return;
+    }
+    // The seq values are drawn as the locks' row is read, that is once they are all held.
+    const r = await tx.query<{ starts: string }>(
+      `WITH locked AS (SELECT count(pg_advisory_xact_lock($1::int, b))::int AS n FROM unnest($2::int[]) AS b)
+       SELECT (SELECT string_agg(nextval('events_seq_seq')::text, ',') FROM generate_series(1, $3::int)) AS starts FROM locked`,
+      [CASE_LOCKS, buckets, Math.ceil(seqs / SEQ_BLOCK)]);
+    return seqValues(r.rows[0].starts, seqs);
   }
 
-  private async knownEvents(tx: SqlExecutor, events: readonly ApplyInput[]): Promise<Map<string, string>> {
-    const r = await tx.query<{ known: string | null }>(
-      'SELECT json_agg(json_build_array(id, supervision_code))::text AS known FROM events WHERE id = ANY(ARRAY(SELECT json_array_elements_text($1::json)))',
-      [jsonParam(JSON.stringify(events.map((e) => e.id)))]);
-    return new Map(parseJson<[string, string][]>(r.rows[0]?.known));
+  /**
+   * What the store holds of these events, in one statement: those already stored, with their case's
+   * code, and the code on record of every (system, local id) they name.
+   */
+  private async lookUp(tx: SqlExecutor, events: readonly ApplyInput[]): Promise<{ known: Map<string, string>; onRecord: Map<string, string> }> {
+    const pairs = new Map<string, { s: string; l: string }>();
+    for (const e of events) pairs.set(refKey(e.data.system, e.data.localCaseId), { s: e.data.system, l: e.data.localCaseId });
+    // One look-up by key per pair, whatever the size of the table: as a join, the planner (which takes
+    // the pairs for 100 rows) hashed them against a sequential scan of every reference, for each report.
+    // The LIMIT keeps the lateral subquery from being flattened into such a join.
+    const r = await tx.query<{ known: string | null; refs: string | null }>(
+      `SELECT (SELECT json_agg(json_build_array(id, supervision_code)) FROM events WHERE id = ANY(ARRAY(SELECT json_array_elements_text($1::json))))::text AS known,
+              (SELECT json_agg(json_build_array(x.s, x.l, r.supervision_code))
+               FROM json_to_recordset($2::json) AS x(s text, l text)
+               CROSS JOIN LATERAL (SELECT c.supervision_code FROM case_refs c WHERE c.system = x.s AND c.local_id = x.l LIMIT 1) AS r)::text AS refs`,
+      [jsonParam(JSON.stringify(events.map((e) => e.id))), jsonParam(JSON.stringify([...pairs.values()]))]);
+    return {
+      known: new Map(parseJson<[string, string][]>(r.rows[0]?.known)),
+      onRecord: new Map(parseJson<[string, string, string][]>(r.rows[0]?.refs).map(([s, l, c]) => [refKey(s, l), c])),
+    };
   }
 
   // Rows travel as one JSON document each way rather than as one row or array element per value:
@@ -226,7 +256,7 @@ export class CaseStore {
    * code the first of them carries, else a new one. Inserted in key order, so that two batches
    * naming the same new cases wait for each other instead of deadlocking.
    */
-  private async resolveRefs(tx: SqlExecutor, events: readonly ApplyInput[]): Promise<Map<string, string>> {
+  private async resolveRefs(tx: SqlExecutor, events: readonly ApplyInput[], onRecord: ReadonlyMap<string, string>): Promise<Map<string, string>> {
     const wanted = new Map<string, { s: string; l: string; c: string | null }>();
     for (const e of events) {
       const key = refKey(e.data.system, e.data.localCaseId);
@@ -234,7 +264,11 @@ export class CaseStore {
     }
     if (!wanted.size) return new Map();
     const sorted = [...wanted.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
-    const refs = await this.selectRefs(tx, sorted);
+    const refs = new Map<string, string>();
+    for (const p of sorted) {
+      const c = onRecord.get(refKey(p.s, p.l));
+      if (c !== undefined) refs.set(refKey(p.s, p.l), c);
+    }
     const missing = sorted.filter((p) => !refs.has(refKey(p.s, p.l)));
     // A code is issued only for a case the hub has not seen, and that carries none.
     for (const p of missing) p.c ??= issueSupervisionCode(this.region, this.now());
@@ -254,9 +288,7 @@ export class CaseStore {
   }
 
   private async selectRefs(tx: SqlExecutor, pairs: readonly { s: string; l: string }[]): Promise<Map<string, string>> {
-    // One look-up by key per pair, whatever the size of the table: as a join, the planner (which takes
-    // the pairs for 100 rows) hashed them against a sequential scan of every reference, for each report.
-    // The LIMIT keeps the lateral subquery from being flattened into such a join.
+    // One look-up by key per pair (lookUp says why the LIMIT).
     const r = await tx.query<{ refs: string | null }>(
       `SELECT json_agg(json_build_array(x.s, x.l, r.supervision_code))::text AS refs
        FROM json_to_recordset($1::json) AS x(s text, l text)
@@ -267,13 +299,12 @@ export class CaseStore {
 
   /**
    * Appends the events in batch order: their seq values (which break ties of equal status times)
-   * are taken from the sequence first, so the projection knows them without reading the rows back.
+   * are taken from the sequence first (lockCases), so the projection knows them without reading the rows back.
    * Returns them by case.
    */
-  private async insertEvents(tx: SqlExecutor, rows: readonly { event: ApplyInput; code: string; origin: EventOrigin }[]): Promise<Map<string, StoredEvent<ProjectedEvent>[]>> {
+  private async insertEvents(tx: SqlExecutor, rows: readonly { event: ApplyInput; code: string; origin: EventOrigin }[], seqs: readonly number[]): Promise<Map<string, StoredEvent<ProjectedEvent>[]>> {
     const byCase = new Map<string, StoredEvent<ProjectedEvent>[]>();
     if (!rows.length) return byCase;
-    const seqs = await reserveSeqs(tx, rows.length);
     await tx.insertRows('events', ['id', 'seq', 'supervision_code', 'adapter', 'raw_message_id', 'status', 'status_time', 'received_at', 'body'], rows.map(({ event, code, origin }, i) => {
       const p = event.data.provenance;
       let list = byCase.get(code);
@@ -573,10 +604,9 @@ type TimelineEntry = [string, number, CaseEvent['data']['status'], string, { cod
 const SEQ_BLOCK = 65536;
 
 /** n new seq values in increasing order, one round trip whatever n. */
-async function reserveSeqs(tx: SqlExecutor, n: number): Promise<number[]> {
-  const blocks = Math.ceil(n / SEQ_BLOCK);
-  const r = await tx.query<{ starts: string }>("SELECT string_agg(nextval('events_seq_seq')::text, ',') AS starts FROM generate_series(1, $1::int)", [blocks]);
-  const starts = r.rows[0].starts.split(',').map(Number).sort((a, b) => a - b);
+/** The seq values of n new events, from the starts of the blocks drawn for them (comma-separated). */
+function seqValues(startsText: string, n: number): number[] {
+  const starts = startsText.split(',').map(Number).sort((a, b) => a - b);
   const seqs = new Array<number>(n);
   for (let i = 0; i < n; i++) seqs[i] = starts[Math.floor(i / SEQ_BLOCK)] + (i % SEQ_BLOCK);
   return seqs;
