@@ -23,7 +23,7 @@ import pg from 'pg';
 import { Scenario, repeat, row, benchDatabase } from '../harness';
 import { ROOT } from '../../core/kernel/paths';
 import { requireNats, requireRedis, deleteStreams, deleteQueueKeys, freePort } from '../../test/support/servers';
-import { spawnHub, makeRunNode, cpuSeconds, waitFor, HubProcess } from '../../test/support/hub';
+import { spawnHub, nodeSettings, cpuSeconds, waitFor, HubProcess } from '../../test/support/hub';
 import { load as loadWith, pct, sleep } from '../../test/bench/webhook-load';
 
 const CONCURRENCY = 8;
@@ -100,15 +100,6 @@ function cpuReading(pids: { name: string; pid: number }[]): Map<string, number> 
 
 function cpuSpent(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
   return new Map([...after].map(([name, s]) => [name, s - (before.get(name) ?? 0)]));
-}
-
-/** The environment of the hubs' Node processes: `make run`'s options and flags unless overridden. */
-export function nodeSettings(): { options: string; flags: string[] } {
-  const asRun = makeRunNode();
-  return {
-    options: process.env.HUB_NODE_OPTIONS ?? asRun.options,
-    flags: process.env.HUB_NODE_FLAGS !== undefined ? process.env.HUB_NODE_FLAGS.split(/\s+/).filter(Boolean) : asRun.flags,
-  };
 }
 
 /**

@@ -26,7 +26,7 @@ import YAML from 'yaml';
 import { DEMO_CONFIG } from '../../core/kernel/paths';
 import { openDriver } from '../../services/store/store';
 import { writeLargeBatchFile } from '../../infra/simulators/tax-bureau';
-import { spawnHub, makeRunNode, rssBytes, cpuSeconds, HubProcess } from '../../test/support/hub';
+import { spawnHub, nodeSettings, rssBytes, cpuSeconds, HubProcess } from '../../test/support/hub';
 import { measureStoreCeiling, readCeilingRows, writeCeiling, CeilingRows } from '../../test/bench/store-ceiling';
 import { BenchContext, Row, Scenario, repeat, row, benchDatabase } from '../harness';
 import type { ParseFigures } from '../baselines/file-parse';
@@ -175,8 +175,8 @@ async function dropOnce(ctx: BenchContext, store: Store, source: string, warmUp:
   let hub: HubProcess | null = null;
   try {
     const { file: configFile, chunkRecords } = writeHubConfig(dataDir);
-    const asRun = makeRunNode();
-    hub = await spawnHub({ HUB_DATA_DIR: dataDir, HUB_CONFIG: configFile, HUB_STORE: db?.url ?? 'embedded', NODE_OPTIONS: asRun.options }, [], asRun.flags);
+    const node = nodeSettings();
+    hub = await spawnHub({ HUB_DATA_DIR: dataDir, HUB_CONFIG: configFile, HUB_STORE: db?.url ?? 'embedded', NODE_OPTIONS: node.options }, [], node.flags);
     const pid = hub.proc.pid!;
     const inbox = path.join(dataDir, 'drop', 'tax-bureau', 'inbox');
     const receipts = path.join(dataDir, 'drop', 'tax-bureau', 'receipts');

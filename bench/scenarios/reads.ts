@@ -20,7 +20,7 @@ import { CaseFilter } from '../../services/cases/case-store';
 import { EvaluationStore } from '../../services/evaluations/evaluation-store';
 import { supervisionCodeCheckChar } from '../../core/identifiers/supervision-code';
 import { seedCases, fillCaseStats, registryCodes, STATUS_MIX } from '../../test/support/case-seed';
-import { spawnHub, makeRunNode, HubProcess, waitFor } from '../../test/support/hub';
+import { spawnHub, nodeSettings, HubProcess, waitFor } from '../../test/support/hub';
 
 const GOAL_P99_MS = 50;
 const JUDGED_AT = 1_000_000;
@@ -232,7 +232,7 @@ async function measureSize(ctx: BenchContext, cases: number, requests: number, c
     });
     ctx.log(`${cases.toLocaleString('en')} cases seeded in ${((Date.now() - seeded) / 1000).toFixed(1)} s`);
 
-    const node = makeRunNode();
+    const node = nodeSettings();
     hub = await spawnHub({ HUB_STORE: db.url, HUB_DATA_DIR: dataDir, HUB_POLLING_OFF: 'all', NODE_OPTIONS: node.options }, [], node.flags);
     const url = hub.url;
     await waitFor('the hub to be ready', async () => (await fetch(`${url}/health/ready`).catch(() => null))?.status === 200, 60_000, 250);

@@ -17,7 +17,7 @@ import { fork, ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { BenchContext, Row, Scenario, median, percentile, repeat, row, benchDatabase } from '../harness';
 import { ROOT } from '../../core/kernel/paths';
-import { spawnHub, makeRunNode, cpuSeconds, rssBytes, settled, waitFor, HubProcess } from '../../test/support/hub';
+import { spawnHub, nodeSettings, cpuSeconds, rssBytes, settled, waitFor, HubProcess } from '../../test/support/hub';
 import { runLoad, WebhookResult } from '../load/jobs';
 
 export const INBOUND = '/api/v1/inbound/market-regulation';
@@ -59,9 +59,7 @@ function hubConfig(ctx: BenchContext): string {
 
 /** A hub on the given store ('embedded', or a postgres:// URL), started as `make run` starts it, once ready. */
 export async function startBenchHub(ctx: BenchContext, store: string): Promise<BenchHub> {
-  const asRun = makeRunNode();
-  const options = process.env.HUB_NODE_OPTIONS ?? asRun.options;
-  const flags = process.env.HUB_NODE_FLAGS !== undefined ? process.env.HUB_NODE_FLAGS.split(/\s+/).filter(Boolean) : asRun.flags;
+  const { options, flags } = nodeSettings();
   const dataDir = fs.mkdtempSync(path.join(ctx.workDir, 'rest-hub-'));
   const hub = await spawnHub({
     HUB_CONFIG: hubConfig(ctx), HUB_DATA_DIR: dataDir, HUB_STORE: store, HUB_SERVICES: 'all', HUB_POLLING_OFF: 'all',

@@ -19,7 +19,7 @@ import { fork, spawn, ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import YAML from 'yaml';
 import { DEMO_CONFIG } from '../../core/kernel/paths';
-import { spawnHub, makeRunNode, cpuSeconds, settled, HubProcess } from '../../test/support/hub';
+import { spawnHub, nodeSettings, cpuSeconds, settled, HubProcess } from '../../test/support/hub';
 import { BenchContext, Row, Scenario, median, repeat, row, benchDatabase } from '../harness';
 import type { SoapLoadRequest, SoapLoadResult } from '../load/soap-push';
 
@@ -151,10 +151,10 @@ async function measureHub(ctx: BenchContext, reports: number, store: 'postgres' 
   const db = store === 'postgres' ? await benchDatabase(ctx.pgAdminUrl, 'soap_hub') : null;
   let hub: HubProcess | null = null;
   try {
-    const asRun = makeRunNode();
+    const node = nodeSettings();
     hub = await spawnHub({
-      HUB_DATA_DIR: dataDir, HUB_CONFIG: writeHubConfig(dataDir), HUB_STORE: db?.url ?? 'embedded', NODE_OPTIONS: asRun.options,
-    }, [], asRun.flags);
+      HUB_DATA_DIR: dataDir, HUB_CONFIG: writeHubConfig(dataDir), HUB_STORE: db?.url ?? 'embedded', NODE_OPTIONS: node.options,
+    }, [], node.flags);
     const h = hub;
     const pid = h.proc.pid!;
     let stored = 0;

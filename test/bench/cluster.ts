@@ -6,7 +6,8 @@
 // BENCH_CLUSTER_SECONDS (default 20) is how long each hub is loaded; HUB_NODE_OPTIONS and
 // HUB_NODE_FLAGS are the hubs' Node options and flags, by default those of `make run`.
 
-import { clusterFigure, embeddedFigure, nodeSettings, report, Figure } from '../../bench/scenarios/cluster';
+import { clusterFigure, embeddedFigure, report, Figure } from '../../bench/scenarios/cluster';
+import { nodeSettings } from '../support/hub';
 import { createTestDatabase } from '../support/servers';
 
 const SECONDS = Number(process.env.BENCH_CLUSTER_SECONDS ?? 20);

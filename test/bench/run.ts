@@ -16,7 +16,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { writeLargeBatchFile } from '../../infra/simulators/tax-bureau';
 import { DEMO_CONFIG } from '../../core/kernel/paths';
-import { spawnHub, makeRunNode, HubProcess, rssBytes, cpuSeconds, threadCpuSeconds } from '../support/hub';
+import { spawnHub, nodeSettings, HubProcess, rssBytes, cpuSeconds, threadCpuSeconds } from '../support/hub';
 import { measureStoreCeiling } from './store-ceiling';
 
 const GOALS = { recordsPerSecond: 20_000, rssIncreaseMb: 200 };
@@ -64,10 +64,8 @@ async function main(): Promise<number> {
   if (process.env.BENCH_STORE) env.HUB_STORE = process.env.BENCH_STORE;
   // The Node options and flags `make run` starts the hub with (its heap cap, its garbage collection
   // on the threads that allocate), unless HUB_NODE_OPTIONS or HUB_NODE_FLAGS say otherwise.
-  const asRun = makeRunNode();
-  const nodeOptions = process.env.HUB_NODE_OPTIONS ?? asRun.options;
+  const { options: nodeOptions, flags: nodeFlags } = nodeSettings();
   env.NODE_OPTIONS = nodeOptions;
-  const nodeFlags = process.env.HUB_NODE_FLAGS !== undefined ? process.env.HUB_NODE_FLAGS.split(/\s+/).filter(Boolean) : asRun.flags;
 
   let hub: HubProcess | null = null;
   try {

@@ -88,6 +88,18 @@ export function makeRunNode(): { options: string; flags: string[] } {
 }
 
 /**
+ * The Node options and flags of a hub a bench starts: `make run`'s, unless HUB_NODE_OPTIONS or
+ * HUB_NODE_FLAGS say otherwise (a profile: HUB_NODE_FLAGS="--single-threaded-gc --cpu-prof …").
+ */
+export function nodeSettings(): { options: string; flags: string[] } {
+  const asRun = makeRunNode();
+  return {
+    options: process.env.HUB_NODE_OPTIONS ?? asRun.options,
+    flags: process.env.HUB_NODE_FLAGS !== undefined ? process.env.HUB_NODE_FLAGS.split(/\s+/).filter(Boolean) : asRun.flags,
+  };
+}
+
+/**
  * Starts `hub start --demo` as `make run` does (the built CLI, the demo configuration unless env
  * names HUB_CONFIG), in its own process; nodeFlags go to node before the script (V8 flags that
  * NODE_OPTIONS does not take).
