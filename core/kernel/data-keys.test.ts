@@ -21,6 +21,22 @@ describe('data keys: AES-256-GCM sealing and keyed look-up hashes', () => {
     }), { numRuns: 300 });
   });
 
+  it('seals every value under an IV of its own, the same text twice included, text and bytes alike', () => {
+    const keys = DataKeys.open(file);
+    const ivs = new Set<string>();
+    const n = 3000;
+    for (let i = 0; i < n; i++) {
+      // A sealed text is pd1.<key id>.<base64url of IV, ciphertext, tag>.
+      const text = Buffer.from(keys.seal('130102198503120412', 'ctx').split('.')[2], 'base64url');
+      ivs.add(text.subarray(0, 12).toString('hex'));
+      // Sealed bytes end with the IV, the ciphertext (as long as the 6 bytes sealed) and the 16-byte tag.
+      const bytes = keys.sealBytes(Buffer.from('<xml/>'), 'b');
+      const at = bytes.length - 16 - 6 - 12;
+      ivs.add(bytes.subarray(at, at + 12).toString('hex'));
+    }
+    assert.equal(ivs.size, 2 * n);
+  });
+
   it('refuses a sealed value changed by one character, or opened for another place than it was sealed for', () => {
     const keys = DataKeys.open(file);
     const sealed = keys.seal('130102198503120412', 'event.applicant');
