@@ -14,6 +14,7 @@ import { loadSharedTables } from '../adapters/kit/mapping/shared-tables';
 import { loadAdapterDefinition } from '../adapters/kit/definition';
 import { resolve as resolveTransport } from '../adapters/kit/transports';
 import { gatewayService } from '../services/gateway.service';
+import { moleculerLoggerConfig } from './moleculer-logger';
 import { casesService } from '../services/cases.service';
 import { deadLettersService } from '../services/dead-letters.service';
 import { filesService } from '../services/files.service';
@@ -129,9 +130,10 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
       nodeID: `hub-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
       namespace: config.namespace,
       transporter: config.transporter ?? undefined,
-      // Moleculer's own logger: warnings and errors, info when the hub's is at debug, none when the
-      // hub's is silent (a test's hubs, which would otherwise print every failed publish).
-      logger: config.logLevel === 'silent' ? false : { type: 'Console', options: { level: config.logLevel === 'debug' ? 'info' : 'warn', formatter: 'json' } },
+      // Moleculer's own lines, through the hub's logger (masked, structured): warnings and errors,
+      // info when the hub's is at debug, none when the hub's is silent (a test's hubs, which would
+      // otherwise print every failed publish).
+      logger: moleculerLoggerConfig(logger, config.logLevel === 'silent' ? false : config.logLevel === 'debug' ? 'info' : config.logLevel === 'error' || config.logLevel === 'fatal' ? config.logLevel : 'warn'),
       metrics: false,
       // The `hub` command stops the node on SIGTERM and SIGINT, in order (gateway, transports, store):
       // moleculer's own handlers would stop the broker alone and end the process before the rest.
