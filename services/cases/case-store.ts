@@ -194,7 +194,7 @@ export class CaseStore {
       const first = results[firstOf.get(e.id)!];
       results[k] = first.result === 'rejected' ? first : { eventId: e.id, result: 'duplicate', supervisionCode: first.supervisionCode };
     });
-    const seqs = await this.lockCases(tx, [...codes.values()], toInsert.length);
+    const seqs = await this.lockCasesForSeqs(tx, [...codes.values()], toInsert.length);
     await this.refreshMany(tx, await this.insertEvents(tx, toInsert, seqs));
     return results;
   }
@@ -205,25 +205,26 @@ export class CaseStore {
    * holds at most LOCK_BUCKETS locks and two nodes stay well inside PostgreSQL's lock table; locks
    * are taken in ascending order, so two transactions never wait for each other in a cycle.
    */
-  async lockCases(tx: SqlExecutor, codes: readonly string[]): Promise<void>;
+  async lockCases(tx: SqlExecutor, codes: readonly string[]): Promise<void> {
+    if (!codes.length) return;
+    await tx.query(`SELECT ${LOCK_CASES}`, [CASE_LOCKS, lockBuckets(codes)]);
+  }
+
   /**
-   * With `seqs`: also takes that many seq values for new events (which break ties of equal status
-   * times), in the same statement, once the locks are held.
+   * As lockCases, and in the same statement, once the locks are held, takes n seq values for new
+   * events (which break ties of equal status times).
    */
-  async lockCases(tx: SqlExecutor, codes: readonly string[], seqs: number): Promise<number[]>;
-  async lockCases(tx: SqlExecutor, codes: readonly string[], seqs = 0): Promise<number[] | void> {
-    if (!codes.length && !seqs) return seqs ? [] : undefined;
-    const buckets = [...new Set(codes.map(lockBucket))].sort((a, b) => a - b);
-    if (!seqs) {
-      await tx.query('SELECT count(pg_advisory_xact_lock($1::int, b))::int AS n FROM unnest($2::int[]) AS b', [CASE_LOCKS, buckets]);
-      return;
+  private async lockCasesForSeqs(tx: SqlExecutor, codes: readonly string[], n: number): Promise<number[]> {
+    if (!n) {
+      await this.lockCases(tx, codes);
+      return [];
     }
     // The seq values are drawn as the locks' row is read, that is once they are all held.
     const r = await tx.query<{ starts: string }>(
-      `WITH locked AS (SELECT count(pg_advisory_xact_lock($1::int, b))::int AS n FROM unnest($2::int[]) AS b)
+      `WITH locked AS (SELECT ${LOCK_CASES})
        SELECT (SELECT string_agg(nextval('events_seq_seq')::text, ',') FROM generate_series(1, $3::int)) AS starts FROM locked`,
-      [CASE_LOCKS, buckets, Math.ceil(seqs / SEQ_BLOCK)]);
-    return seqValues(r.rows[0].starts, seqs);
+      [CASE_LOCKS, lockBuckets(codes), Math.ceil(n / SEQ_BLOCK)]);
+    return seqValues(r.rows[0].starts, n);
   }
 
   /**
@@ -233,14 +234,9 @@ export class CaseStore {
   private async lookUp(tx: SqlExecutor, events: readonly ApplyInput[]): Promise<{ known: Map<string, string>; onRecord: Map<string, string> }> {
     const pairs = new Map<string, { s: string; l: string }>();
     for (const e of events) pairs.set(refKey(e.data.system, e.data.localCaseId), { s: e.data.system, l: e.data.localCaseId });
-    // One look-up by key per pair, whatever the size of the table: as a join, the planner (which takes
-    // the pairs for 100 rows) hashed them against a sequential scan of every reference, for each report.
-    // The LIMIT keeps the lateral subquery from being flattened into such a join.
     const r = await tx.query<{ known: string | null; refs: string | null }>(
       `SELECT (SELECT json_agg(json_build_array(id, supervision_code)) FROM events WHERE id = ANY(ARRAY(SELECT json_array_elements_text($1::json))))::text AS known,
-              (SELECT json_agg(json_build_array(x.s, x.l, r.supervision_code))
-               FROM json_to_recordset($2::json) AS x(s text, l text)
-               CROSS JOIN LATERAL (SELECT c.supervision_code FROM case_refs c WHERE c.system = x.s AND c.local_id = x.l LIMIT 1) AS r)::text AS refs`,
+              (${refsOf('$2')})::text AS refs`,
       [jsonParam(JSON.stringify(events.map((e) => e.id))), jsonParam(JSON.stringify([...pairs.values()]))]);
     return {
       known: new Map(parseJson<[string, string][]>(r.rows[0]?.known)),
@@ -288,18 +284,15 @@ export class CaseStore {
   }
 
   private async selectRefs(tx: SqlExecutor, pairs: readonly { s: string; l: string }[]): Promise<Map<string, string>> {
-    // One look-up by key per pair (lookUp says why the LIMIT).
     const r = await tx.query<{ refs: string | null }>(
-      `SELECT json_agg(json_build_array(x.s, x.l, r.supervision_code))::text AS refs
-       FROM json_to_recordset($1::json) AS x(s text, l text)
-       CROSS JOIN LATERAL (SELECT c.supervision_code FROM case_refs c WHERE c.system = x.s AND c.local_id = x.l LIMIT 1) AS r`,
+      `SELECT (${refsOf('$1')})::text AS refs`,
       [jsonParam(JSON.stringify(pairs.map(({ s, l }) => ({ s, l }))))]);
     return new Map(parseJson<[string, string, string][]>(r.rows[0]?.refs).map(([s, l, c]) => [refKey(s, l), c]));
   }
 
   /**
    * Appends the events in batch order: their seq values (which break ties of equal status times)
-   * are taken from the sequence first (lockCases), so the projection knows them without reading the rows back.
+   * are taken from the sequence first (lockCasesForSeqs), so the projection knows them without reading the rows back.
    * Returns them by case.
    */
   private async insertEvents(tx: SqlExecutor, rows: readonly { event: ApplyInput; code: string; origin: EventOrigin }[], seqs: readonly number[]): Promise<Map<string, StoredEvent<ProjectedEvent>[]>> {
@@ -610,6 +603,26 @@ function seqValues(startsText: string, n: number): number[] {
   const seqs = new Array<number>(n);
   for (let i = 0; i < n; i++) seqs[i] = starts[Math.floor(i / SEQ_BLOCK)] + (i % SEQ_BLOCK);
   return seqs;
+}
+
+/**
+ * The code on record of each (s, l) pair of the JSON parameter `param`, as one JSON array of
+ * [system, local id, code]. One look-up by key per pair, whatever the size of the table: as a join,
+ * the planner (which takes the pairs for 100 rows) hashed them against a sequential scan of every
+ * reference, for each report. The LIMIT keeps the lateral subquery from being flattened into such a join.
+ */
+function refsOf(param: string): string {
+  return `SELECT json_agg(json_build_array(x.s, x.l, r.supervision_code))
+          FROM json_to_recordset(${param}::json) AS x(s text, l text)
+          CROSS JOIN LATERAL (SELECT c.supervision_code FROM case_refs c WHERE c.system = x.s AND c.local_id = x.l LIMIT 1) AS r`;
+}
+
+/** Takes the case locks of buckets $2 (class $1), in the given (ascending) order; one row. */
+const LOCK_CASES = 'count(pg_advisory_xact_lock($1::int, b))::int AS n FROM unnest($2::int[]) AS b';
+
+/** The lock buckets of these cases, ascending: two transactions then never wait for each other in a cycle. */
+function lockBuckets(codes: readonly string[]): number[] {
+  return [...new Set(codes.map(lockBucket))].sort((a, b) => a - b);
 }
 
 // Advisory locks of the case store: the two-key form, in its own key space (class, bucket).
