@@ -31,7 +31,7 @@ interface Waiting<P, R> {
 export class GroupCommit<P, R> {
   private queue: Waiting<P, R>[] = [];
   private running = 0;
-  /** Groups committed, and the parts they held (what the grouping achieves, for a test or a gauge). */
+  /** Groups committed, and the parts they held (what the grouping achieves). */
   readonly counts = { groups: 0, parts: 0 };
 
   constructor(private readonly opts: GroupCommitOptions<P, R>) {}
@@ -41,11 +41,6 @@ export class GroupCommit<P, R> {
       this.queue.push({ part, weight: this.opts.weight?.(part) ?? 1, resolve, reject });
       this.pump();
     });
-  }
-
-  /** Parts waiting for a commit. */
-  get waiting(): number {
-    return this.queue.length;
   }
 
   private pump(): void {

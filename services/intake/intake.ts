@@ -77,8 +77,7 @@ export class Intake implements IntakePort {
     }));
 
     // Committed with the messages mapped at the same moment (group commit), answered after it.
-    const applied = await this.applySpan(source, mapped, () =>
-      this.applying.submit({ source, mapped, progress: { commitWith: opts.commitWith }, processed: raw.id, traceparent: activeTraceparent() ?? null }));
+    const applied = await this.applyCommitted(source, mapped, { commitWith: opts.commitWith }, raw.id);
     logger.info({ adapter, messageId: raw.id, records: records.length, accepted: count(applied, 'accepted'), duplicate: count(applied, 'duplicate'), rejected: count(applied, 'rejected'), ...supervisionCodes(applied) }, 'message processed');
     return applied;
   }
@@ -89,15 +88,19 @@ export class Intake implements IntakePort {
    * together or not at all; then counts them.
    */
   async apply(source: RecordSource, mapped: readonly MappedRecord[], progress: Progress = {}): Promise<RecordOutcome[]> {
-    return this.applySpan(source, mapped, async () => (await this.applyParts([{ source, mapped, progress }]))[0]);
+    return this.applyCommitted(source, mapped, progress);
   }
 
-  /** The store's span and timing around applying one message's records, then its counts. */
-  private async applySpan(source: RecordSource, mapped: readonly MappedRecord[], run: () => Promise<RecordOutcome[]>): Promise<RecordOutcome[]> {
+  /**
+   * One message's records applied in the next group commit (a file's chunk, heavier than a group
+   * holds, goes alone), inside the store's span, timed; then counted. `processed`: the raw message
+   * whose outcome commits with them.
+   */
+  private async applyCommitted(source: RecordSource, mapped: readonly MappedRecord[], progress: Progress, processed?: string): Promise<RecordOutcome[]> {
     const { metrics } = this.deps;
     // The store's span: the outbox rows written in it keep its context for the bus (migration 026).
     const outcomes = await inSpan('store.apply', { attributes: () => ({ [SPAN_ATTRS.adapter]: source.adapter, [SPAN_ATTRS.messageId]: source.rawMessageId, [SPAN_ATTRS.records]: mapped.length }) }, async (span) => {
-      const out = await metrics.time('apply', run);
+      const out = await metrics.time('apply', () => this.applying.submit({ source, mapped, progress, processed, traceparent: activeTraceparent() ?? null }));
       annotate(span, () => ({ [SPAN_ATTRS.accepted]: count(out, 'accepted'), [SPAN_ATTRS.duplicate]: count(out, 'duplicate'), [SPAN_ATTRS.rejected]: count(out, 'rejected'), ...singleCode(out) }));
       return out;
     });
@@ -128,7 +131,7 @@ export class Intake implements IntakePort {
     const { store } = this.deps;
     const batches: ApplyBatch[] = parts.map(({ source, mapped, traceparent }) => ({
       events: mapped.flatMap((m) => ('event' in m ? [m.event] : [])),
-      opts: { receivedAt: source.receivedAt, ...(traceparent !== undefined ? { traceparent } : {}) },
+      opts: { receivedAt: source.receivedAt, traceparent },
     }));
     const results = await store.cases.applyGroupIn(tx, batches);
     const letters: NewDeadLetter[] = [];
@@ -218,10 +221,10 @@ interface ApplyPart {
   /** The raw message whose outcome is recorded in the same transaction. */
   processed?: string;
   /** The trace its events' outbox rows continue (the submitter's, not the one committing the group). */
-  traceparent?: string | null;
+  traceparent: string | null;
 }
 
-/** Records in one group commit at most: a group of small messages, never a file's chunks together. */
+/** Records in one group commit at most: a group of small messages; a file's chunk of more goes alone. */
 const GROUP_RECORDS = 2000;
 /** Raw bytes stored in one statement at most. */
 const GROUP_BYTES = 8 * 1024 * 1024;
