@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import net from 'node:net';
 import pg from 'pg';
-import { connect as natsConnect } from 'nats';
+import { connect as natsConnect, JetStreamManager } from 'nats';
 import { ROOT } from '../../core/kernel/paths';
 
 export const POSTGRES_ADMIN_URL = process.env.HUB_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -83,17 +83,23 @@ async function requirePort(port: number, name: string): Promise<void> {
 export const requireNats = () => requirePort(4222, 'NATS with JetStream');
 export const requireRedis = () => requirePort(6379, 'Redis');
 
-/** Deletes the streams of a namespace (the bus prefixes its channels with it), on the machine's NATS or the one at `port`. */
-export async function deleteStreams(namespace: string, port = 4222): Promise<string[]> {
+/** Runs fn with JetStream's manager and the names of a namespace's streams (the bus prefixes its channels with it), on the machine's NATS or the one at `port`. */
+async function withStreams<T>(namespace: string, port: number, fn: (jsm: JetStreamManager, streams: string[]) => Promise<T>): Promise<T> {
   const nc = await natsConnect({ servers: `127.0.0.1:${port}` });
   try {
     const jsm = await nc.jetstreamManager();
-    const mine = (await jsm.streams.list().next()).map((s) => s.config.name).filter((n) => n.startsWith(`${namespace}_`));
-    for (const name of mine) await jsm.streams.delete(name);
-    return mine;
+    return await fn(jsm, (await jsm.streams.list().next()).map((s) => s.config.name).filter((n) => n.startsWith(`${namespace}_`)));
   } finally {
     await nc.close();
   }
+}
+
+/** Deletes the streams of a namespace, on the machine's NATS or the one at `port`. */
+export function deleteStreams(namespace: string, port = 4222): Promise<string[]> {
+  return withStreams(namespace, port, async (jsm, mine) => {
+    for (const name of mine) await jsm.streams.delete(name);
+    return mine;
+  });
 }
 
 /**
@@ -101,18 +107,13 @@ export async function deleteStreams(namespace: string, port = 4222): Promise<str
  * pending delivery, nothing delivered and not yet acknowledged (a consumer acknowledges once its
  * handler is done).
  */
-export async function busDrained(namespace: string, port = 4222): Promise<boolean> {
-  const nc = await natsConnect({ servers: `127.0.0.1:${port}` });
-  try {
-    const jsm = await nc.jetstreamManager();
-    const mine = (await jsm.streams.list().next()).map((s) => s.config.name).filter((n) => n.startsWith(`${namespace}_`));
+export function busDrained(namespace: string, port = 4222): Promise<boolean> {
+  return withStreams(namespace, port, async (jsm, mine) => {
     for (const stream of mine) {
       for (const c of await jsm.consumers.list(stream).next()) if (c.num_pending > 0 || c.num_ack_pending > 0) return false;
     }
     return true;
-  } finally {
-    await nc.close();
-  }
+  });
 }
 
 /** Deletes the Redis keys of a namespace's BullMQ job queues (`hub-<namespace>:…`), never another's: tests share the server. */
