@@ -31,6 +31,18 @@ export function partOf(url: string, functionName: string): string {
   return file;
 }
 
+/** A frame as the summary names it: function, file and line. */
+function frameName({ functionName, url, lineNumber }: ProfileNode['callFrame']): string {
+  const where = url ? `${path.basename(url.replace(/^file:\/\//, ''))}:${lineNumber + 1}` : '';
+  return `${functionName || '(anonymous)'} ${where}`.trim();
+}
+
+/** Whether a script is the hub's own compiled code (under dist/, not a dependency). */
+function isHubCode(url: string): boolean {
+  if (!url || url.startsWith('node:') || url.includes('/node_modules/')) return false;
+  return !path.relative(path.join(ROOT, 'dist'), url.replace(/^file:\/\//, '')).startsWith('..');
+}
+
 export function summarise(profile: CpuProfile, top: number): string {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
@@ -39,12 +51,10 @@ export function summarise(profile: CpuProfile, top: number): string {
   const fn = new Map<string, number>();
   const part = new Map<string, number>();
   for (const [id, us] of self) {
-    const n = byId.get(id)!;
-    const { functionName, url, lineNumber } = n.callFrame;
-    const where = url ? `${path.basename(url.replace(/^file:\/\//, ''))}:${lineNumber + 1}` : '';
-    const key = `${functionName || '(anonymous)'} ${where}`.trim();
+    const { callFrame } = byId.get(id)!;
+    const key = frameName(callFrame);
     fn.set(key, (fn.get(key) ?? 0) + us);
-    const p = partOf(url, functionName);
+    const p = partOf(callFrame.url, callFrame.functionName);
     part.set(p, (part.get(p) ?? 0) + us);
   }
   // Each sample under the outermost frame of the hub's own code on its stack: the hub's entry (a
@@ -59,10 +69,8 @@ export function summarise(profile: CpuProfile, top: number): string {
     if (key === undefined) {
       key = '(no hub frame)';
       for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-        const { functionName, url, lineNumber } = byId.get(at)!.callFrame;
-        if (url && !url.includes('/node_modules/') && !url.startsWith('node:') && partOf(url, functionName) !== url.replace(/^file:\/\//, '')) {
-          key = `${functionName || '(anonymous)'} ${path.basename(url.replace(/^file:\/\//, ''))}:${lineNumber + 1}`;
-        }
+        const { callFrame } = byId.get(at)!;
+        if (isHubCode(callFrame.url)) key = frameName(callFrame);
       }
       entryOf.set(id, key);
     }
