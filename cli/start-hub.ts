@@ -65,17 +65,42 @@ const SERVICES = {
   subscriptions: subscriptionsService,
 } as const;
 
-/** The services a node may run (HUB_SERVICES). */
+/** The Moleculer services a node may run (HUB_SERVICES). */
 export const SERVICE_NAMES = Object.keys(SERVICES);
 
-/** The services this node runs; a name that is none of them is refused before anything is opened. */
-function servicesOf(config: HubConfig): string[] {
-  if (config.services === 'all') return SERVICE_NAMES;
-  const unknown = config.services.filter((n) => !SERVICE_NAMES.includes(n));
+/**
+ * Roles HUB_SERVICES may name besides the services, as DESIGN.md names the parts:
+ * - `adapters`: the department transports without the HTTP gateway (polling departments, taking
+ *   drop folders, recovering raw messages left pending), so that they scale apart from it; a node
+ *   that runs `gateway` runs them too, as it always has (push endpoints answer within the request);
+ * - `dispatch`: the outbound deliveries, i.e. the `subscriptions` service.
+ */
+export const ROLES: Readonly<Record<string, readonly string[]>> = {
+  adapters: [],
+  dispatch: ['subscriptions'],
+};
+
+/** Every name HUB_SERVICES accepts: the services and the roles. */
+export const ROLE_NAMES = [...SERVICE_NAMES, ...Object.keys(ROLES)];
+
+/** What a node runs: its Moleculer services, and whether it runs the department transports. */
+export interface NodeRoles {
+  services: string[];
+  transports: boolean;
+}
+
+/** What this node runs; a name that is none of the services or roles is refused before anything is opened. */
+export function rolesOf(config: Pick<HubConfig, 'services'>): NodeRoles {
+  const names = config.services === 'all' ? ROLE_NAMES : config.services;
+  const unknown = names.filter((n) => !ROLE_NAMES.includes(n));
   if (unknown.length) {
-    throw new ConfigError(`HUB_SERVICES names no service ${unknown.map((n) => JSON.stringify(n)).join(', ')}: the services are all, or some of ${SERVICE_NAMES.join(', ')}`, { field: 'HUB_SERVICES', value: unknown.join(',') });
+    throw new ConfigError(`HUB_SERVICES names no service ${unknown.map((n) => JSON.stringify(n)).join(', ')}: the services are all, or some of ${ROLE_NAMES.join(', ')}`, { field: 'HUB_SERVICES', value: unknown.join(',') });
   }
-  return config.services;
+  const services = new Set(names.flatMap((n) => ROLES[n] ?? [n]));
+  return {
+    services: SERVICE_NAMES.filter((n) => services.has(n)),
+    transports: names.includes('gateway') || names.includes('adapters'),
+  };
 }
 
 /** What a caller embedding the hub may add to its configuration. */
@@ -90,12 +115,14 @@ export interface HubOptions {
  * Starts a hub node: opens the store the configuration names, loads every adapter and its mapping
  * profile, starts the Moleculer services this node runs, then, on a node that runs the gateway, the
  * department transports (which first process whatever raw messages a previous stop left pending).
- * Transports run where the gateway runs: their push endpoints are the gateway's routes, and a node
- * without it (a query node) neither polls departments nor takes drop folders.
+ * Transports run on the nodes that run the gateway (their push endpoints are the gateway's routes)
+ * or the `adapters` role (polling and drop folders without HTTP); any other node (a query node)
+ * neither polls departments nor takes drop folders.
  */
 export async function startHub(config: HubConfig = loadConfig(), logger: Logger = createLogger(config.logLevel), options: HubOptions = {}): Promise<RunningHub> {
-  const wanted = servicesOf(config);
-  const runsTransports = wanted.includes('gateway');
+  const roles = rolesOf(config);
+  const wanted = roles.services;
+  const runsTransports = roles.transports;
   const metrics = new HubMetrics();
   let closeJobs: () => Promise<void> = () => Promise.resolve();
   const store = await openStore({ store: config.store, dataDir: config.dataDir, region: config.region, keyFile: config.dataKeyFile ?? undefined, observe: options.observeStatements, poolSize: config.storePoolSize });

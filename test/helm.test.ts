@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import YAML from 'yaml';
 import { ROOT } from '../core/kernel/paths';
 import { loadConfig } from '../core/kernel/config';
-import { SERVICE_NAMES } from '../cli/start-hub';
+import { ROLE_NAMES, SERVICE_NAMES } from '../cli/start-hub';
 import { loadAdapterDefinition } from '../adapters/kit/definition';
 import { CLUSTER_NODES } from '../cli/run-cluster';
 import { withNewKey } from '../core/kernel/data-keys';
@@ -128,7 +128,7 @@ describe('the Helm chart (helm/case-exchange-hub)', function () {
 
   it('refuses, at lint and at render, values whose role names a service the hub does not have', async () => {
     const schema = JSON.parse(fs.readFileSync(path.join(CHART, 'values.schema.json'), 'utf8'));
-    assert.deepEqual([...schema.properties.roles.additionalProperties.properties.services.items.enum].sort(), [...SERVICE_NAMES].sort(), 'the schema names the services of the hub');
+    assert.deepEqual([...schema.properties.roles.additionalProperties.properties.services.items.enum].sort(), [...ROLE_NAMES].sort(), 'the schema names the services and roles of the hub');
     for (const args of [['lint', '--strict', CHART], ['template', 'hub', CHART]]) {
       await assert.rejects(helm(...args, '--set', 'roles.workers.services={cases,mapping,case}'), /\/roles\/workers\/services\/2': value must be one of/);
     }

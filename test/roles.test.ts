@@ -10,7 +10,7 @@ import { loadConfig } from '../core/kernel/config';
 import { createLogger } from '../core/kernel/logger';
 import { PROBLEM_CONTENT_TYPE } from '../core/kernel/constants';
 import configSchema from '../core/kernel/config.schema.json';
-import { startHub, RunningHub, SERVICE_NAMES } from '../cli/start-hub';
+import { startHub, RunningHub, SERVICE_NAMES, ROLE_NAMES, rolesOf } from '../cli/start-hub';
 import { openStore, Store } from '../services/store/open-store';
 import { Inbox } from '../services/store/store';
 import type { StatementObserver } from '../services/store/sql-driver';
@@ -82,15 +82,29 @@ describe('roles: a node runs the transports and jobs of the services HUB_SERVICE
     for (const d of drops.splice(0)) await d();
   });
 
-  it('the configuration schema names every service a node can run', () => {
-    assert.deepEqual([...(configSchema.properties.services.items.enum as string[])].sort(), [...SERVICE_NAMES].sort());
+  it('the configuration schema names every service and role a node can run', () => {
+    assert.deepEqual([...(configSchema.properties.services.items.enum as string[])].sort(), [...ROLE_NAMES].sort());
   });
 
-  it('a node without the gateway polls no department, takes no drop folder and recovers no raw message; a gateway node on the same store does all three', async () => {
+  it('HUB_SERVICES takes the roles besides the services: adapters runs the transports alone, dispatch the outbound deliveries', () => {
+    assert.deepEqual(rolesOf({ services: ['adapters'] }), { services: [], transports: true });
+    assert.deepEqual(rolesOf({ services: ['dispatch', 'mapping'] }), { services: ['mapping', 'subscriptions'], transports: false });
+    assert.deepEqual(rolesOf({ services: ['gateway'] }), { services: ['gateway'], transports: true }, 'a gateway node runs the transports, as before the roles');
+    assert.deepEqual(rolesOf({ services: 'all' }), { services: SERVICE_NAMES, transports: true });
+    assert.throws(() => rolesOf({ services: ['dispatcher'] }), /HUB_SERVICES names no service "dispatcher": the services are all, or some of .*adapters, dispatch/);
+  });
+
+  for (const puller of ['gateway', 'adapters']) {
+    it(`a node without the gateway or adapters polls no department, takes no drop folder and recovers no raw message; a node of ${puller} on the same store does all three`, async () => {
+      await pullWorkGoesTo(puller);
+    });
+  }
+
+  async function pullWorkGoesTo(puller: string): Promise<void> {
     const db = await createTestDatabase();
     drops.push(db.drop);
     svc = await startVehicleQueryService({ port: 0, records: generateChanges(30, { start: '2026-11-24 08:00:00', seed: 'roles' }) });
-    const dataDir = testDataDir('roles');
+    const dataDir = testDataDir(`roles-${puller}`);
     const hubYaml = writeConfig(dataDir, {
       'vehicle-office': { poll: { enabled: true, url: svc.url, intervalSeconds: 0.2, initialStartTime: '2026-11-24 00:00:00', maxBackoffSeconds: 1 } },
       'tax-bureau': { pollIntervalMs: 100 },
@@ -116,14 +130,17 @@ describe('roles: a node runs the transports and jobs of the services HUB_SERVICE
     assert.equal(fs.existsSync(receipt), false, 'no receipt');
     assert.equal(await state(), 'received', 'the pending raw message was left alone');
 
-    const gateway = await startHub(loadConfig({ ...env, HUB_SERVICES: 'gateway' }), createLogger('silent'));
-    nodes.push(gateway);
-    assert.deepEqual([...gateway.context.adapters.keys()].sort(), ['market-regulation', 'tax-bureau', 'vehicle-office']);
-    assert.equal(await state(), 'processed', 'the gateway node recovered the pending message at its start');
-    await waitFor('the vehicle office polled by the gateway node', () => svc!.requests > 0, 30_000);
-    await waitFor('the dropped file taken and answered by the gateway node', () => fs.existsSync(receipt), 60_000);
+    const pulling = await startHub(loadConfig({ ...env, HUB_SERVICES: puller }), createLogger('silent'));
+    nodes.push(pulling);
+    if (puller === 'adapters') assert.equal(pulling.url, null, 'the adapters alone listen on no HTTP port');
+    assert.deepEqual([...pulling.context.adapters.keys()].sort(), ['market-regulation', 'tax-bureau', 'vehicle-office']);
+    assert.equal(await state(), 'processed', `the ${puller} node recovered the pending message at its start`);
+    await waitFor(`the vehicle office polled by the ${puller} node`, () => svc!.requests > 0, 30_000);
+    await waitFor(`the dropped file taken and answered by the ${puller} node`, () => fs.existsSync(receipt), 60_000);
     assert.equal(fs.existsSync(path.join(dropInbox, name)), false);
-  });
+    const polled = await query.context.store.driver.query<{ n: string }>("SELECT count(*)::text AS n FROM events WHERE adapter = 'vehicle-office'");
+    assert.ok(Number(polled.rows[0].n) > 0, 'the polled records applied');
+  }
 
   it('answers 503 problem+json for a route whose service no node runs, is not ready while one is missing, and ready once a node runs it', async () => {
     await requireNats();

@@ -448,7 +448,8 @@ describe('outbound subscriptions in a cluster: a change made on one node reaches
     const env = (services: string) => ({ HUB_DATA_KEY_FILE: keyFile, HUB_TRANSPORTER: 'nats://127.0.0.1:4222', HUB_NAMESPACE: namespace, HUB_SERVICES: services });
     const front = await start(s, env('all'));
     nodes.push(front);
-    const back = await start(s, env('subscriptions'));
+    // The outbound deliveries' role, by its name in DESIGN.md.
+    const back = await start(s, env('dispatch'));
     nodes.push(back);
     // Each node knows the other (a broadcast reaches the nodes known when it is sent; one that joins
     // later reads the subscriptions as it starts).
