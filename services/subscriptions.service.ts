@@ -5,11 +5,15 @@ import type { HubContext } from './context';
 import type { CallerMeta } from './cases.service';
 import { CHANNELS } from '../core/kernel/constants';
 import type { AlertItem } from './supervisor/supervision-store';
-import { Outbound, outboundQueue } from './subscriptions/outbound';
+import { MAX_BATCH, Outbound, outboundQueue } from './subscriptions/outbound';
 import { SubscriptionRecord, SubscriptionStore } from './subscriptions/subscription-store';
 
-/** Changes the outbound service takes from the bus at once: queued together, one statement per subscription. */
-const IN_FLIGHT = 200;
+/**
+ * Changes the outbound service takes from the bus at once: as many as it queues in one batch (one
+ * statement per subscription), so that a dispatcher's round of the default size is queued in one
+ * batch rather than three.
+ */
+const IN_FLIGHT = MAX_BATCH;
 
 /** The Moleculer event by which a node that changed the subscriptions tells every node (each reads them again). */
 export const SUBSCRIPTIONS_CHANGED = 'subscriptions.changed';

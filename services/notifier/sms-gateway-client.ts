@@ -71,7 +71,7 @@ export class SmsGatewayClient implements SmsGateway {
       return { kind: 'accepted', status: res.status, messageId };
     }
     const reason = `SMS gateway answered ${res.status}${body ? `: ${body}` : ''}`;
-    if (res.status === 429) return { kind: 'throttled', status: 429, retryAfterMs: retryAfterMs(res.headers.get('retry-after')), reason };
+    if (res.status === 429) return { kind: 'throttled', status: 429, retryAfterMs: retryAfterMs(res.header('retry-after')), reason };
     if (res.status >= 500 || RETRYABLE_4XX.has(res.status) || res.status < 200 || (res.status >= 300 && res.status < 400)) return { kind: 'unavailable', status: res.status, reason };
     return { kind: 'refused', status: res.status, reason };
   }

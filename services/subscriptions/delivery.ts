@@ -40,10 +40,10 @@ export async function deliver(target: { url: string; keyId: string; secret: stri
   const said = text ? `: ${text.replace(/\s+/g, ' ').slice(0, ANSWER_CHARS)}` : '';
   if (res.status >= 200 && res.status < 300) return { kind: 'taken', status: res.status };
   if (res.status === 429) {
-    const retryAfterMs = retryAfterHeaderMs(res.headers.get('retry-after'));
+    const retryAfterMs = retryAfterHeaderMs(res.header('retry-after'));
     return { kind: 'throttled', status: 429, ...(retryAfterMs !== null ? { retryAfterMs } : {}), reason: `429${said}` };
   }
   if (res.status === 408 || res.status >= 500) return { kind: 'unavailable', status: res.status, reason: `${res.status}${said}` };
-  if (res.status >= 300 && res.status < 400) return { kind: 'refused', status: res.status, reason: `${res.status}: a redirect is not followed (to ${res.headers.get('location') ?? 'nowhere'}): correct the subscription's url` };
+  if (res.status >= 300 && res.status < 400) return { kind: 'refused', status: res.status, reason: `${res.status}: a redirect is not followed (to ${res.header('location') ?? 'nowhere'}): correct the subscription's url` };
   return { kind: 'refused', status: res.status, reason: `${res.status}${said}` };
 }

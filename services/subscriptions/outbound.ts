@@ -24,8 +24,8 @@ export interface OutboundJob {
 /** What the bus hands the outbound service: an applied event, or an alert of the supervisor. */
 export type OutboundInput = { kind: 'applied'; event: CaseEvent } | { kind: 'alert'; alert: AlertItem };
 
-/** Changes queued in one statement per subscription at most: the bus's messages in flight. */
-const MAX_BATCH = 500;
+/** Changes queued in one statement per subscription at most: the bus's messages in flight (the dispatcher's default round). */
+export const MAX_BATCH = 500;
 
 /** How often a node forgets the deliveries taken longer ago than outbound.keepDoneDays, and how many per statement. */
 const PRUNE_EVERY_MS = 3600_000;
