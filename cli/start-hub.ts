@@ -32,6 +32,7 @@ import { notifierService } from '../services/notifier.service';
 import { subscriptionsService } from '../services/subscriptions.service';
 import { startHealthServer } from '../services/readiness';
 import { StoreJobQueue } from '../services/store/job-queue';
+import { EmbeddedVacuum } from '../services/store/vacuum';
 import { BullJobQueue } from '../services/queue/bullmq-job-queue';
 import { loadCalendarDir, DEFAULT_CALENDAR_DIR } from '../core/calendar/calendar-file';
 import { WorkingCalendar } from '../core/calendar/working-calendar';
@@ -126,6 +127,8 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
   const metrics = new HubMetrics();
   let closeJobs: () => Promise<void> = () => Promise.resolve();
   const store = await openStore({ store: config.store, dataDir: config.dataDir, region: config.region, keyFile: config.dataKeyFile ?? undefined, observe: options.observeStatements, poolSize: config.storePoolSize });
+  // The embedded store (PGlite) runs no autovacuum of its own: the hub's does (a server has its own).
+  const vacuum = /^postgres(ql)?:\/\//.test(config.store) ? null : new EmbeddedVacuum(store.driver, logger.child({ component: 'store' }));
   try {
     const shared = loadSharedTables(config.registryFile, config.catalogueFile);
     const profiles = new ProfileSet(shared, logger);
@@ -198,6 +201,7 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
       : null;
     // Once the bus is connected (the broker's start connects it last); stopped before the bus stops.
     const dispatch = startDispatch(context, config.transporter ? wake : undefined);
+    vacuum?.start();
 
     const gateway = broker.getLocalService('gateway') as unknown as { server?: Server } | undefined;
     const address = gateway?.server?.address() as AddressInfo | null | undefined;
@@ -222,6 +226,7 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
             clearTimeout(grace);
             // The services (their job workers) stopped with the broker: the queue's connection goes now.
             await closeJobs().catch((err) => logger.warn({ err: (err as Error).message }, 'the job queue\'s connection did not close cleanly'));
+            await vacuum?.stop();
             await store.close();
           }
         })();
