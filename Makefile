@@ -26,11 +26,10 @@ try {
 endef
 export LOCK_MATCHES
 
-# npm ci only when node_modules does not match the lock file; node_modules/.installed is kept for
-# scripts/test.sh, which skips its own install while the marker is newer than the lock file.
+# npm ci only when node_modules does not match the lock file (scripts/test.sh asks the same).
 install:
-	@if node -e "$$LOCK_MATCHES"; then echo "node_modules matches package-lock.json: no install"; touch node_modules/.installed; \
-	else $(NPM) ci --no-audit --no-fund && touch node_modules/.installed; fi
+	@if node -e "$$LOCK_MATCHES"; then echo "node_modules matches package-lock.json: no install"; \
+	else $(NPM) ci --no-audit --no-fund; fi
 
 # The console (services/console/): its own type check, then Vite builds it into dist/console.
 build: install

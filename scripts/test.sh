@@ -11,10 +11,9 @@ fail_early() {
   exit 1
 }
 
-if [ ! -f node_modules/.installed ] || [ package-lock.json -nt node_modules/.installed ]; then
-  npm ci --no-audit --no-fund || fail_early "npm ci failed"
-  touch node_modules/.installed
-fi
+# npm ci only when node_modules does not hold what the lock file names (the Makefile's check): CI
+# has just run it.
+make --no-print-directory install || fail_early "npm ci failed"
 rm -rf dist
 node_modules/.bin/tsc -p tsconfig.json || fail_early "the TypeScript build failed"
 node_modules/.bin/tsc -p services/console/web/tsconfig.json || fail_early "the console's TypeScript check failed"
@@ -25,4 +24,6 @@ bash scripts/ensure-helm.sh || fail_early "helm for the chart's test could not b
 bash scripts/ensure-prometheus.sh || fail_early "Prometheus for test/prometheus.test.ts could not be had (see above)"
 
 rm -rf .test-data
+# An empty migrated embedded store, copied into each test's data folder (test/support/hub.ts).
+node dist/test/support/store-template.js || fail_early "the embedded store template could not be made (see above)"
 node_modules/.bin/mocha "$@"

@@ -15,9 +15,23 @@ export const STORES: StoreKind[] = ['embedded', 'postgres'];
 export const SUPERVISOR = { Authorization: 'Bearer demo-supervisor-token' };
 export const OPERATOR = { Authorization: 'Bearer demo-operator-token' };
 
-export function testDataDir(label: string): string {
+/**
+ * An empty embedded store migrated to this build, made once per `make test` run by scripts/test.sh
+ * (test/support/store-template.ts): a PGlite folder costs about 4 s of CPU to create (initdb and
+ * the migrations in WebAssembly) and 0.1 s to copy, and the suite makes dozens.
+ */
+export const STORE_TEMPLATE = path.join(ROOT, '.test-data', '.store-template');
+
+/**
+ * A data folder of its own for a test. It holds a copy of the template's embedded store, when there
+ * is one (a test file run alone without it makes its store from scratch), unless `freshStore`: a
+ * test of how a store is created or migrated gets none.
+ */
+export function testDataDir(label: string, opts: { freshStore?: boolean } = {}): string {
   const dir = path.join(ROOT, '.test-data', `${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   fs.mkdirSync(dir, { recursive: true });
+  const template = path.join(STORE_TEMPLATE, 'store');
+  if (!opts.freshStore && fs.existsSync(path.join(template, 'PG_VERSION'))) fs.cpSync(template, path.join(dir, 'store'), { recursive: true });
   return dir;
 }
 
