@@ -80,4 +80,25 @@ describe('the embedded store on its own thread', function () {
     await other.close();
     await assert.rejects(other.query('SELECT 1'), /closed/);
   });
+
+  it('answers every statement sent while it closes: the open transaction ends, what came after is refused, none waits for ever', async () => {
+    const other = await PgliteDriver.open(path.join(dir, 'closing'));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const held = other.transaction(async (tx) => {
+      await tx.query('SELECT 1');
+      await gate;
+      return (await tx.query<{ n: number }>('SELECT 2 AS n')).rows[0].n;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const closing = other.close();
+    await new Promise((r) => setTimeout(r, 50));
+    // Sent while the close waits for the transaction (a stopping hub's services still at work).
+    const late = [other.query('SELECT 3'), other.transaction(async (tx) => tx.query('SELECT 4'))].map((p) => p.then(() => 'answered', (e: Error) => e.message));
+    release();
+    assert.equal(await held, 2, 'the transaction open before the close ends as it would have');
+    await closing;
+    const outcomes = await Promise.race([Promise.all(late), new Promise<string>((r) => setTimeout(() => r('still waiting after 10 s'), 10_000))]);
+    assert.deepEqual(outcomes, ['the embedded store is closed', 'the embedded store is closed']);
+  });
 });

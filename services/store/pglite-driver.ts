@@ -17,6 +17,9 @@ export class PgliteDriver implements SqlDriver {
   private readonly waiting = new Map<number, { resolve: (r: WorkerReply & { ok: true }) => void; reject: (err: Error) => void }>();
   private failure: Error | null = null;
   private closed = false;
+  /** Once a close has begun, only the transactions open before it go on (to their end). */
+  private closing = false;
+  private closingDone: Promise<void> | null = null;
 
   private constructor(private readonly worker: Worker, private readonly observe?: StatementObserver) {
     worker.on('message', (r: WorkerReply) => {
@@ -78,13 +81,25 @@ export class PgliteDriver implements SqlDriver {
     await this.send({ op: 'exec', sql });
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    // A second call waits for the first.
+    this.closingDone ??= this.closeOnce();
+    return this.closingDone;
+  }
+
+  private async closeOnce(): Promise<void> {
     if (this.closed) return;
+    this.closing = true;
     try {
       if (!this.failure) await this.send({ op: 'close' });
     } finally {
       this.closed = true;
       await this.worker.terminate();
+      // What was sent while the store closed (PGlite leaves it waiting for a lock it never gets) is
+      // refused, not left waiting for ever: a caller such as a stopping service awaits it.
+      const closed = new Error('the embedded store is closed');
+      for (const w of this.waiting.values()) w.reject(closed);
+      this.waiting.clear();
     }
   }
 
@@ -110,7 +125,8 @@ export class PgliteDriver implements SqlDriver {
 
   private send(request: Request): Promise<WorkerReply & { ok: true }> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.closed) return Promise.reject(new Error('the embedded store is closed'));
+    const ofOpenTransaction = 'tx' in request && request.tx !== undefined;
+    if (this.closed || (this.closing && request.op !== 'close' && !ofOpenTransaction)) return Promise.reject(new Error('the embedded store is closed'));
     const id = this.next++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });

@@ -110,10 +110,13 @@ export class Outbound {
       this.subscriptions = next;
       if (this.running) await this.syncWorkers();
     };
-    const chained = (this.reloading ?? Promise.resolve()).catch(() => undefined).then(run);
-    this.reloading = chained.finally(() => {
-      if (this.reloading === chained) this.reloading = null;
+    // The caller has the run's outcome (a store that does not answer fails it); the next call waits
+    // for it settled, never for its failure, which nobody else would handle.
+    const chained = (this.reloading ?? Promise.resolve()).then(run);
+    const settled: Promise<void> = chained.catch(() => undefined).then(() => {
+      if (this.reloading === settled) this.reloading = null;
     });
+    this.reloading = settled;
     return chained;
   }
 
