@@ -128,7 +128,7 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
   let closeJobs: () => Promise<void> = () => Promise.resolve();
   const store = await openStore({ store: config.store, dataDir: config.dataDir, region: config.region, keyFile: config.dataKeyFile ?? undefined, observe: options.observeStatements, poolSize: config.storePoolSize });
   // The embedded store (PGlite) runs no autovacuum of its own: the hub's does (a server has its own).
-  const vacuum = /^postgres(ql)?:\/\//.test(config.store) ? null : new EmbeddedVacuum(store.driver, logger.child({ component: 'store' }));
+  const vacuum = store.driver.kind === 'pglite' ? new EmbeddedVacuum(store.driver, logger.child({ component: 'store' })) : null;
   try {
     const shared = loadSharedTables(config.registryFile, config.catalogueFile);
     const profiles = new ProfileSet(shared, logger);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { sendOnce } from './http';
+import { freePort } from '../../test/support/servers';
 
 // sendOnce is how the hub talks to the systems it sends to (subscribers, the SMS gateway): what it
 // reports is what an operator reads as a delivery's last error.
@@ -17,15 +17,6 @@ async function listen(handler: http.RequestListener): Promise<{ url: string; ser
     url: `http://127.0.0.1:${port}`, server, connections: () => connections,
     close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
-}
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 describe('sendOnce: one request to a system the hub sends to', () => {
@@ -74,7 +65,7 @@ describe('sendOnce: one request to a system the hub sends to', () => {
   });
 
   it('says why there is no answer: nothing listening, no answer in time, the sender stopping, not a URL', async () => {
-    const refused = await sendOnce(`http://127.0.0.1:${await closedPort()}/`, { method: 'POST', headers: {}, body: 'x' }, { timeoutMs: 5000 });
+    const refused = await sendOnce(`http://127.0.0.1:${await freePort()}/`, { method: 'POST', headers: {}, body: 'x' }, { timeoutMs: 5000 });
     assert.equal(refused.ok, false);
     assert.match((refused as { reason: string }).reason, /ECONNREFUSED/);
 

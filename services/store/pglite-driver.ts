@@ -17,9 +17,8 @@ export class PgliteDriver implements SqlDriver {
   private readonly waiting = new Map<number, { resolve: (r: WorkerReply & { ok: true }) => void; reject: (err: Error) => void }>();
   private failure: Error | null = null;
   private closed = false;
-  /** Once a close has begun, only the transactions open before it go on (to their end). */
-  private closing = false;
-  private closingDone: Promise<void> | null = null;
+  /** The close, once begun: from then on only the transactions open before it go on (to their end). */
+  private closing: Promise<void> | null = null;
 
   private constructor(private readonly worker: Worker, private readonly observe?: StatementObserver) {
     worker.on('message', (r: WorkerReply) => {
@@ -83,13 +82,11 @@ export class PgliteDriver implements SqlDriver {
 
   close(): Promise<void> {
     // A second call waits for the first.
-    this.closingDone ??= this.closeOnce();
-    return this.closingDone;
+    this.closing ??= this.closeOnce();
+    return this.closing;
   }
 
   private async closeOnce(): Promise<void> {
-    if (this.closed) return;
-    this.closing = true;
     try {
       if (!this.failure) await this.send({ op: 'close' });
     } finally {

@@ -1,5 +1,6 @@
 import type { SqlDriver } from './sql-driver';
 import type { Logger } from '../../core/kernel/logger';
+import { IntervalJob } from '../../core/jobs/interval-job';
 
 /**
  * When a table is vacuumed or analyzed: PostgreSQL's autovacuum defaults (its documentation, "The
@@ -48,48 +49,36 @@ export interface VacuumPass {
  * has its own autovacuum and needs none of this.
  */
 export class EmbeddedVacuum {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<unknown> | null = null;
-  private stopped = true;
-  private stopping = false;
+  /** The passes, one after another (the in-process runner of the hub's other periodic work). */
+  private readonly job: IntervalJob;
 
   constructor(
     private readonly db: SqlDriver,
     private readonly logger: Logger,
     private readonly opts: { everyMs?: number; rules?: VacuumRules } = {},
-  ) {}
+  ) {
+    const everyMs = opts.everyMs ?? VACUUM_EVERY_MS;
+    this.job = new IntervalJob({
+      name: 'vacuum',
+      intervalMs: everyMs,
+      maxBackoffMs: everyMs,
+      initialDelayMs: everyMs,
+      run: (signal) => this.pass(signal).then(() => undefined),
+      onError: (err) => this.logger.warn({ err: (err as Error).message }, 'embedded store maintenance (vacuum) failed; trying again later'),
+    });
+  }
 
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.stopping = false;
-    this.schedule();
+    this.job.start();
   }
 
-  /** Stops after the pass in progress. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.stopping = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running?.catch(() => undefined);
-  }
-
-  private schedule(): void {
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.running = this.pass()
-        .catch((err) => this.logger.warn({ err: (err as Error).message }, 'embedded store maintenance (vacuum) failed; trying again later'))
-        .finally(() => {
-          this.running = null;
-          if (!this.stopped) this.schedule();
-        });
-    }, this.opts.everyMs ?? VACUUM_EVERY_MS);
-    this.timer.unref();
+  /** Stops after the statement in progress. */
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   /** One pass over the tables: what it vacuumed and analyzed. */
-  async pass(): Promise<VacuumPass> {
+  async pass(signal?: AbortSignal): Promise<VacuumPass> {
     const rules = this.opts.rules ?? VACUUM_RULES;
     // The counters of this connection's last statements are flushed at most once a second unless
     // asked: asked, they are in the view for the next statement.
@@ -102,7 +91,7 @@ export class EmbeddedVacuum {
     const done: VacuumPass = { vacuumed: [], analyzed: [] };
     for (const t of tables) {
       // A node stopping does not wait for the rest of the pass.
-      if (this.stopping) break;
+      if (signal?.aborted) break;
       const live = Number(t.n_live_tup);
       const dead = Number(t.n_dead_tup) > rules.threshold + rules.scaleFactor * live;
       const old = Number(t.xid_age) > rules.freezeMaxAge;
