@@ -19,7 +19,7 @@ import { casesService } from '../services/cases.service';
 import { deadLettersService } from '../services/dead-letters.service';
 import { filesService } from '../services/files.service';
 import { mappingService, profilesService } from '../services/mapping.service';
-import { busMiddleware } from '../services/outbox/bus';
+import { busMiddleware, cutBusRetries } from '../services/outbox/bus';
 import { traceMiddleware } from '../services/trace-middleware';
 import { BrokerChannels } from '../services/outbox/broker-channels';
 import { startDispatch, dispatchWakeService, DispatchWake } from '../services/outbox/outbox-dispatch';
@@ -216,6 +216,9 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
           const grace = setTimeout(() => logger.warn('requests still in flight after the grace period'), config.shutdownGraceSeconds * 1000);
           try {
             await health?.close();
+            // The dispatcher's round in progress ends without waiting out a failing consumer's retries
+            // (up to a minute each): what it did not publish stays in the outbox for the next start.
+            cutBusRetries(broker);
             await dispatch.stop();
             await broker.stop();
             for (const { transport } of context.adapters.values()) await transport.stop();

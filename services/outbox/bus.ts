@@ -35,3 +35,13 @@ export function busAdapter(broker: ServiceBroker): InProcessAdapter | JetStreamA
   if (!adapter) throw new ConfigError('this broker has no bus: create it with busMiddleware');
   return adapter;
 }
+
+/**
+ * The node is stopping: the in-process bus no longer waits out a failing consumer's backoff before
+ * its outbox dispatcher may stop (InProcessAdapter.cutRetries). A stream's consumers need nothing of
+ * the kind: a publish there waits for no consumer.
+ */
+export function cutBusRetries(broker: ServiceBroker): void {
+  const adapter = busAdapter(broker);
+  if (adapter instanceof InProcessAdapter) adapter.cutRetries();
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ServiceBroker } from 'moleculer';
 import { BUS_FAILED_CHANNEL, CHANNELS } from '../../core/kernel/constants';
-import { busMiddleware } from './bus';
+import { busMiddleware, cutBusRetries } from './bus';
 import { BrokerChannels } from './broker-channels';
 
 const OUTBOX = { dispatch: true, pollIntervalMs: 50, batchSize: 100, stream: { maxAgeHours: 1, maxBytes: 1 << 20 } };
@@ -96,6 +96,27 @@ describe('in-process bus (embedded mode)', function () {
     assert.equal(attempts.length, 2, 'the first delivery and one retry');
     assert.ok(attempts[1] - attempts[0] >= 900, `a delay before the retry: ${attempts[1] - attempts[0]} ms`);
     assert.deepEqual(failed, [{ id: 'e-fail' }]);
+  });
+
+  it('ends the wait before a failing consumer\'s retry when its node stops, failing the publish so that the outbox keeps the message', async () => {
+    let attempts = 0;
+    const bus = await embeddedBus([
+      { name: 'down', channels: { [CHANNELS.eventApplied]: { group: 'down', maxRetries: 5, async handler() { attempts++; throw new Error('the store is closed'); } } } },
+    ]);
+    broker = bus.broker;
+    const publish = bus.channels.publish(CHANNELS.eventApplied, { id: 'e-stop' }, { id: 'e-stop' });
+    publish.catch(() => undefined);
+    while (attempts < 1) await new Promise((r) => setTimeout(r, 5));
+    const cutAt = Date.now();
+    cutBusRetries(bus.broker);
+    await assert.rejects(publish, /stopped before handling/);
+    const waited = Date.now() - cutAt;
+    // Uncut, the five retries would have waited 1 + 2 + 4 + 8 + 16 s before the failed channel.
+    assert.ok(waited < 500, `the publish failed ${waited} ms after the cut, not after the consumer's backoff`);
+    assert.equal(attempts, 1, 'no attempt after the cut');
+    // A failure after the cut is not retried either: the next publish fails at its first failure.
+    await assert.rejects(bus.channels.publish(CHANNELS.eventApplied, { id: 'e-next' }, { id: 'e-next' }), /stopped before handling/);
+    assert.equal(attempts, 2);
   });
 
   it('refuses a publish while the bus is not running, so that the outbox keeps the message', async () => {

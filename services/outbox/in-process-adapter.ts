@@ -32,10 +32,26 @@ export class InProcessAdapter extends Adapters.Base {
   private readonly turn = new Map<string, number>();
   private stopping = false;
   private delivered = 0;
+  /** Set by cutRetries (the node is stopping): a failed delivery is not waited for and retried. */
+  private retriesCut = false;
+  /** The waits before retries under way: cutRetries ends them. */
+  private readonly retryWaits = new Set<() => void>();
 
   async connect(): Promise<void> {
     this.stopping = false;
+    this.retriesCut = false;
     this.connected = true;
+  }
+
+  /**
+   * The node is stopping: a consumer's failed delivery is no longer waited for and retried (the
+   * waits grow to a minute), and those waiting now end. Their publishes fail, so the outbox keeps
+   * the messages for the next start, and the dispatcher's round in progress ends at once instead of
+   * after the consumer's whole backoff. Publishes still go on until the bus stops.
+   */
+  cutRetries(): void {
+    this.retriesCut = true;
+    for (const end of [...this.retryWaits]) end();
   }
 
   async disconnect(): Promise<void> {
@@ -115,20 +131,30 @@ export class InProcessAdapter extends Adapters.Base {
         await withTimeout(chan.handler(this.serializer.deserialize(bytes, 'channel' as any), { headers: opts.headers ?? {}, redeliveryCount: attempt }), HANDLER_TIMEOUT_MS);
         return;
       } catch (err) {
-        if (chan.unsubscribing || this.stopping) {
-          // The consumer is going away: the publish fails, and the outbox keeps the message for the next start.
-          throw new Errors.MoleculerRetryableError(`consumer ${chan.group} stopped before handling the message`, 503, 'CONSUMER_STOPPED', { channel: chan.name, id: opts.msgID });
-        }
+        if (chan.unsubscribing || this.stopping || this.retriesCut) throw stoppedBefore(chan, opts.msgID);
         if (attempt >= (chan.maxRetries ?? 0)) {
           await this.failed(chan, bytes, opts, err as Error, attempt + 1);
           return;
         }
         this.logger.warn(`consumer ${chan.group} failed on a message of ${chan.name}; retrying`, { id: opts.msgID, attempt: attempt + 1, err: (err as Error).message });
-        await new Promise((resolve) => setTimeout(resolve, retryDelayMs(attempt + 1)));
+        await this.retryWait(retryDelayMs(attempt + 1));
+        if (this.retriesCut) throw stoppedBefore(chan, opts.msgID);
       } finally {
         this.removeChannelActiveMessages(chan.id, [id]);
       }
     }
+  }
+
+  private retryWait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        this.retryWaits.delete(end);
+        resolve();
+      };
+      const timer = setTimeout(end, ms);
+      this.retryWaits.add(end);
+    });
   }
 
   /** After the last retry: to the failed channel when dead-lettering is on, and to the log either way. */
@@ -141,6 +167,11 @@ export class InProcessAdapter extends Adapters.Base {
     const takers = [...this.subscriptions.values()].filter((s) => s.chan.name === failedName && !s.chan.unsubscribing);
     await Promise.all(takers.map((s) => this.enqueue(s, bytes, { headers, msgID: opts.msgID })));
   }
+}
+
+/** The consumer is going away (or the node stops retrying): the publish fails, and the outbox keeps the message for the next start. */
+function stoppedBefore(chan: Channel, msgID: string | undefined): Error {
+  return new Errors.MoleculerRetryableError(`consumer ${chan.group} stopped before handling the message`, 503, 'CONSUMER_STOPPED', { channel: chan.name, id: msgID });
 }
 
 /** Once every message the consumer has taken is done. */
