@@ -198,6 +198,8 @@ export function gatewayService(hub: HubContext): ServiceSchema {
             'GET subscriptions/:id/dead-letters': 'subscriptions.dead',
             'POST subscriptions/:id/dead-letters/replay': 'subscriptions.replay',
             'DELETE subscriptions/:id': 'subscriptions.remove',
+            'GET notifications/dead-letters': 'notifier.dead',
+            'POST notifications/dead-letters/replay': 'notifier.replay',
           },
           onError: (req: IncomingMessage, res: ServerResponse, err: unknown) => problemFor(hub, req, res, err),
         },

@@ -118,87 +118,156 @@ async function apply(hub: RunningHub, events: CaseEvent[]): Promise<Map<string, 
   return codes;
 }
 
+/**
+ * What a describe's test runs against: one gateway simulator for the describe, and the hub and the
+ * store the test starts (a database of its own on PostgreSQL), stopped and dropped after it.
+ */
+function smsTest(kind: StoreKind): { gw: SmsGatewaySimulator; hub: RunningHub | null; store(): Promise<string> } {
+  let dropDb: (() => Promise<void>) | null = null;
+  const t = {
+    gw: null as unknown as SmsGatewaySimulator,
+    hub: null as RunningHub | null,
+    async store(): Promise<string> {
+      if (kind !== 'postgres') return 'embedded';
+      const db = await createTestDatabase();
+      dropDb = () => db.drop();
+      return db.url;
+    },
+  };
+  before(async () => { t.gw = await startSmsGateway(); });
+  after(async () => {
+    await t.hub?.stop();
+    await t.gw?.close();
+    await dropDb?.();
+  });
+  return t;
+}
+
 for (const kind of STORES) {
+  describe(`SMS notifications given up: an operator lists them and sends them again (${kind} store)`, function () {
+    this.timeout(120_000);
+    const run = smsTest(kind);
+
+    it('lists a notification the gateway refused, its reason masked, to an operator only, and sends it exactly once on replay', async () => {
+      const store = await run.store();
+      run.hub = await smsHub(testDataDir(`sms-dead-${kind as StoreKind}`), store, run.gw.url);
+      const url = run.hub.url!;
+      const as = (token: string, init: RequestInit = {}) => ({ ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
+      const deadLetters = async () => {
+        const r = await fetch(`${url}/api/v1/notifications/dead-letters`, as('demo-operator-token'));
+        assert.equal(r.status, 200);
+        return (await r.json() as { items: { key: string; attempts: number; reason: string | null; addedAt: string; diedAt: string | null }[] }).items;
+      };
+      // The first notification is refused for good (a 4xx other than 401/403/404/408/429), in words naming the mobile.
+      run.gw.fail([{ answer: 400, requests: 1, error: 'mobile 13831100777 is on the blocklist' }]);
+      const codes = await apply(run.hub, [...vehicleCase('VEH-SMS-DEAD-1', '13831100777', ['ACCEPTED'], 1)[0], ...vehicleCase('VEH-SMS-DEAD-2', '13831100778', ['ACCEPTED'], 1)[0]]);
+      await waitFor('the other notification sent', () => run.gw.messages().length === 1, 20_000);
+      await waitFor('the refused one given up', async () => (await deadLetters()).length === 1, 20_000);
+      const refused = `${codes.get('VEH-SMS-DEAD-1')}-ACCEPTED`;
+      assert.deepEqual(run.gw.messages().map((m) => m.requestId), [`${codes.get('VEH-SMS-DEAD-2')}-ACCEPTED`]);
+      const [dead] = await deadLetters();
+      assert.equal(dead.key, refused, 'listed by its requestId');
+      assert.equal(dead.attempts, 1, 'a refusal for good is not retried');
+      assert.match(dead.reason ?? '', /answered 400/);
+      assert.match(dead.reason ?? '', /blocklist/);
+      assert.doesNotMatch(JSON.stringify(dead), /13831100777/, 'the mobile in the gateway\'s words is masked');
+      assert.match(dead.diedAt ?? '', /\+08:00$/);
+      assert.equal(await outbound(url, 'rejected'), 1);
+
+      // A supervisor sees none of it, nor may replay it.
+      assert.equal((await fetch(`${url}/api/v1/notifications/dead-letters`, as('demo-supervisor-token'))).status, 403);
+      assert.equal((await fetch(`${url}/api/v1/notifications/dead-letters/replay`, as('demo-supervisor-token', { method: 'POST', body: '{}' }))).status, 403);
+      assert.equal((await deadLetters()).length, 1);
+
+      // Replayed (the gateway takes it now): sent once, under the same requestId, and no longer dead.
+      const replay = await fetch(`${url}/api/v1/notifications/dead-letters/replay`, as('demo-operator-token', { method: 'POST', body: JSON.stringify({ keys: [refused] }) }));
+      assert.equal(replay.status, 200);
+      assert.deepEqual(await replay.json(), { replayed: 1 });
+      await waitFor('the replayed notification sent', () => run.gw.messages().length === 2, 20_000);
+      assert.equal(run.gw.messages()[1].requestId, refused);
+      assert.equal(run.gw.messages()[1].mobile, '13831100777');
+      assert.deepEqual(await deadLetters(), []);
+      // A second replay finds nothing to send: nothing goes twice.
+      const again = await fetch(`${url}/api/v1/notifications/dead-letters/replay`, as('demo-operator-token', { method: 'POST', body: '{}' }));
+      assert.deepEqual(await again.json(), { replayed: 0 });
+      await settled(url);
+      assert.equal(run.gw.messages().length, 2);
+      assert.equal(run.gw.duplicates, 0);
+      const audit = await (await fetch(`${url}/api/v1/audit`, as('demo-auditor-token'))).json() as { items: { entry: { action: string; actor: string; detail: { replayed: number } } }[] };
+      assert.deepEqual(audit.items.filter((a) => a.entry.action === 'notification.replayed').map((a) => a.entry.detail.replayed).sort(), [0, 1], 'each replay audited with what it replayed');
+    });
+  });
+
   describe(`SMS notifier: every notification due reaches its applicant exactly once, through a gateway outage, a 429 and a restart (${kind} store)`, function () {
     this.timeout(120_000);
-    let gw: SmsGatewaySimulator;
-    let hub: RunningHub | null = null;
-    let dropDb: (() => Promise<void>) | null = null;
-    before(async () => { gw = await startSmsGateway(); });
-    after(async () => {
-      await hub?.stop();
-      await gw?.close();
-      await dropDb?.();
-    });
+    const run = smsTest(kind);
 
     it('queues while the gateway is down, keeps the queue across a restart, honours Retry-After and the 20/s limit, and never sends an evaluation without its link', async () => {
-      const db = kind === 'postgres' ? await createTestDatabase() : null;
-      dropDb = db ? () => db.drop() : null;
-      const store = db ? db.url : 'embedded';
+      const store = await run.store();
       const dataDir = testDataDir(`sms-${kind as StoreKind}`);
       const cases = plans();
 
       // Down: the first message is taken but its answer never comes (the hub times out and sends it
       // again; the gateway drops the resend by its requestId), then 503 until told otherwise.
-      gw.fail([{ answer: 'hang', accept: true, requests: 1 }, { answer: 503, ms: 600_000 }]);
-      hub = await smsHub(dataDir, store, gw.url);
-      const codes = await apply(hub, cases.flatMap((c) => c.before));
-      await settled(hub.url!);
-      await waitFor('the hub to try the gateway and meet 503s', () => gw.requests().filter((r) => r.answer === 503).length >= 3, 20_000);
-      const queued = await smsDepth(hub.url!);
+      run.gw.fail([{ answer: 'hang', accept: true, requests: 1 }, { answer: 503, ms: 600_000 }]);
+      run.hub = await smsHub(dataDir, store, run.gw.url);
+      const codes = await apply(run.hub, cases.flatMap((c) => c.before));
+      await settled(run.hub.url!);
+      await waitFor('the run.hub to try the gateway and meet 503s', () => run.gw.requests().filter((r) => r.answer === 503).length >= 3, 20_000);
+      const queued = await smsDepth(run.hub.url!);
       assert.equal(queued, 22, 'every notification of the first events waits: 21 acceptances and refusals to mobiles, none to the landline, 1 for the other item');
       // Each attempt is counted once its retry is recorded, a moment after the gateway answered it.
-      await waitFor('the failed attempts counted', async () => (await outbound(hub!.url!, 'error')) >= 3, 10_000);
+      await waitFor('the failed attempts counted', async () => (await outbound(run.hub!.url!, 'error')) >= 3, 10_000);
       // What waits holds the mobiles sealed.
-      const payloads = (await hub.context.store.driver.query<{ payload: string }>("SELECT payload FROM jobs WHERE queue = 'sms' AND state <> 'done'")).rows;
+      const payloads = (await run.hub.context.store.driver.query<{ payload: string }>("SELECT payload FROM jobs WHERE queue = 'sms' AND state <> 'done'")).rows;
       assert.ok(payloads.length > 0 && payloads.every((p) => p.payload.startsWith('pd1.') && !/1383110\d{4}/.test(p.payload)), 'sealed at rest');
 
       // The hub restarts while everything waits.
-      await hub.stop();
-      hub = null;
-      const seenBefore = gw.requests().length;
-      hub = await smsHub(dataDir, store, gw.url);
-      for (const [local, code] of await apply(hub, cases.flatMap((c) => c.after))) codes.set(local, code);
+      await run.hub.stop();
+      run.hub = null;
+      const seenBefore = run.gw.requests().length;
+      run.hub = await smsHub(dataDir, store, run.gw.url);
+      for (const [local, code] of await apply(run.hub, cases.flatMap((c) => c.after))) codes.set(local, code);
       // The same notification again from other events: a second supplement request, an acceptance reported twice.
       const again = [
         vehicleEvent('VEH-SMS-000-SUPPLEMENT_REQUESTED-2', 'VEH-SMS-000', 'SUPPLEMENT_REQUESTED', at('09:35')),
         vehicleEvent('VEH-SMS-003-ACCEPTED-again', 'VEH-SMS-003', 'ACCEPTED', at('09:11')),
       ];
       for (const e of again) e.data.applicant = { ...e.data.applicant, mobile: cases.find((c) => c.local === e.data.localCaseId)!.mobile };
-      await apply(hub, again);
-      await settled(hub.url!);
-      await waitFor('the restarted hub to meet 503s too', () => gw.requests().slice(seenBefore).filter((r) => r.answer === 503).length >= 2, 20_000);
+      await apply(run.hub, again);
+      await settled(run.hub.url!);
+      await waitFor('the restarted run.hub to meet 503s too', () => run.gw.requests().slice(seenBefore).filter((r) => r.answer === 503).length >= 2, 20_000);
 
       // Over its limit: 429 with Retry-After for 3 s, then it takes messages again.
       const throttledFrom = Date.now();
-      gw.fail([{ answer: 429, retryAfterSeconds: 1, ms: 3000 }]);
+      run.gw.fail([{ answer: 429, retryAfterSeconds: 1, ms: 3000 }]);
       const recovered = throttledFrom + 3000;
       const statusDue = cases.flatMap((c) => c.due.filter((s) => !EVALUATE.has(s)).map((s) => `${c.mobile}|${codes.get(c.local)}|${s}`));
-      await waitFor('every CASE_STATUS notification delivered', () => gw.messages().filter((m) => m.template === 'CASE_STATUS').length >= statusDue.length, 30_000);
-      const throttled = gw.requests().filter((r) => r.answer === 429);
+      await waitFor('every CASE_STATUS notification delivered', () => run.gw.messages().filter((m) => m.template === 'CASE_STATUS').length >= statusDue.length, 30_000);
+      const throttled = run.gw.requests().filter((r) => r.answer === 429);
       assert.ok(throttled.length >= 2, `${throttled.length} requests answered 429`);
       // Retry-After honoured: after each 429 nothing more came for its second (bar a request already
       // on its way before the hub read the answer).
       for (const t of throttled) {
-        const within = gw.requests().filter((r) => r.at > t.at + 250 && r.at < t.at + 900);
+        const within = run.gw.requests().filter((r) => r.at > t.at + 250 && r.at < t.at + 900);
         assert.deepEqual(within, [], `requests within the Retry-After second of the 429 at +${t.at - throttledFrom} ms`);
       }
       // The evaluations service is not there yet: no evaluation is sent without its link, and none is lost.
-      assert.deepEqual(gw.messages().filter((m) => m.template === 'CASE_EVALUATE'), []);
+      assert.deepEqual(run.gw.messages().filter((m) => m.template === 'CASE_EVALUATE'), []);
       const evaluateDue = cases.flatMap((c) => c.due.filter((s) => EVALUATE.has(s)).map((s) => `${c.mobile}|${codes.get(c.local)}|${s}`));
-      await waitFor('only the evaluations left in the queue', async () => (await smsDepth(hub!.url!)) === evaluateDue.length, 10_000);
+      await waitFor('only the evaluations left in the queue', async () => (await smsDepth(run.hub!.url!)) === evaluateDue.length, 10_000);
 
       const asked: string[] = [];
-      hub.broker.createService(evaluationsStandIn(asked));
-      await waitFor('the queue empty', async () => (await smsDepth(hub!.url!)) === 0, 30_000);
+      run.hub.broker.createService(evaluationsStandIn(asked));
+      await waitFor('the queue empty', async () => (await smsDepth(run.hub!.url!)) === 0, 30_000);
 
       // Each applicant got each notification due exactly once: none lost, none twice, nothing else.
-      const got = gw.messages().map((m) => `${m.mobile}|${m.params.code}|${Object.keys(LABEL).find((s) => LABEL[s] === m.params.status)}`);
+      const got = run.gw.messages().map((m) => `${m.mobile}|${m.params.code}|${Object.keys(LABEL).find((s) => LABEL[s] === m.params.status)}`);
       assert.deepEqual([...got].sort(), [...statusDue, ...evaluateDue].sort());
       assert.equal(got.length, 37);
-      assert.ok(gw.duplicates >= 1, 'the message taken without an answer was sent again, and dropped by its requestId');
-      assert.equal(gw.messagesTo('13931100001').length, 1, 'the typed mobile, normalised');
-      for (const m of gw.messages()) {
+      assert.ok(run.gw.duplicates >= 1, 'the message taken without an answer was sent again, and dropped by its requestId');
+      assert.equal(run.gw.messagesTo('13931100001').length, 1, 'the typed mobile, normalised');
+      for (const m of run.gw.messages()) {
         const status = Object.keys(LABEL).find((s) => LABEL[s] === m.params.status) as CanonicalStatus;
         assert.equal(m.template, EVALUATE.has(status) ? 'CASE_EVALUATE' : 'CASE_STATUS');
         assert.equal(m.params.item, m.params.code === codes.get('SW-SMS-1') ? '发票领用核定' : '机动车注册登记');
@@ -206,11 +275,11 @@ for (const kind of STORES) {
         assert.equal(m.requestId, `${m.params.code}-${status}`);
       }
       // The 20/s limit: the messages after the gateway recovered went no faster.
-      const drained = gw.requests().filter((r) => r.at >= recovered).map((r) => r.at);
+      const drained = run.gw.requests().filter((r) => r.at >= recovered).map((r) => r.at);
       for (const t of drained) assert.ok(drained.filter((x) => x >= t && x < t + 1000).length <= 22, `more than 20 requests within a second from +${t - recovered} ms`);
-      assert.equal(await outbound(hub.url!, 'sent'), 37, 'hub_outbound_total{target="sms",result="sent"} on the restarted hub: it sent them all');
-      assert.ok((await outbound(hub.url!, 'throttled')) >= 2);
-      const done = (await hub.context.store.driver.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE queue = 'sms' AND state = 'done' AND payload IS NULL")).rows[0];
+      assert.equal(await outbound(run.hub.url!, 'sent'), 37, 'hub_outbound_total{target="sms",result="sent"} on the restarted hub: it sent them all');
+      assert.ok((await outbound(run.hub.url!, 'throttled')) >= 2);
+      const done = (await run.hub.context.store.driver.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE queue = 'sms' AND state = 'done' AND payload IS NULL")).rows[0];
       assert.equal(Number(done.n), 37, 'every job done, its mobile gone');
     });
   });

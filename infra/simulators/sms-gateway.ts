@@ -27,9 +27,10 @@ export type SmsRequest = { at: number; answer: number | 'hang'; requestId?: stri
  * One way of failing, for `requests` requests or `ms` milliseconds from when it begins (whichever
  * comes first; one request when neither is given): a status (503: down), 429 with a Retry-After,
  * or no answer at all (`hang`; `accept`: the message is taken first, as when the answer is lost).
+ * `error`: the answer's text (a 400's reason, as a real gateway words it).
  */
 export type SmsFailure =
-  | { answer: number; retryAfterSeconds?: number; requests?: number; ms?: number }
+  | { answer: number; retryAfterSeconds?: number; requests?: number; ms?: number; error?: string }
   | { answer: 'hang'; accept?: boolean; requests?: number; ms?: number };
 
 export type SmsGatewaySimulator = {
@@ -129,7 +130,7 @@ export async function startSmsGateway(options: SmsGatewayOptions = {}): Promise<
       }
       entry.answer = phase.answer;
       const headers: Record<string, string> = phase.answer === 429 ? { 'Retry-After': String(phase.retryAfterSeconds ?? 1) } : {};
-      return answer(res, phase.answer, { error: phase.answer === 429 ? 'too many requests' : 'service unavailable' }, headers);
+      return answer(res, phase.answer, { error: phase.error ?? (phase.answer === 429 ? 'too many requests' : phase.answer >= 500 ? 'service unavailable' : 'refused') }, headers);
     }
     if ((req.headers.authorization ?? '') !== `Bearer ${token}`) {
       entry.answer = 401;
