@@ -34,8 +34,26 @@ async function silentServer(): Promise<{ port: number; close(): Promise<void> }>
   };
 }
 
+/** A failed start and how long it took beyond a start that fails at its first check, run at the same moment. */
+type TimedEnd = Ended & { beyondMs: number };
+
+/**
+ * `hub start` with `env`, and beside it, at the same moment, one that fails at its first check (no
+ * HUB_CONFIG): Node's start and the loading of the hub, as this machine is loaded now. Idle, that
+ * start takes about half a second; while the suite's other files keep both cores busy it has taken
+ * three, and a start giving up after its 2 s connect timeout was then seen to end after 5.4 s. So
+ * the 5 s are asserted as a budget beyond the reference start's half second, not as wall time.
+ */
+async function hubStartTimed(env: Record<string, string>): Promise<TimedEnd> {
+  const [r, ref] = await Promise.all([hubStart(env), hubStart({})]);
+  return { ...r, beyondMs: r.ms - ref.ms };
+}
+
+/** The reference start's time on an idle machine (hubStartTimed), within the 5 s a failed start has. */
+const IDLE_START_MS = 500;
+
 /** What every failed start shows: a non-zero exit of its own, one line on stderr, no stack anywhere, within 5 s. */
-function assertOneLineFailure(r: Ended, line: RegExp): void {
+function assertOneLineFailure(r: TimedEnd, line: RegExp): void {
   const output = `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
   assert.equal(r.signal, null, `the hub ended by itself, not killed after hanging (${r.ms} ms)\n${output}`);
   assert.notEqual(r.code, 0, output);
@@ -45,7 +63,7 @@ function assertOneLineFailure(r: Ended, line: RegExp): void {
   assert.match(lines[0], line);
   assert.doesNotMatch(r.stderr + r.stdout, /^\s+at /m, `no stack trace\n${output}`);
   assert.doesNotMatch(r.stderr + r.stdout, /\\n\s+at /, `no stack trace inside a log line\n${output}`);
-  assert.ok(r.ms < 5000, `ended within 5 s, not ${r.ms} ms\n${output}`);
+  assert.ok(r.beyondMs < 5000 - IDLE_START_MS, `ended within 5 s: ${r.ms} ms, ${r.beyondMs} ms more than a start that fails at once\n${output}`);
 }
 
 describe('hub start: a start that cannot succeed says why in one line and exits within 5 s', function () {
@@ -54,13 +72,13 @@ describe('hub start: a start that cannot succeed says why in one line and exits 
   afterEach(async () => { for (const c of cleanup.splice(0)) await c(); });
 
   it('without HUB_CONFIG (and without --demo): names HUB_CONFIG and --demo', async () => {
-    const r = await hubStart({});
+    const r = await hubStartTimed({});
     assertOneLineFailure(r, /HUB_CONFIG is not set.*`hub start --demo`/);
   });
 
   it('with HUB_CONFIG naming a file that is not there', async () => {
     const missing = path.join(testDataDir('no-config'), 'hub.yaml');
-    const r = await hubStart({ HUB_CONFIG: missing });
+    const r = await hubStartTimed({ HUB_CONFIG: missing });
     assertOneLineFailure(r, new RegExp(`configuration file ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(HUB_CONFIG\\) not found`));
   });
 
@@ -71,7 +89,7 @@ describe('hub start: a start that cannot succeed says why in one line and exits 
     config.shutdownGrace = 5;
     fs.writeFileSync(path.join(dir, 'hub.yaml'), YAML.stringify(config));
     // HUB_HTTP_PORT empty: the file's port is the one checked.
-    const r = await hubStart({ HUB_CONFIG: path.join(dir, 'hub.yaml'), HUB_HTTP_PORT: '' });
+    const r = await hubStartTimed({ HUB_CONFIG: path.join(dir, 'hub.yaml'), HUB_HTTP_PORT: '' });
     assertOneLineFailure(r, /invalid configuration .*hub\.yaml: .*http\.port must be integer, not "eighty"/);
     assert.match(r.stderr, /unknown setting shutdownGrace/);
   });
@@ -81,13 +99,13 @@ describe('hub start: a start that cannot succeed says why in one line and exits 
     await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
     cleanup.push(() => new Promise<void>((r) => taken.close(() => r())));
     const port = (taken.address() as net.AddressInfo).port;
-    const r = await hubStart({ HUB_CONFIG: DEMO_CONFIG, HUB_HTTP_PORT: String(port) });
+    const r = await hubStartTimed({ HUB_CONFIG: DEMO_CONFIG, HUB_HTTP_PORT: String(port) });
     assertOneLineFailure(r, new RegExp(`port 127\\.0\\.0\\.1:${port} is in use \\(HUB_HTTP_PORT\\)`));
   });
 
   it('with a PostgreSQL store that refuses connections: names the store (without its password) and HUB_STORE', async () => {
     const port = await closedPort();
-    const r = await hubStart({ HUB_CONFIG: DEMO_CONFIG, HUB_STORE: `postgres://hub:s3cret-pw@127.0.0.1:${port}/hub` });
+    const r = await hubStartTimed({ HUB_CONFIG: DEMO_CONFIG, HUB_STORE: `postgres://hub:s3cret-pw@127.0.0.1:${port}/hub` });
     assertOneLineFailure(r, new RegExp(`cannot connect to the store postgres://hub:\\*\\*\\*@127\\.0\\.0\\.1:${port}/hub \\(HUB_STORE\\): connect ECONNREFUSED`));
     assert.doesNotMatch(r.stderr + r.stdout, /s3cret-pw/);
   });
@@ -95,19 +113,19 @@ describe('hub start: a start that cannot succeed says why in one line and exits 
   it('with a PostgreSQL store host that does not answer: gives up after its connect timeout', async () => {
     const silent = await silentServer();
     cleanup.push(() => silent.close());
-    const r = await hubStart({ HUB_CONFIG: DEMO_CONFIG, HUB_STORE: `postgres://hub@127.0.0.1:${silent.port}/hub` });
+    const r = await hubStartTimed({ HUB_CONFIG: DEMO_CONFIG, HUB_STORE: `postgres://hub@127.0.0.1:${silent.port}/hub` });
     assertOneLineFailure(r, new RegExp(`the store postgres://hub@127\\.0\\.0\\.1:${silent.port}/hub did not answer within 2 s \\(HUB_STORE\\)`));
   });
 
   it('with a misspelt name in HUB_SERVICES: names it and the services there are', async () => {
-    const r = await hubStart({ HUB_CONFIG: DEMO_CONFIG, HUB_SERVICES: 'gateway,casse' });
+    const r = await hubStartTimed({ HUB_CONFIG: DEMO_CONFIG, HUB_SERVICES: 'gateway,casse' });
     // The services as the schema lists them.
     const services = (JSON.parse(fs.readFileSync(path.join(ROOT, 'core', 'kernel', 'config.schema.json'), 'utf8')).properties.services.items.enum as string[]).join(', ');
     assertOneLineFailure(r, new RegExp(`HUB_SERVICES \\(services\\.1\\) must be one of ${services}, not "casse"`));
   });
 
   it('with a misspelt HUB_STORE scheme or HUB_LOG_LEVEL: names each variable', async () => {
-    const r = await hubStart({ HUB_CONFIG: DEMO_CONFIG, HUB_STORE: 'postgress://db/hub', HUB_LOG_LEVEL: 'verbose' });
+    const r = await hubStartTimed({ HUB_CONFIG: DEMO_CONFIG, HUB_STORE: 'postgress://db/hub', HUB_LOG_LEVEL: 'verbose' });
     assertOneLineFailure(r, /HUB_STORE \(store\) must match .*, not "postgress:\/\/db\/hub"; HUB_LOG_LEVEL \(logLevel\) must be one of fatal, error, warn, info, debug, trace, silent, not "verbose"/);
   });
 });
