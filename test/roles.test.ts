@@ -162,8 +162,8 @@ describe('roles: a node runs the transports and jobs of the services HUB_SERVICE
     const notReady = await ready();
     assert.equal(notReady.status, 503);
     assert.ok(notReady.contentType.startsWith(PROBLEM_CONTENT_TYPE), notReady.contentType);
-    // Every service a route calls (the notifier answers none: it only consumes the bus).
-    assert.deepEqual(notReady.body.missing, SERVICE_NAMES.filter((n) => n !== 'gateway' && n !== 'notifier').sort());
+    // Every service a route calls: each but the gateway (the notifier for its dead letters).
+    assert.deepEqual(notReady.body.missing, SERVICE_NAMES.filter((n) => n !== 'gateway').sort());
     const refused = await cases();
     assert.equal(refused.status, 503, JSON.stringify(refused.body));
     assert.ok(refused.contentType.startsWith(PROBLEM_CONTENT_TYPE), refused.contentType);
