@@ -10,6 +10,8 @@ import { validateCaseEvent } from '../contracts/validate';
 import { ADAPTERS_DIR, DEMO_CONFIG } from '../core/kernel/paths';
 import { CHANNELS, EVENT_TYPE, SOURCE_PREFIX } from '../core/kernel/constants';
 import { loadConfig } from '../core/kernel/config';
+import { createLogger } from '../core/kernel/logger';
+import { startHub } from '../cli/start-hub';
 import { busMiddleware } from '../services/outbox/bus';
 import { postBatch, MarketCaseStream } from '../infra/simulators/market-regulation';
 import { dropBatch } from '../infra/simulators/tax-bureau';
@@ -185,6 +187,47 @@ describe('bus: the outbox across a SIGKILL (embedded store, hub process)', funct
     await waitFor('the outbox published after the restart', async () => (await outboxDepth(hub!.url)) === 0, 30_000);
     const again = await postBatch(`${hub.url}/api/v1/inbound/market-regulation`, fs.readFileSync(MARKET[0]));
     assert.deepEqual((again.body as any).results.map((x: any) => x.result), ['duplicate', 'duplicate', 'duplicate'], 'the events themselves were kept');
+  });
+});
+
+describe('bus: a hub stopped while a consumer keeps failing (embedded store)', function () {
+  this.timeout(120_000);
+
+  it('stops within seconds instead of waiting out the consumer\'s retries, and keeps the events it could not hand over in the outbox', async () => {
+    const dataDir = testDataDir('bus-stop-failing');
+    const env = (dispatch: string) => loadConfig({
+      HUB_CONFIG: writeConfig(dataDir), HUB_HTTP_PORT: '0', HUB_DATA_DIR: dataDir, HUB_STORE: 'embedded', HUB_LOG_LEVEL: 'silent', HUB_OUTBOX_DISPATCH: dispatch,
+    });
+    let hub = await startHub(env('on'), createLogger('silent'));
+    let attempts = 0;
+    try {
+      // A consumer whose downstream is down: every message fails, and the bus retries it after 1, 2, 4, 8 and 16 s.
+      hub.broker.createService({
+        name: 'failing-probe',
+        channels: { [CHANNELS.eventApplied]: { group: 'failing-probe', async handler() { attempts++; throw new Error('the probe\'s downstream is down'); } } },
+      });
+      await new Promise((r) => setImmediate(r));
+      await sendMarket(hub.url!, MARKET[0]);
+      await waitFor('the consumer failed and waits to retry', () => attempts >= 1, 30_000);
+    } catch (err) {
+      await hub.stop();
+      throw err;
+    }
+    const stopAt = Date.now();
+    await hub.stop();
+    const took = Date.now() - stopAt;
+    assert.ok(took < 10_000, `stopped after ${took} ms: the retries alone would have waited 31 s`);
+    const attemptsAtStop = attempts;
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(attempts, attemptsAtStop, 'no attempt after the stop');
+
+    // What the stopped hub's dispatcher could not hand over is still in the outbox for its next start.
+    hub = await startHub(env('off'), createLogger('silent'));
+    try {
+      assert.ok((await outboxDepth(hub.url!)) >= 1, 'the events the consumer had not taken are still in the outbox');
+    } finally {
+      await hub.stop();
+    }
   });
 });
 
