@@ -2,6 +2,7 @@ import { Adapters } from '@moleculer/channels';
 import { Errors } from 'moleculer';
 import type { Channel } from '@moleculer/channels/types/src';
 import { retryDelayMs } from './retry-delay';
+import { abortableDelay } from '../../core/jobs/abortable-delay';
 
 /** How long a consumer may take over one message before the attempt counts as failed (NATS's default ack wait). */
 const HANDLER_TIMEOUT_MS = 30_000;
@@ -32,14 +33,12 @@ export class InProcessAdapter extends Adapters.Base {
   private readonly turn = new Map<string, number>();
   private stopping = false;
   private delivered = 0;
-  /** Set by cutRetries (the node is stopping): a failed delivery is not waited for and retried. */
-  private retriesCut = false;
-  /** The waits before retries under way: cutRetries ends them. */
-  private readonly retryWaits = new Set<() => void>();
+  /** Aborted by cutRetries or the bus's stop: a failed delivery is no longer waited for and retried, and the waits under way end. */
+  private retries = new AbortController();
 
   async connect(): Promise<void> {
     this.stopping = false;
-    this.retriesCut = false;
+    this.retries = new AbortController();
     this.connected = true;
   }
 
@@ -50,12 +49,13 @@ export class InProcessAdapter extends Adapters.Base {
    * after the consumer's whole backoff. Publishes still go on until the bus stops.
    */
   cutRetries(): void {
-    this.retriesCut = true;
-    for (const end of [...this.retryWaits]) end();
+    this.retries.abort();
   }
 
   async disconnect(): Promise<void> {
     this.stopping = true;
+    // The bus waits for the messages its consumers hold, not for their retries' delays.
+    this.retries.abort();
     await Promise.all([...this.subscriptions.values()].map((s) => drained(s)));
     this.connected = false;
   }
@@ -131,30 +131,18 @@ export class InProcessAdapter extends Adapters.Base {
         await withTimeout(chan.handler(this.serializer.deserialize(bytes, 'channel' as any), { headers: opts.headers ?? {}, redeliveryCount: attempt }), HANDLER_TIMEOUT_MS);
         return;
       } catch (err) {
-        if (chan.unsubscribing || this.stopping || this.retriesCut) throw stoppedBefore(chan, opts.msgID);
+        if (chan.unsubscribing || this.stopping || this.retries.signal.aborted) throw stoppedBefore(chan, opts.msgID);
         if (attempt >= (chan.maxRetries ?? 0)) {
           await this.failed(chan, bytes, opts, err as Error, attempt + 1);
           return;
         }
         this.logger.warn(`consumer ${chan.group} failed on a message of ${chan.name}; retrying`, { id: opts.msgID, attempt: attempt + 1, err: (err as Error).message });
-        await this.retryWait(retryDelayMs(attempt + 1));
-        if (this.retriesCut) throw stoppedBefore(chan, opts.msgID);
+        await abortableDelay(retryDelayMs(attempt + 1), this.retries.signal);
+        if (this.retries.signal.aborted) throw stoppedBefore(chan, opts.msgID);
       } finally {
         this.removeChannelActiveMessages(chan.id, [id]);
       }
     }
-  }
-
-  private retryWait(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const end = () => {
-        clearTimeout(timer);
-        this.retryWaits.delete(end);
-        resolve();
-      };
-      const timer = setTimeout(end, ms);
-      this.retryWaits.add(end);
-    });
   }
 
   /** After the last retry: to the failed channel when dead-lettering is on, and to the log either way. */

@@ -5,6 +5,7 @@ import type { DataKeys } from '../../core/kernel/data-keys';
 import { resealed } from '../../core/kernel/data-keys';
 import { holderIsGone, newClaimant } from '../../core/kernel/claimant';
 import { maskText } from '../../core/kernel/personal-data';
+import { abortableDelay } from '../../core/jobs/abortable-delay';
 import type { DeadJob, Job, JobHandler, JobOutcome, JobQueue, JobQueueStats, JobState, JobWorker, JobWorkerOptions, NewJob } from '../../core/ports/jobs';
 
 /** The context a job's payload is sealed for (core/kernel/data-keys.ts): it opens as nothing else. */
@@ -631,18 +632,6 @@ class StoreJobWorker<P> implements JobWorker {
   }
 }
 
-function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(finish, ms);
-    function finish() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', finish);
-      resolve();
-    }
-    signal.addEventListener('abort', finish, { once: true });
-  });
-}
 
 /**
  * The jobs' sealed payloads as `hub rekey` moves them to the current key (services/keys/rekey.ts,
