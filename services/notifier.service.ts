@@ -1,7 +1,7 @@
-import type { Context, ServiceBroker, ServiceSchema } from 'moleculer';
+import type { ServiceBroker, ServiceSchema } from 'moleculer';
 import type { CaseEvent } from '../contracts/types';
 import type { HubContext } from './context';
-import type { CallerMeta } from './cases.service';
+import { deadJobActions } from './dead-jobs';
 import { CHANNELS, SMS_QUEUE } from '../core/kernel/constants';
 import { Notifier, EvaluationLink } from './notifier/notifier';
 import { SmsGatewayClient } from './notifier/sms-gateway-client';
@@ -25,30 +25,7 @@ export function notifierService(hub: HubContext): ServiceSchema {
   const logger = hub.logger.child({ component: 'notifier' });
   // The notifications given up, for an operator (GET/POST /api/v1/notifications/dead-letters): also on
   // a hub whose notifier is off now, which may hold those of when it was on.
-  const actions: ServiceSchema['actions'] = {
-    /** The notifications given up (dead jobs), most recent first; each reason's personal data masked. */
-    dead: {
-      role: 'operator',
-      params: { limit: { type: 'number', integer: true, min: 1, max: 1000, optional: true, convert: true } },
-      async handler(ctx: Context<{ limit?: number }>) {
-        return { items: await hub.jobs.dead(SMS_QUEUE, ctx.params.limit ?? 100) };
-      },
-    },
-    /**
-     * Every notification given up, or those of `keys` (their requestIds), due again as new: sent
-     * under the same requestId (the gateway drops one it took already), at the queue's pace.
-     */
-    replay: {
-      role: 'operator',
-      params: { keys: { type: 'array', items: { type: 'string', max: 200 }, max: 10000, optional: true } },
-      async handler(ctx: Context<{ keys?: string[] }, CallerMeta>) {
-        const replayed = await hub.jobs.replay(SMS_QUEUE, ctx.params.keys);
-        await hub.store.audit.append({ actor: ctx.meta.user?.name ?? 'unknown', action: 'notification.replayed', target: SMS_QUEUE, detail: { keys: ctx.params.keys ?? 'all', replayed } });
-        logger.info({ replayed, keys: ctx.params.keys?.length ?? 'all' }, 'notifications given up are due again');
-        return { replayed };
-      },
-    },
-  };
+  const actions = deadJobActions<object>(hub, { params: {}, queue: () => SMS_QUEUE, audit: { action: 'notification.replayed', target: () => SMS_QUEUE } });
   if (!config?.enabled) {
     return {
       name: 'notifier',

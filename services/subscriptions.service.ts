@@ -3,6 +3,7 @@ import type { CaseEvent, Subscription, SubscriptionInput } from '../contracts/ty
 import { validateSubscriptionInput } from '../contracts/validate';
 import type { HubContext } from './context';
 import type { CallerMeta } from './cases.service';
+import { deadJobActions } from './dead-jobs';
 import { CHANNELS } from '../core/kernel/constants';
 import type { AlertItem } from './supervisor/supervision-store';
 import { MAX_BATCH, Outbound, outboundQueue } from './subscriptions/outbound';
@@ -125,24 +126,12 @@ export function subscriptionsService(hub: HubContext): ServiceSchema {
           return outbound.status(ctx.params.id);
         },
       },
-      dead: {
-        role: 'operator',
-        params: { id: 'string', limit: { type: 'number', integer: true, min: 1, max: 1000, optional: true, convert: true } },
-        async handler(ctx: Context<{ id: string; limit?: number }>) {
-          known(ctx.params.id);
-          return { items: await hub.jobs.dead(outboundQueue(ctx.params.id), ctx.params.limit ?? 100) };
-        },
-      },
-      replay: {
-        role: 'operator',
-        params: { id: 'string', keys: { type: 'array', items: { type: 'string', max: 200 }, max: 10000, optional: true } },
-        async handler(ctx: Context<{ id: string; keys?: string[] }, CallerMeta>) {
-          known(ctx.params.id);
-          const replayed = await hub.jobs.replay(outboundQueue(ctx.params.id), ctx.params.keys);
-          await hub.store.audit.append({ actor: ctx.meta.user?.name ?? 'unknown', action: 'subscription.replayed', target: ctx.params.id, detail: { keys: ctx.params.keys ?? 'all', replayed } });
-          return { replayed };
-        },
-      },
+      // Outbound dead letters, and their replay with the later events of their cases.
+      ...deadJobActions<{ id: string }>(hub, {
+        params: { id: 'string' },
+        queue: ({ id }) => (known(id), outboundQueue(id)),
+        audit: { action: 'subscription.replayed', target: ({ id }) => id },
+      }),
     },
     async started() {
       await outbound.reload();
