@@ -160,9 +160,11 @@ for (const kind of STORES) {
       };
       // The first notification is refused for good (a 4xx other than 401/403/404/408/429), in words naming the mobile.
       run.gw.fail([{ answer: 400, requests: 1, error: 'mobile 13831100777 is on the blocklist' }]);
-      const codes = await apply(run.hub, [...vehicleCase('VEH-SMS-DEAD-1', '13831100777', ['ACCEPTED'], 1)[0], ...vehicleCase('VEH-SMS-DEAD-2', '13831100778', ['ACCEPTED'], 1)[0]]);
-      await waitFor('the other notification sent', () => run.gw.messages().length === 1, 20_000);
+      // One case first, so that its notification is the one the gateway refuses; then the other.
+      const codes = await apply(run.hub, vehicleCase('VEH-SMS-DEAD-1', '13831100777', ['ACCEPTED'], 1)[0]);
       await waitFor('the refused one given up', async () => (await deadLetters()).length === 1, 20_000);
+      for (const [local, code] of await apply(run.hub, vehicleCase('VEH-SMS-DEAD-2', '13831100778', ['ACCEPTED'], 1)[0])) codes.set(local, code);
+      await waitFor('the other notification sent', () => run.gw.messages().length === 1, 20_000);
       const refused = `${codes.get('VEH-SMS-DEAD-1')}-ACCEPTED`;
       assert.deepEqual(run.gw.messages().map((m) => m.requestId), [`${codes.get('VEH-SMS-DEAD-2')}-ACCEPTED`]);
       const [dead] = await deadLetters();
