@@ -15,8 +15,8 @@ import { startHub, RunningHub } from '../cli/start-hub';
 import { openStore } from '../services/store/open-store';
 import { createTestDatabase } from './support/servers';
 import { testDataDir, SUPERVISOR, getJson, waitFor, STORES } from './support/hub';
-import { StatementRecorder, planTables, PlanNode } from './support/statement-recorder';
-import { seedCases, registryCodes } from './support/case-seed';
+import { StatementRecorder, planTables, planNodes, PlanNode } from './support/statement-recorder';
+import { seedCases, registryCodes, STATUS_MIX } from './support/case-seed';
 import { CANONICAL_STATUSES } from '../core/kernel/constants';
 import { taxEvent } from './support/events';
 
@@ -301,6 +301,36 @@ describe(`statement plans with ${CASES.toLocaleString('en')} cases in the store 
     const small = [...new Set(h.recorder.seqScans([...reads].filter((t) => !WATCHED.includes(t))).map((s) => s.relation))];
     process.stdout.write(`      other tables read by sequential scan (a few rows each here): ${small.sort().join(', ') || 'none'}\n`);
     assertNoSeqScans(h.recorder, WATCHED);
+  });
+
+  it('reads a department\'s or a hall\'s cases of a rare status, with a light or without, through an index that holds the status, not by checking the status on each of its cases read', async () => {
+    const known = registryCodes();
+    // The seed's rarest statuses: one case in two hundred.
+    const rare = STATUS_MIX.filter(([, perMille]) => perMille <= 5).map(([status]) => status);
+    assert.ok(rare.length >= 2, `rare statuses of the seed: ${rare.join(', ')}`);
+    const steps: string[] = [];
+    for (const code of [...known.departments, ...known.halls]) {
+      for (const status of rare) {
+        for (const light of ['', 'RED']) {
+          const query = `department=${code}${light ? `&light=${light}` : ''}&status=${status}&limit=20`;
+          steps.push(query);
+          await h.step(query, async () => {
+            const r = await getJson(`${h.url}/api/v1/cases?${query}`, SUPERVISOR);
+            assert.equal(r.status, 200, `${query}: ${JSON.stringify(r.body)}`);
+            for (const item of (r.body as { items: any[] }).items) {
+              assert.equal(item.status, status);
+              if (light) assert.equal(item.light, light);
+              assert.ok(item.department.code === code || item.department.hall?.code === code);
+            }
+          });
+        }
+      }
+    }
+    const scans = h.recorder.statements.filter((s) => s.plan && steps.includes(s.step))
+      .flatMap((s) => [...planNodes(s.plan!)].filter((n) => n['Relation Name'] === 'cases').map((n) => ({ step: s.step, node: n['Node Type'], index: n['Index Name'] ?? null })));
+    assert.ok(scans.length >= steps.length, `each list read cases (${scans.length} scans over ${steps.length} requests)`);
+    const other = scans.filter((x) => x.index !== 'cases_department_status' && x.index !== 'cases_hall_status');
+    assert.deepEqual(other, [], 'every read of cases goes through the department-and-status or hall-and-status index');
   });
 });
 

@@ -65,9 +65,9 @@ function shuffled<T>(items: T[]): T[] {
 }
 
 /**
- * The console's reads: lists by department or hall, with a light and a status or without, by item,
- * and unfiltered (first pages of 20, as the console asks); case views; the statistics of all days,
- * of a month and of single weeks (the statistics view's weekly chart).
+ * The console's reads: lists by department or hall, alone, with a status, with a light, and with a
+ * light and a status; by item; and unfiltered (first pages of 20, as the console asks); case views;
+ * the statistics of all days, of a month and of single weeks (the statistics view's weekly chart).
  */
 function routes(codes: string[]): Route[] {
   const { departments, halls, items } = registryCodes();
@@ -75,6 +75,7 @@ function routes(codes: string[]): Route[] {
   const filters: Omit<CaseFilter, 'limit'>[] = [{}];
   for (const department of [...departments, ...halls]) {
     filters.push({ department });
+    for (const [status] of STATUS_MIX) filters.push({ department, status });
     for (const light of lights) {
       filters.push({ department, light });
       for (const [status] of STATUS_MIX) filters.push({ department, light, status });
