@@ -1,4 +1,5 @@
-import { Errors, ServiceSchema, Context } from 'moleculer';
+import { Errors, ServiceSchema, Context, Service } from 'moleculer';
+import { appliedAtOf } from './outbox/broker-channels';
 import type { CaseEvent, Subscription, SubscriptionInput } from '../contracts/types';
 import { validateSubscriptionInput } from '../contracts/validate';
 import type { HubContext } from './context';
@@ -51,19 +52,19 @@ export function subscriptionsService(hub: HubContext): ServiceSchema {
     if (!s) throw notFound(id);
     return s;
   };
-  const channel = (take: (message: any) => Promise<number>) => ({
+  const channel = (take: (message: any, appliedAt: Date | null) => Promise<number>) => ({
     // One consumer group: a hub of several nodes queues each change once (and the queue's keys make a second queuing of it nothing).
     group: 'outbound',
     maxInFlight: IN_FLIGHT,
-    async handler(message: unknown) {
+    async handler(this: Service, message: unknown, raw: unknown) {
       // Resolves once the deliveries are durably queued: only then may the bus let the change go.
-      await take(message);
+      await take(message, appliedAtOf(this.broker, raw));
     },
   });
   return {
     name: 'subscriptions',
     channels: {
-      [CHANNELS.eventApplied]: channel((event: CaseEvent) => outbound.take({ kind: 'applied', event })),
+      [CHANNELS.eventApplied]: channel((event: CaseEvent, appliedAt) => outbound.take({ kind: 'applied', event, appliedAt })),
       [CHANNELS.lightChanged]: channel((alert: AlertItem) => outbound.take({ kind: 'alert', alert })),
       [CHANNELS.violationRaised]: channel((alert: AlertItem) => outbound.take({ kind: 'alert', alert })),
     },

@@ -1,6 +1,7 @@
 import type { Middleware, ServiceBroker, Context } from 'moleculer';
 import { inSpan, contextFrom, activeCarrier, tracingOn, SpanKind, SPAN_ATTRS, type TraceCarrier } from '../core/kernel/tracing';
 import { TRACE_META } from '../core/kernel/constants';
+import { messageHeaders } from './outbox/broker-channels';
 
 /**
  * OpenTelemetry across a hub's Moleculer broker (Moleculer's own tracing has no OTLP exporter, and
@@ -48,8 +49,7 @@ export function traceMiddleware(): Middleware {
     localChannel(next: (msg: unknown, raw: unknown) => Promise<unknown>, chan: { name: string; group: string }) {
       if (!tracingOn()) return next;
       return (msg: unknown, raw: unknown) => {
-        const adapter = (broker as unknown as { channelAdapter?: { parseMessageHeaders(raw: unknown): Record<string, string> | null } }).channelAdapter;
-        const headers = raw && adapter ? adapter.parseMessageHeaders(raw) : null;
+        const headers = messageHeaders(broker, raw);
         const id = (msg as { id?: unknown } | null)?.id;
         const subject = (msg as { subject?: unknown } | null)?.subject;
         return inSpan(`consume ${chan.name}`, {

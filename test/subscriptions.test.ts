@@ -283,6 +283,39 @@ for (const { kind, queue } of RUNS) {
       });
     });
 
+    describe('the outbound lag, when events waited before the subscriptions took them', () => {
+      it('counts hub_outbound_lag_seconds and the status\'s lag from when each event was applied, not from when its delivery was queued', async () => {
+        const sim = await subscriber('lag');
+        const s = await setUp(kind, queue, 'lag', [subscription('lag', sim.url, { filter: { types: [APPLIED] } })],
+          { pollIntervalMs: 100, retry: { firstDelayMs: 1000, maxDelayMs: 1000, giveUpHours: 1 } });
+        let hub: RunningHub | null = null;
+        try {
+          sim.setMode({ mode: 'error', status: 503 });
+          // Applied on a node that publishes nothing (HUB_OUTBOX_DISPATCH=off): the events wait in the outbox.
+          hub = await start(s, { HUB_OUTBOX_DISPATCH: 'off' });
+          const applied = Date.now();
+          await apply(hub, Array.from({ length: 10 }, (_, c) => taxEvent(`LAG-${c}-0`, `LAG-${c}`, 'SUBMITTED', '2026-12-07T09:00:00+08:00')));
+          await new Promise((r) => setTimeout(r, 3000));
+          await hub.stop();
+          hub = await start(s);
+          await waitFor('the waiting events\' deliveries attempted', () => sim.requests().filter((r) => r.status === 503).length >= 10, 30_000);
+          const floor = (Date.now() - applied) / 1000 - 1;
+          const status = await api('GET', `${hub.url}/api/v1/subscriptions/lag/status`, OPERATOR);
+          assert.equal(status.body.backlog, 10);
+          assert.ok(status.body.lagSeconds >= floor, `the status's lag ${status.body.lagSeconds} s counts from the events' application, ${floor + 1} s ago`);
+          // The gauge is refreshed every second.
+          let gauge = 0;
+          const url = hub.url!;
+          await waitFor('the lag gauge read', async () => (gauge = await metric(url, /^hub_outbound_lag_seconds\{target="lag"\} ([\d.]+)/m)) > 0, 5_000);
+          assert.ok(gauge >= floor, `hub_outbound_lag_seconds ${gauge} counts from the events' application, ${floor + 1} s ago`);
+        } finally {
+          await hub?.stop();
+          await sim.close();
+          await s.drop?.();
+        }
+      });
+    });
+
     describe('outbound dead letters and replay', () => {
       let s: Setup;
       let hub: RunningHub;

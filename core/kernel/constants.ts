@@ -50,6 +50,9 @@ export const BUS_FAILED_CHANNEL = 'bus.failed';
 /** The key of a Moleculer call's meta that carries the caller's W3C trace context to another node (services/trace-middleware.ts). */
 export const TRACE_META = '$otel';
 
+/** The header of an applied event's bus message: when it was applied (its outbox row's time), in ms since the epoch. */
+export const APPLIED_AT_HEADER = 'x-hub-applied-at';
+
 /** The queue label of hub_queue_depth for events committed and not yet published. */
 export const OUTBOX_QUEUE = 'outbox';
 

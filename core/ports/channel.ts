@@ -9,6 +9,11 @@ export interface PublishOptions {
    * same id again and keep one copy; consumers must still be idempotent by it.
    */
   id?: string;
+  /**
+   * Headers the message carries besides its body (the bus adds the trace context's): facts of its
+   * journey that are not part of the contract's message, such as when an event was applied.
+   */
+  headers?: Record<string, string>;
 }
 
 /**

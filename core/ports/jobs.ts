@@ -111,6 +111,12 @@ export interface NewJob<P> {
   payload: P;
   /** As JobQueue.add's `group`. */
   group?: string;
+  /**
+   * When the work began to wait, if before the job was added (an event's delivery: when the event
+   * was applied): how far the queue lags counts from it (oldestOpen). The give-up age still counts
+   * from the add.
+   */
+  since?: Date;
 }
 
 /** What an operator sees of a queue (JobQueue.stats). */
@@ -171,7 +177,11 @@ export interface JobQueue {
    * minutes), so that done jobs do not pile up for ever. Answers how many went.
    */
   prune(queue: string, olderThanMs: number, limit: number): Promise<number>;
-  /** When the oldest job not yet done nor dead (waiting or running) was added (or replayed): how far the queue lags; null when none is. */
+  /**
+   * How far the queue lags: the earliest moment a job not yet done nor dead (waiting or running)
+   * began to wait, its `since` or else when it was added (a replayed job: when it was replayed);
+   * null when none is open.
+   */
   oldestOpen(queue: string): Promise<Date | null>;
   /** A queue's jobs by state, and when it last did one. */
   stats(queue: string): Promise<JobQueueStats>;

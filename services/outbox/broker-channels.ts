@@ -2,6 +2,7 @@ import type { ServiceBroker } from 'moleculer';
 import { RetryableError } from '../../core/kernel/errors';
 import type { Channels, ChannelName, PublishOptions } from '../../core/ports/channel';
 import { activeCarrier } from '../../core/kernel/tracing';
+import { APPLIED_AT_HEADER } from '../../core/kernel/constants';
 
 /**
  * The channel port over a Moleculer broker that runs the bus middleware. Made before the broker
@@ -26,7 +27,20 @@ export class BrokerChannels implements Channels {
     // msgID: JetStream drops a second publish of the same id within its duplicate window. The
     // active trace context (the publish span) goes in the message's headers, for its consumers.
     const sendOpts = opts.id ? { msgID: opts.id } : {};
-    const headers = activeCarrier();
+    const trace = activeCarrier();
+    const headers = trace || opts.headers ? { ...opts.headers, ...trace } : null;
     await broker.sendToChannel(channel, message, headers ? { ...sendOpts, headers } : sendOpts);
   }
+}
+
+/** A channel message's headers, as the broker's bus adapter reads them off the raw message it hands a consumer; null without any. */
+export function messageHeaders(broker: ServiceBroker, raw: unknown): Record<string, string> | null {
+  const adapter = (broker as unknown as { channelAdapter?: { parseMessageHeaders(raw: unknown): Record<string, string> | null } }).channelAdapter;
+  return raw && adapter ? adapter.parseMessageHeaders(raw) ?? null : null;
+}
+
+/** When the applied event of a bus message was applied (APPLIED_AT_HEADER); null when the message does not say. */
+export function appliedAtOf(broker: ServiceBroker, raw: unknown): Date | null {
+  const ms = Number(messageHeaders(broker, raw)?.[APPLIED_AT_HEADER]);
+  return Number.isFinite(ms) && ms > 0 ? new Date(ms) : null;
 }

@@ -1,5 +1,5 @@
-import { CHANNELS } from '../../core/kernel/constants';
-import type { Channels } from '../../core/ports/channel';
+import { APPLIED_AT_HEADER, CHANNELS } from '../../core/kernel/constants';
+import type { Channels, PublishOptions } from '../../core/ports/channel';
 import type { Lease } from '../../core/ports/jobs';
 import type { Logger } from '../../core/kernel/logger';
 import type { OutboxStore, OutboxEntry } from './outbox-store';
@@ -143,9 +143,12 @@ export class OutboxDispatcher {
    */
   private async publish(entries: readonly OutboxEntry[]): Promise<number[]> {
     const { channels, logger } = this.deps;
-    const outcomes = await Promise.allSettled(entries.map((e) => e.event
-      ? (e.traceparent ? this.publishTraced(e.event, e.eventId, e.traceparent) : channels.publish(CHANNELS.eventApplied, e.event, { id: e.eventId }))
-      : Promise.resolve()));
+    const outcomes = await Promise.allSettled(entries.map((e) => {
+      if (!e.event) return Promise.resolve();
+      // When the event was applied travels with it: how long it has waited, for those who take it (the outbound lag).
+      const opts = { id: e.eventId, headers: { [APPLIED_AT_HEADER]: String(e.appliedAt) } };
+      return e.traceparent ? this.publishTraced(e.event, opts, e.traceparent) : channels.publish(CHANNELS.eventApplied, e.event, opts);
+    }));
     const done: number[] = [];
     for (let i = 0; i < entries.length; i++) {
       const o = outcomes[i];
@@ -166,15 +169,15 @@ export class OutboxDispatcher {
    * context): a producer span, whose context the bus carries to the consumers. Tracing off, the
    * span records nothing and the publish is the plain one.
    */
-  private publishTraced(event: NonNullable<OutboxEntry['event']>, eventId: string, traceparent: string): Promise<void> {
+  private publishTraced(event: NonNullable<OutboxEntry['event']>, opts: PublishOptions & { id: string }, traceparent: string): Promise<void> {
     return inSpan(`publish ${CHANNELS.eventApplied}`, {
       kind: SpanKind.PRODUCER,
       parent: contextFrom({ traceparent }) ?? undefined,
       attributes: () => ({
         'messaging.system': 'moleculer-channels', 'messaging.operation.type': 'send', 'messaging.destination.name': CHANNELS.eventApplied,
-        'messaging.message.id': eventId, ...(event.subject ? { [SPAN_ATTRS.supervisionCode]: event.subject } : {}),
+        'messaging.message.id': opts.id, ...(event.subject ? { [SPAN_ATTRS.supervisionCode]: event.subject } : {}),
       }),
-    }, () => this.deps.channels.publish(CHANNELS.eventApplied, event, { id: eventId }));
+    }, () => this.deps.channels.publish(CHANNELS.eventApplied, event, opts));
   }
 
   /** Publishes the stored messages until none is left; false when the bus refused one (it and those after it wait). */

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { ServiceBroker } from 'moleculer';
 import { connect, AckPolicy, type NatsConnection, type JetStreamManager } from 'nats';
-import { CHANNELS } from '../../core/kernel/constants';
+import { APPLIED_AT_HEADER, CHANNELS } from '../../core/kernel/constants';
 import { requireNats } from '../../test/support/servers';
 import { waitFor } from '../../test/support/hub';
 import { busMiddleware, busAdapter } from './bus';
-import { BrokerChannels } from './broker-channels';
+import { BrokerChannels, appliedAtOf } from './broker-channels';
 import { ACK_WAIT_MS, type JetStreamAdapter } from './jetstream-adapter';
 
 const NATS_URL = 'nats://127.0.0.1:4222';
@@ -156,6 +156,20 @@ describe('NATS JetStream bus (cluster mode)', function () {
     assert.equal((await jsm.consumers.info(stream, 'old-group')).config.ack_wait, 30 * 1e9, 'the server\'s default to begin with');
     await node(ns, [holder('old-group', [], 'a', Promise.resolve())]);
     assert.equal((await jsm.consumers.info(stream, 'old-group')).config.ack_wait, ACK_WAIT_MS * 1e6);
+  });
+
+  it('carries a message\'s headers to its consumer on another node: when an applied event was applied', async () => {
+    const ns = namespace();
+    const got: { id: string; appliedAt: Date | null }[] = [];
+    await node(ns, [{
+      name: 'consumer',
+      channels: { [CHANNELS.eventApplied]: { group: 'g', async handler(this: { broker: ServiceBroker }, msg: { id: string }, raw: unknown) { got.push({ id: msg.id, appliedAt: appliedAtOf(this.broker, raw) }); } } },
+    }]);
+    const { channels } = await node(ns);
+    await channels.publish(CHANNELS.eventApplied, { id: 'e1' }, { id: 'e1', headers: { [APPLIED_AT_HEADER]: '1796000000000' } });
+    await channels.publish(CHANNELS.eventApplied, { id: 'e2' }, { id: 'e2' });
+    await waitFor('both taken', () => got.length === 2, 10_000);
+    assert.deepEqual(got, [{ id: 'e1', appliedAt: new Date(1796000000000) }, { id: 'e2', appliedAt: null }]);
   });
 
   it('refuses a publish once the bus is stopping, rather than resolving with nothing sent', async () => {

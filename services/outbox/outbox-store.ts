@@ -12,6 +12,8 @@ export interface OutboxEntry {
   event: CaseEvent | null;
   /** The W3C trace context of the message that applied the event (migration 026); null while tracing was off. */
   traceparent: string | null;
+  /** When the event was applied (its transaction's time, migration 029), in ms since the epoch: how old it is on the bus. */
+  appliedAt: number;
 }
 
 /**
@@ -30,16 +32,18 @@ export class OutboxStore {
    */
   async next(limit: number): Promise<OutboxEntry[]> {
     const r = await this.db.query<{ rows: string | null }>(
-      `SELECT json_agg(json_build_array(o.seq, o.event_id, e.adapter, e.raw_message_id, e.supervision_code, e.body, o.traceparent) ORDER BY o.seq)::text AS rows
-       FROM (SELECT seq, event_id, traceparent FROM outbox ORDER BY seq LIMIT $1) o LEFT JOIN events e ON e.id = o.event_id`, [limit]);
+      `SELECT json_agg(json_build_array(o.seq, o.event_id, e.adapter, e.raw_message_id, e.supervision_code, e.body, o.traceparent,
+                (extract(epoch FROM o.applied_at) * 1000)::float8) ORDER BY o.seq)::text AS rows
+       FROM (SELECT seq, event_id, traceparent, applied_at FROM outbox ORDER BY seq LIMIT $1) o LEFT JOIN events e ON e.id = o.event_id`, [limit]);
     const rows = r.rows[0]?.rows;
     if (!rows) return [];
-    type Row = [number, string, string | null, string | null, string | null, Record<string, unknown> | null, string | null];
-    return (JSON.parse(rows) as Row[]).map(([seq, eventId, adapter, rawMessageId, supervisionCode, body, traceparent]) => ({
+    type Row = [number, string, string | null, string | null, string | null, Record<string, unknown> | null, string | null, number];
+    return (JSON.parse(rows) as Row[]).map(([seq, eventId, adapter, rawMessageId, supervisionCode, body, traceparent, appliedAt]) => ({
       seq: Number(seq),
       eventId,
       event: body ? openEvent(this.keys, expandBody(body, { id: eventId, adapter: adapter!, rawMessageId: rawMessageId!, supervisionCode: supervisionCode! })) : null,
       traceparent,
+      appliedAt: Math.round(Number(appliedAt)),
     }));
   }
 

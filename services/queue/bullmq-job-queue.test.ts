@@ -84,7 +84,7 @@ describe('job queue on BullMQ (Redis): its keys in Redis', function () {
     // The first half of an add, as a node that died before the second would leave it.
     const conn = q.connection as unknown as { hubAdd(base: string, ...args: (string | number)[]): Promise<number[]> };
     const now = Date.now();
-    assert.deepEqual(await conn.hubAdd(q.base('swept'), now, 'lost', '', q.seal({ mobile: '13831100455', n: 1 }), now), [1]);
+    assert.deepEqual(await conn.hubAdd(q.base('swept'), now, 'lost', '', q.seal({ mobile: '13831100455', n: 1 }), now, now), [1]);
     assert.equal(await q.depth('swept'), 1);
     assert.equal(await q.sweep('swept'), 0, 'not before its grace');
     const seen: number[] = [];

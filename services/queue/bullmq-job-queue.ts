@@ -91,7 +91,8 @@ class RetryLater extends Error {
  * script a step, so that no node sees half a step):
  *   known    HASH key → group ('' for none): every key the queue ever held and did not prune. An add is
  *            an HSETNX here, so a key is added once ever, even after BullMQ has removed its done job.
- *   open     ZSET key → added (or replayed) ms: jobs not yet done nor dead (depth, oldestOpen).
+ *   open     ZSET key → since ms (NewJob.since, else added; replayed: replayed): jobs not yet done nor
+ *            dead (depth, oldestOpen).
  *   dead     ZSET key → died ms: dead jobs, those BullMQ holds as failed and those held behind them.
  *   held     HASH key → {g, h, a}: a job held dead behind its group's dead head h, never attempted.
  *   done     ZSET key → done ms; results HASH key → JSON: the answers of done jobs (prune reads done).
@@ -103,7 +104,7 @@ class RetryLater extends Error {
  */
 
 /**
- * Adds jobs to the index, in order. ARGV: now, then (key, group, sealed, due) for each job. Answers,
+ * Adds jobs to the index, in order. ARGV: now, then (key, group, sealed, due, since) for each job. Answers,
  * per job: 0 not added (the key is known), 1 to add to BullMQ (written to pending; a group's head),
  * 2 parked behind its group's head, 3 added dead, held behind its group's dead head.
  */
@@ -113,8 +114,8 @@ local now = tonumber(ARGV[1])
 local out = {}
 local i = 2
 while i <= #ARGV do
-  local k, g, s, due = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
-  i = i + 4
+  local k, g, s, due, since = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), math.min(now, tonumber(ARGV[i + 4]))
+  i = i + 5
   local r = 0
   if redis.call('HSETNX', base .. 'known', k, g) == 1 then
     local head = false
@@ -126,12 +127,12 @@ while i <= #ARGV do
       r = 3
     elseif head then
       redis.call('RPUSH', base .. 'g:' .. g, cjson.encode({k = k, s = s, a = now, due = due}))
-      redis.call('ZADD', base .. 'open', now, k)
+      redis.call('ZADD', base .. 'open', since, k)
       r = 2
     else
       if g ~= '' then redis.call('HSET', base .. 'head', g, k) end
       redis.call('HSET', base .. 'pending', k, cjson.encode({s = s, a = now, g = g, due = due, t = now}))
-      redis.call('ZADD', base .. 'open', now, k)
+      redis.call('ZADD', base .. 'open', since, k)
       r = 1
     end
   end
@@ -439,7 +440,7 @@ export class BullJobQueue implements JobQueue {
     const now = Date.now();
     const sealed = jobs.map((j) => this.seal(j.payload));
     const args: (string | number)[] = [now];
-    jobs.forEach((j, i) => args.push(j.key, j.group ?? '', sealed[i], now + delayMs));
+    jobs.forEach((j, i) => args.push(j.key, j.group ?? '', sealed[i], now + delayMs, j.since ? j.since.getTime() : now));
     const decisions = await this.redis.hubAdd(this.base(queue), ...args);
     const toBull = jobs.flatMap((j, i) => (Number(decisions[i]) === 1 ? [{ key: j.key, s: sealed[i], g: j.group ?? null }] : []));
     if (toBull.length) {

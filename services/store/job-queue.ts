@@ -166,15 +166,15 @@ export class StoreJobQueue implements JobQueue {
     // each group's first dead job and last due time (as in add) are looked up once.
     const r = await this.db.query<{ added: number; waiting: number }>(
       `WITH x AS (
-         SELECT * FROM ROWS FROM (json_to_recordset($2::json) AS (k text, p text, g text)) WITH ORDINALITY AS x(k, p, g, i)),
+         SELECT * FROM ROWS FROM (json_to_recordset($2::json) AS (k text, p text, g text, s float8)) WITH ORDINALITY AS x(k, p, g, s, i)),
        h AS (SELECT g, ${firstDeadOf('groups.g')} AS held_by, ${lastDueOf('groups.g')} AS after FROM (SELECT DISTINCT g FROM x WHERE g IS NOT NULL) groups),
        added AS (
-         INSERT INTO jobs (queue, key, payload, run_at, grp, state, last_error, finished_at)
-         SELECT $1, x.k, x.p, greatest(now(), h.after), x.g, ${addedState('h.held_by')}
+         INSERT INTO jobs (queue, key, payload, run_at, grp, state, last_error, finished_at, since)
+         SELECT $1, x.k, x.p, greatest(now(), h.after), x.g, ${addedState('h.held_by')}, least(now(), to_timestamp(x.s / 1000))
          FROM x LEFT JOIN h ON h.g = x.g ORDER BY x.i
          ON CONFLICT (queue, key) DO NOTHING RETURNING state)
        SELECT count(*)::int AS added, (count(*) FILTER (WHERE state = 'waiting'))::int AS waiting FROM added`,
-      [queue, jsonParam(JSON.stringify(jobs.map((j) => ({ k: j.key, p: this.seal(j.payload), g: j.group ?? null }))))]);
+      [queue, jsonParam(JSON.stringify(jobs.map((j) => ({ k: j.key, p: this.seal(j.payload), g: j.group ?? null, s: j.since ? j.since.getTime() : null }))))]);
     const { added, waiting } = r.rows[0];
     if (Number(waiting) > 0) this.poke(queue);
     return Number(added);
@@ -195,7 +195,7 @@ export class StoreJobQueue implements JobQueue {
          SELECT j.key FROM froms f JOIN jobs j ON j.queue = $1 AND j.grp = f.grp AND j.grp IS NOT NULL AND j.state = 'dead' AND j.seq >= f.seq
          WHERE NOT EXISTS (SELECT 1 FROM jobs e WHERE e.queue = $1 AND e.grp = f.grp AND e.grp IS NOT NULL AND e.state = 'dead' AND e.seq < f.seq)),
        u AS (
-         UPDATE jobs SET state = 'waiting', attempts = 0, added_at = now(), run_at = now(), finished_at = NULL, last_error = NULL
+         UPDATE jobs SET state = 'waiting', attempts = 0, added_at = now(), since = NULL, run_at = now(), finished_at = NULL, last_error = NULL
          FROM back WHERE jobs.queue = $1 AND jobs.key = back.key AND jobs.state = 'dead' RETURNING 1)
        SELECT count(*)::int AS n FROM u`,
       [queue, keys ? [...keys] : null]);
@@ -206,7 +206,7 @@ export class StoreJobQueue implements JobQueue {
 
   async oldestOpen(queue: string): Promise<Date | null> {
     const r = await this.db.query<{ ms: number | null }>(
-      "SELECT (extract(epoch FROM min(added_at)) * 1000)::float8 AS ms FROM jobs WHERE queue = $1 AND state IN ('waiting', 'active')", [queue]);
+      "SELECT (extract(epoch FROM min(coalesce(since, added_at))) * 1000)::float8 AS ms FROM jobs WHERE queue = $1 AND state IN ('waiting', 'active')", [queue]);
     const ms = r.rows[0]?.ms;
     return ms === null || ms === undefined ? null : new Date(Number(ms));
   }

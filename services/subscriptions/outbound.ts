@@ -4,7 +4,7 @@ import type { DataKeys } from '../../core/kernel/data-keys';
 import type { Logger } from '../../core/kernel/logger';
 import type { HubMetrics } from '../../core/kernel/metrics';
 import { OUTBOUND_QUEUE, OutboundResult } from '../../core/kernel/constants';
-import type { Job, JobOutcome, JobQueue, JobState, JobWorker } from '../../core/ports/jobs';
+import type { Job, JobOutcome, JobQueue, JobState, JobWorker, NewJob } from '../../core/ports/jobs';
 import type { AlertItem } from '../supervisor/supervision-store';
 import { Batcher } from '../../core/jobs/batcher';
 import { alertChange, appliedChange, matches, OutboundChange, OUTBOUND_TYPES } from './outbound-event';
@@ -21,8 +21,18 @@ export interface OutboundJob {
   event: OutboundEvent;
 }
 
-/** What the bus hands the outbound service: an applied event, or an alert of the supervisor. */
-export type OutboundInput = { kind: 'applied'; event: CaseEvent } | { kind: 'alert'; alert: AlertItem };
+/**
+ * What the bus hands the outbound service: an applied event (with when it was applied, when the bus
+ * message says), or an alert of the supervisor.
+ */
+export type OutboundInput = { kind: 'applied'; event: CaseEvent; appliedAt?: Date | null } | { kind: 'alert'; alert: AlertItem };
+
+/** Since when a change has waited for its deliveries (hub_outbound_lag_seconds): an event's application, an alert's time. */
+function waitingSince(input: OutboundInput): Date | undefined {
+  if (input.kind === 'applied') return input.appliedAt ?? undefined;
+  const at = Date.parse(input.alert.at);
+  return Number.isFinite(at) ? new Date(at) : undefined;
+}
 
 /** Changes queued in one statement per subscription at most: the bus's messages in flight (the dispatcher's default round). */
 export const MAX_BATCH = 500;
@@ -198,10 +208,10 @@ export class Outbound {
     });
     const counts: (number | Error)[] = changes.map((c) => (c instanceof Error ? c : 0));
     for (const s of this.subscriptions.values()) {
-      const jobs: { key: string; group: string; payload: OutboundJob }[] = [];
+      const jobs: NewJob<OutboundJob>[] = [];
       changes.forEach((c, i) => {
         if (!c || c instanceof Error || !matches(s.filter, c)) return;
-        jobs.push({ key: c.id, group: c.supervisionCode, payload: { event: s.personalData ? c.clear : c.masked } });
+        jobs.push({ key: c.id, group: c.supervisionCode, payload: { event: s.personalData ? c.clear : c.masked }, since: waitingSince(inputs[i]) });
         counts[i] = (counts[i] as number) + 1;
       });
       if (jobs.length) await this.deps.jobs.addMany(outboundQueue(s.id), jobs);

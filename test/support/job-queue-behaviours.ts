@@ -436,6 +436,37 @@ export function describeJobQueueBehaviours(label: string, setup: () => JobQueueF
       assert.equal(await q.add('figures', 'ok', { mobile: '13831100453', n: 1 }), true, 'the queue is new');
     });
 
+    it('counts how far a queue lags from when its jobs began to wait, given at the add (an event applied before), parked in a group or not, and a replayed job from its replay', async () => {
+      const q = node();
+      const now = Date.now();
+      const applied = new Date(now - 90_000);
+      // Added later than a job that began to wait earlier: the lag is the earlier one's.
+      await q.addMany('waited', [{ key: 'fresh', payload: { mobile: '13831100453', n: 0 } }]);
+      await q.addMany('waited', [
+        { key: 'head', group: 'c1', payload: { mobile: '13831100453', n: 1 }, since: new Date(now - 30_000) },
+        { key: 'parked', group: 'c1', payload: { mobile: '13831100453', n: 2 }, since: applied },
+        // A moment after now (a clock ahead on the node that applied it) counts as now.
+        { key: 'ahead', payload: { mobile: '13831100453', n: 3 }, since: new Date(now + 3_600_000) },
+      ]);
+      const lag = async () => (Date.now() - (await q.oldestOpen('waited'))!.getTime()) / 1000;
+      const first = await lag();
+      assert.ok(first >= 90 && first < 95, `the parked job's 90 s: ${first} s`);
+      // Its job refused for good (dead) and then replayed: it waits again from the replay.
+      let refuse = true;
+      const w = q.work<Sms>('waited', async (job): Promise<JobOutcome<Sms>> => (job.key === 'parked' && refuse ? { outcome: 'failed', reason: 'refused' } : { outcome: 'done' }), OPTIONS);
+      workers.push(w);
+      await until('fresh, head and ahead done, parked dead', async () => {
+        const st = await q.stats('waited');
+        return st.dead === 1 && st.waiting + st.active === 0;
+      });
+      assert.equal(await q.oldestOpen('waited'), null, 'no job open: no lag');
+      await w.stop();
+      refuse = false;
+      assert.equal(await q.replay('waited'), 1);
+      const replayed = await lag();
+      assert.ok(replayed >= 0 && replayed < 5, `the replayed job waits from its replay: ${replayed} s`);
+    });
+
     it('forgets the jobs done longer ago than asked, oldest first and no more than the limit; their keys may be added again, the others not', async () => {
       const q = node();
       for (const key of ['old-1', 'old-2', 'old-3', 'recent', 'waiting']) await q.add('prune', key, { mobile: '13831100456', n: 1 });
