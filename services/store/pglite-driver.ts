@@ -1,5 +1,7 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { execFile } from 'node:child_process';
 import { SqlDriver, SqlExecutor, withTransactionRetry, copyBytes, checkIdentifiers, JsonParam, StatementObserver } from './sql-driver';
 import type { WorkerReply, WorkerRequest } from './pglite-protocol';
 export { openPglite } from './pglite-open';
@@ -40,6 +42,15 @@ export class PgliteDriver implements SqlDriver {
   }
 
   static async open(dir: string, observe?: StatementObserver): Promise<PgliteDriver> {
+    // A new store is made (PostgreSQL's initdb) by a process of its own (pglite-create.ts). Making it
+    // grows PGlite's WebAssembly memory to about 750 MB, which an instance never gives back: the
+    // thread that then serves the store starts from the files, at about a third of that.
+    if (!fs.existsSync(path.join(dir, 'PG_VERSION'))) await createStore(dir);
+    return PgliteDriver.start(dir, observe);
+  }
+
+  /** The store's thread, started and the store open in it. */
+  private static async start(dir: string, observe?: StatementObserver): Promise<PgliteDriver> {
     const driver = new PgliteDriver(new Worker(path.join(__dirname, 'pglite-worker.js')), observe);
     try {
       await driver.send({ op: 'open', dir });
@@ -155,4 +166,14 @@ function databaseError(fields: Record<string, unknown>): Error {
 /** Parameters as PGlite takes them: JSON text as bytes (binary format), the rest as they are. */
 function asSent(params: readonly unknown[]): unknown[] {
   return params.map((p) => (p instanceof JsonParam ? Buffer.from(p.text) : p));
+}
+
+/** Makes a new store in dir, in a process of its own (pglite-create.ts); rejects with what it printed. */
+function createStore(dir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [path.join(__dirname, 'pglite-create.js'), dir], { env: process.env }, (err, _stdout, stderr) => {
+      if (err) reject(new Error(`the embedded store could not be made in ${dir}: ${String(stderr).trim() || err.message}`));
+      else resolve();
+    });
+  });
 }
