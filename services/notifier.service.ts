@@ -25,7 +25,7 @@ export function notifierService(hub: HubContext): ServiceSchema {
   const logger = hub.logger.child({ component: 'notifier' });
   // The notifications given up, for an operator (GET/POST /api/v1/notifications/dead-letters): also on
   // a hub whose notifier is off now, which may hold those of when it was on.
-  const actions = deadJobActions<object>(hub, { params: {}, queue: () => SMS_QUEUE, audit: { action: 'notification.replayed', target: () => SMS_QUEUE } });
+  const actions = deadJobActions<object>(hub, { params: {}, queue: () => SMS_QUEUE, audit: { action: 'notification.replayed', target: () => SMS_QUEUE }, logger });
   if (!config?.enabled) {
     return {
       name: 'notifier',

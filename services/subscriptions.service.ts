@@ -132,6 +132,7 @@ export function subscriptionsService(hub: HubContext): ServiceSchema {
         params: { id: 'string' },
         queue: ({ id }) => (known(id), outboundQueue(id)),
         audit: { action: 'subscription.replayed', target: ({ id }) => id },
+        logger,
       }),
     },
     async started() {
