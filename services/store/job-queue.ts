@@ -170,7 +170,7 @@ export class StoreJobQueue implements JobQueue {
        h AS (SELECT g, ${firstDeadOf('groups.g')} AS held_by, ${lastDueOf('groups.g')} AS after FROM (SELECT DISTINCT g FROM x WHERE g IS NOT NULL) groups),
        added AS (
          INSERT INTO jobs (queue, key, payload, run_at, grp, state, last_error, finished_at, since)
-         SELECT $1, x.k, x.p, greatest(now(), h.after), x.g, ${addedState('h.held_by')}, least(now(), to_timestamp(x.s / 1000))
+         SELECT $1, x.k, x.p, greatest(now(), h.after), x.g, ${addedState('h.held_by')}, to_timestamp(x.s / 1000)
          FROM x LEFT JOIN h ON h.g = x.g ORDER BY x.i
          ON CONFLICT (queue, key) DO NOTHING RETURNING state)
        SELECT count(*)::int AS added, (count(*) FILTER (WHERE state = 'waiting'))::int AS waiting FROM added`,
@@ -206,7 +206,8 @@ export class StoreJobQueue implements JobQueue {
 
   async oldestOpen(queue: string): Promise<Date | null> {
     const r = await this.db.query<{ ms: number | null }>(
-      "SELECT (extract(epoch FROM min(coalesce(since, added_at))) * 1000)::float8 AS ms FROM jobs WHERE queue = $1 AND state IN ('waiting', 'active')", [queue]);
+      // A job's since, or its add when it has none or a later one (a clock ahead on the node that gave it): least passes over NULL.
+      "SELECT (extract(epoch FROM min(least(since, added_at))) * 1000)::float8 AS ms FROM jobs WHERE queue = $1 AND state IN ('waiting', 'active')", [queue]);
     const ms = r.rows[0]?.ms;
     return ms === null || ms === undefined ? null : new Date(Number(ms));
   }

@@ -45,7 +45,7 @@ export class PgliteDriver implements SqlDriver {
     // A new store is made (PostgreSQL's initdb) by a process of its own (pglite-create.ts). Making it
     // grows PGlite's WebAssembly memory to about 750 MB, which an instance never gives back: the
     // thread that then serves the store starts from the files, at about a third of that.
-    if (!fs.existsSync(path.join(dir, 'PG_VERSION'))) await createStore(dir);
+    if (!storeExists(dir)) await createStore(dir);
     return PgliteDriver.start(dir, observe);
   }
 
@@ -168,10 +168,15 @@ function asSent(params: readonly unknown[]): unknown[] {
   return params.map((p) => (p instanceof JsonParam ? Buffer.from(p.text) : p));
 }
 
+/** Whether dir holds an embedded store already (PostgreSQL's data folder marker). */
+export function storeExists(dir: string): boolean {
+  return fs.existsSync(path.join(dir, 'PG_VERSION'));
+}
+
 /** Makes a new store in dir, in a process of its own (pglite-create.ts); rejects with what it printed. */
 function createStore(dir: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [path.join(__dirname, 'pglite-create.js'), dir], { env: process.env }, (err, _stdout, stderr) => {
+    execFile(process.execPath, [path.join(__dirname, 'pglite-create.js'), dir], (err, _stdout, stderr) => {
       if (err) reject(new Error(`the embedded store could not be made in ${dir}: ${String(stderr).trim() || err.message}`));
       else resolve();
     });

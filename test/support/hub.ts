@@ -6,6 +6,7 @@ import { createLogger } from '../../core/kernel/logger';
 import { startHub, RunningHub } from '../../cli/start-hub';
 import { ROOT, DEMO_CONFIG } from '../../core/kernel/paths';
 import { createTestDatabase, busDrained } from './servers';
+import { storeExists } from '../../services/store/pglite-driver';
 import { Target, startClusterBehind, clusterReady } from './cluster';
 
 export type StoreKind = 'embedded' | 'postgres';
@@ -31,7 +32,7 @@ export function testDataDir(label: string, opts: { freshStore?: boolean } = {}):
   const dir = path.join(ROOT, '.test-data', `${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   fs.mkdirSync(dir, { recursive: true });
   const template = path.join(STORE_TEMPLATE, 'store');
-  if (!opts.freshStore && fs.existsSync(path.join(template, 'PG_VERSION'))) fs.cpSync(template, path.join(dir, 'store'), { recursive: true });
+  if (!opts.freshStore && storeExists(template)) fs.cpSync(template, path.join(dir, 'store'), { recursive: true });
   return dir;
 }
 
