@@ -9,6 +9,22 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 
+/**
+ * A new data folder under `parent` for a hub of the bench. On the embedded store it holds a copy of
+ * BENCH_STORE_TEMPLATE's store when that names a folder with one (an empty store migrated by this
+ * build: `make test`'s tiny run passes its own, so that each hub does not make one first); otherwise
+ * the hub makes its store as `make run` does. Nothing a figure measures runs before the hub is up.
+ */
+export function hubDataDir(parent: string, prefix: string, store: 'embedded' | 'postgres'): string {
+  const dir = fs.mkdtempSync(path.join(parent, prefix));
+  const template = process.env.BENCH_STORE_TEMPLATE;
+  if (store === 'embedded' && template) {
+    if (!fs.existsSync(path.join(template, 'PG_VERSION'))) throw new Error(`BENCH_STORE_TEMPLATE=${template} holds no store (no PG_VERSION)`);
+    fs.cpSync(template, path.join(dir, 'store'), { recursive: true });
+  }
+  return dir;
+}
+
 /** What every scenario is given. */
 export interface BenchContext {
   /** `make test`'s run: each scenario once, at a size that takes seconds; no goal is judged. */

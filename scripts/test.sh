@@ -24,6 +24,7 @@ bash scripts/ensure-helm.sh || fail_early "helm for the chart's test could not b
 bash scripts/ensure-prometheus.sh || fail_early "Prometheus for test/prometheus.test.ts could not be had (see above)"
 
 rm -rf .test-data
-# An empty migrated embedded store, copied into each test's data folder (test/support/hub.ts).
-node dist/test/support/store-template.js || fail_early "the embedded store template could not be made (see above)"
+# An empty migrated embedded store, copied into each test's data folder (test/support/hub.ts), and a
+# migrated PostgreSQL database that each test database is copied from (test/support/servers.ts).
+node dist/test/support/store-template.js || fail_early "the store templates could not be made (see above)"
 node_modules/.bin/mocha "$@"

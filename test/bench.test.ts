@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { ROOT } from '../core/kernel/paths';
-import { testDataDir } from './support/hub';
+import { testDataDir, STORE_TEMPLATE } from './support/hub';
 import { POSTGRES_ADMIN_URL, requirePostgres, requireNats, requireRedis } from './support/servers';
 import { SCENARIOS } from '../bench/scenarios';
 import type { BenchRun } from '../bench/harness';
@@ -35,9 +35,11 @@ describe('make bench, each scenario once at a tiny size', function () {
     await requirePostgres();
     await requireNats();
     await requireRedis();
-    dir = testDataDir('bench');
+    dir = testDataDir('bench', { store: 'none' });
     results = path.join(dir, 'latest.json');
-    out = await bench({ BENCH_TINY: '1', BENCH_DIR: dir, BENCH_RESULTS: results, BENCH_PG: POSTGRES_ADMIN_URL, ONLY: '' });
+    // The embedded hubs start on copies of the suite's store template, when it was made (scripts/test.sh).
+    const template = path.join(STORE_TEMPLATE, 'store');
+    out = await bench({ BENCH_TINY: '1', BENCH_DIR: dir, BENCH_RESULTS: results, BENCH_PG: POSTGRES_ADMIN_URL, ONLY: '', ...(fs.existsSync(path.join(template, 'PG_VERSION')) ? { BENCH_STORE_TEMPLATE: template } : {}) });
   });
 
   it('runs every scenario to its end, prints the table and writes the JSON', () => {

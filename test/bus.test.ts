@@ -132,7 +132,7 @@ for (const store of STORES) {
     const received = new Received();
 
     before(async () => {
-      t = await startTestHub(store, { HUB_CONFIG: writeConfig(testDataDir('bus-config')) });
+      t = await startTestHub(store, { HUB_CONFIG: writeConfig(testDataDir('bus-config', { store: 'none' })) });
       t.hub.broker.createService(received.service());
       await new Promise((r) => setImmediate(r));
     });
@@ -268,7 +268,7 @@ describe('bus: case.event.applied on NATS JetStream (PostgreSQL store, hub proce
     cleanup.push(() => db.drop());
     const namespace = `bus-${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     cleanup.push(() => deleteStreams(namespace));
-    const configFile = writeConfig(testDataDir(`bus-${label}-config`));
+    const configFile = writeConfig(testDataDir(`bus-${label}-config`, { store: 'none' }));
     const received = new Received();
     const consumer = await startConsumer(namespace, configFile, received);
     cleanup.push(() => consumer.stop());

@@ -30,10 +30,10 @@ describe('cluster mode: two nodes over NATS sharing PostgreSQL', function () {
     drop = db.drop;
     namespace = `test-${process.pid}-${Date.now()}`;
     // Every node of a hub has the same data keys.
-    const keyFile = path.join(testDataDir('cluster-keys'), 'data-keys.json');
+    const keyFile = path.join(testDataDir('cluster-keys', { store: 'none' }), 'data-keys.json');
     writeKeyFile(keyFile, withNewKey(null));
     const env = (services: string) => ({
-      HUB_HTTP_PORT: '0', HUB_DATA_DIR: testDataDir('cluster'), HUB_DATA_KEY_FILE: keyFile, HUB_STORE: db.url, HUB_TRANSPORTER: 'nats://127.0.0.1:4222',
+      HUB_HTTP_PORT: '0', HUB_DATA_DIR: testDataDir('cluster', { store: 'none' }), HUB_DATA_KEY_FILE: keyFile, HUB_STORE: db.url, HUB_TRANSPORTER: 'nats://127.0.0.1:4222',
       HUB_NAMESPACE: namespace, HUB_SERVICES: services, HUB_HEALTH_PORT: '0', HUB_LOG_LEVEL: 'silent', HUB_CONFIG: DEMO_CONFIG,
     });
     const casesNode = await startHub(loadConfig(env('cases,dead-letters,files,mapping')), createLogger('silent'));

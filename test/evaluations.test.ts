@@ -6,7 +6,7 @@ import { startHub, RunningHub } from '../cli/start-hub';
 import { DEMO_CONFIG } from '../core/kernel/paths';
 import { CHANNELS } from '../core/kernel/constants';
 import type { CaseEvent } from '../contracts/types';
-import { STORES, StoreKind, testDataDir, getJson, waitFor, settled, SUPERVISOR } from './support/hub';
+import { STORES, StoreKind, testDataDir, storeFor, getJson, waitFor, settled, SUPERVISOR } from './support/hub';
 import { taxEvent, vehicleEvent, VEHICLE_OFFICE, VEHICLE_HALLS } from './support/events';
 import { createTestDatabase } from './support/servers';
 import { openSse } from './support/sse';
@@ -30,7 +30,7 @@ const at = (iso: string) => new Date(iso);
 /** A demo hub in this process on a store of the given kind, with department tokens, whose clock the test moves; the follow-up sweep runs every 100 ms. */
 async function clockedHub(kind: StoreKind, clock: () => Date): Promise<{ hub: RunningHub; dataDir: string; stop(): Promise<void> }> {
   const db = kind === 'postgres' ? await createTestDatabase() : null;
-  const dataDir = testDataDir(`evaluations-${kind}`);
+  const dataDir = testDataDir(`evaluations-${kind}`, storeFor(kind));
   const config = loadConfig({
     HUB_CONFIG: DEMO_CONFIG, HUB_HTTP_PORT: '0', HUB_DATA_DIR: dataDir, HUB_STORE: db ? db.url : 'embedded',
     HUB_LOG_LEVEL: process.env.HUB_TEST_LOG_LEVEL ?? 'silent', HUB_POLLING_OFF: 'all',

@@ -14,7 +14,7 @@ import { createLogger } from '../core/kernel/logger';
 import { startHub, RunningHub } from '../cli/start-hub';
 import { openStore } from '../services/store/open-store';
 import { createTestDatabase } from './support/servers';
-import { testDataDir, SUPERVISOR, getJson, waitFor, STORES } from './support/hub';
+import { testDataDir, storeFor, SUPERVISOR, getJson, waitFor, STORES } from './support/hub';
 import { StatementRecorder, planTables, planNodes, PlanNode } from './support/statement-recorder';
 import { seedCases, registryCodes, STATUS_MIX } from './support/case-seed';
 import { CANONICAL_STATUSES } from '../core/kernel/constants';
@@ -88,7 +88,7 @@ function useSeededHub(cases: number): SeededHub {
   h.count = async (sql, params = []) => Number((await check!.query<{ n: string }>(sql, params)).rows[0].n);
   before(async () => {
     db = await createTestDatabase();
-    h.dataDir = testDataDir('explain');
+    h.dataDir = testDataDir('explain', { store: 'none' });
     // The schema as the hub's migrations make it, then the seed.
     await (await openStore({ store: db.url, dataDir: h.dataDir, region: '130100' })).close();
     const started = Date.now();
@@ -360,7 +360,7 @@ for (const kind of STORES) {
       // What the transaction had written when its case rows were about to be written: seen only from inside it.
       const eventsSeen: number[] = [];
       const store = await openStore({
-        store: db ? db.url : 'embedded', dataDir: testDataDir(`observer-${kind}`), region: '130100',
+        store: db ? db.url : 'embedded', dataDir: testDataDir(`observer-${kind}`, storeFor(kind)), region: '130100',
         observe: async (statement, sameConnection) => {
           if (/^\s*(INSERT INTO|COPY) cases\b/.test(statement.sql)) {
             eventsSeen.push(Number((await sameConnection('SELECT count(*)::int AS n FROM events', [])).rows[0].n));

@@ -48,7 +48,7 @@ describe('file drop in a cluster: one node watches the folder, under the one lea
   });
 
   it('takes every file on the lease holder only; a holder killed mid-file is replaced at once and its file applied exactly once', async () => {
-    const dataDir = testDataDir('file-drop-cluster');
+    const dataDir = testDataDir('file-drop-cluster', { store: 'none' });
     const db = await createTestDatabase();
     dropDb = () => db.drop();
     const env = { HUB_DATA_DIR: dataDir, HUB_STORE: db.url, HUB_CONFIG: writeConfig(dataDir) };

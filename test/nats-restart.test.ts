@@ -195,7 +195,7 @@ describe('NATS restarted in the middle of the stream (two hub nodes, PostgreSQL,
 
     // Every node of a hub has the same data keys; each its own data folder.
     const dataDir = (label: string) => {
-      const dir = testDataDir(`nats-restart-${label}`);
+      const dir = testDataDir(`nats-restart-${label}`, { store: 'none' });
       cleanup.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
       return dir;
     };

@@ -118,7 +118,7 @@ describe('node kill: a steady stream of market regulation batches while one of t
     const tag = Math.random().toString(36).slice(2, 8).toUpperCase();
     const namespace = `node-kill-${process.pid}-${tag.toLowerCase()}`;
     cleanup.push(() => deleteStreams(namespace));
-    const dirs = [testDataDir('node-kill-keys'), testDataDir('node-kill-a'), testDataDir('node-kill-b')];
+    const dirs = ['node-kill-keys', 'node-kill-a', 'node-kill-b'].map((label) => testDataDir(label, { store: 'none' }));
     cleanup.push(async () => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
     // Every node of a cluster must seal and open personal data with the same keys.
     const keyFile = path.join(dirs[0], 'data-keys.json');

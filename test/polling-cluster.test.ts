@@ -33,7 +33,7 @@ describe('polling with two gateway nodes: the department is polled once per inte
     const db = await createTestDatabase();
     drop = db.drop;
     svc = await startVehicleQueryService({ port: 0, records: [] });
-    const dataDir = testDataDir('polling-cluster');
+    const dataDir = testDataDir('polling-cluster', { store: 'none' });
     const config = YAML.parse(fs.readFileSync(DEMO_CONFIG, 'utf8'));
     config.adapters = config.adapters
       .filter((a: { id: string }) => a.id === 'vehicle-office')

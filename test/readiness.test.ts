@@ -39,7 +39,7 @@ describe('readiness: every server the node depends on', function () {
     const db = await createTestDatabase();
     drops.push(db.drop);
     const config = loadConfig({
-      HUB_CONFIG: DEMO_CONFIG, HUB_HTTP_PORT: '0', HUB_DATA_DIR: testDataDir('readiness-cluster'), HUB_STORE: db.url,
+      HUB_CONFIG: DEMO_CONFIG, HUB_HTTP_PORT: '0', HUB_DATA_DIR: testDataDir('readiness-cluster', { store: 'none' }), HUB_STORE: db.url,
       HUB_TRANSPORTER: `nats://127.0.0.1:${port}`, HUB_NAMESPACE: `readiness-${process.pid}-${Date.now()}`,
       HUB_LOG_LEVEL: 'silent', HUB_POLLING_OFF: 'all', HUB_QUEUE: 'redis://127.0.0.1:6379',
     });

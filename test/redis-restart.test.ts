@@ -194,7 +194,7 @@ describe('Redis restarted in the middle of SMS deliveries (PostgreSQL, BullMQ on
     const slow = await slowAnswers(gw.url, ANSWER_AFTER_MS);
     cleanup.push(() => slow.close());
 
-    const dataDir = testDataDir('redis-restart');
+    const dataDir = testDataDir('redis-restart', { store: 'none' });
     cleanup.push(async () => fs.rmSync(dataDir, { recursive: true, force: true }));
     const namespace = `redis-restart-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     const config = loadConfig({

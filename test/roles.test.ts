@@ -17,7 +17,7 @@ import type { StatementObserver } from '../services/store/sql-driver';
 import { startVehicleQueryService, generateChanges, VehicleQueryService } from '../infra/simulators/vehicle-office';
 import type { MarketBatch, MarketEvent } from '../infra/simulators/market-regulation';
 import { createTestDatabase, requireNats, deleteStreams } from './support/servers';
-import { STORES, testDataDir, getJson, waitFor, SUPERVISOR } from './support/hub';
+import { STORES, testDataDir, storeFor, getJson, waitFor, SUPERVISOR } from './support/hub';
 
 // Issue 15, item 6: a node runs the transports and jobs of the roles HUB_SERVICES gives it and no
 // others; a route whose service no node runs answers 503 (problem+json), and readiness is false
@@ -104,7 +104,7 @@ describe('roles: a node runs the transports and jobs of the services HUB_SERVICE
     const db = await createTestDatabase();
     drops.push(db.drop);
     svc = await startVehicleQueryService({ port: 0, records: generateChanges(30, { start: '2026-11-24 08:00:00', seed: 'roles' }) });
-    const dataDir = testDataDir(`roles-${puller}`);
+    const dataDir = testDataDir(`roles-${puller}`, { store: 'none' });
     const hubYaml = writeConfig(dataDir, {
       'vehicle-office': { poll: { enabled: true, url: svc.url, intervalSeconds: 0.2, initialStartTime: '2026-11-24 00:00:00', maxBackoffSeconds: 1 } },
       'tax-bureau': { pollIntervalMs: 100 },
@@ -146,7 +146,7 @@ describe('roles: a node runs the transports and jobs of the services HUB_SERVICE
     await requireNats();
     const db = await createTestDatabase();
     drops.push(db.drop);
-    const dataDir = testDataDir('roles-503');
+    const dataDir = testDataDir('roles-503', { store: 'none' });
     const hubYaml = writeConfig(dataDir, { 'market-regulation': {} });
     const namespace = `roles-${process.pid}-${Date.now()}`;
     drops.push(async () => { await deleteStreams(namespace); });
@@ -199,7 +199,7 @@ describe('recovery at start: two live nodes never work on one raw message', func
   it('two nodes starting together on one PostgreSQL store process each pending message once, and both take part', async () => {
     const db = await createTestDatabase();
     drop = db.drop;
-    const dataDir = testDataDir('recover-two');
+    const dataDir = testDataDir('recover-two', { store: 'none' });
     const messages = 120;
     const perMessage = 40;
     const ids = await leavePending(db.url, dataDir, Array.from({ length: messages }, (_, i) => marketBatch(perMessage, `${process.pid}x${i}`)));
@@ -241,7 +241,7 @@ for (const kind of STORES) {
     async function open(): Promise<Store> {
       const db = kind === 'postgres' ? await createTestDatabase() : null;
       dropDb = db ? db.drop : null;
-      store = await openStore({ store: db ? db.url : 'embedded', dataDir: testDataDir(`claims-${kind}`), region: '130100' });
+      store = await openStore({ store: db ? db.url : 'embedded', dataDir: testDataDir(`claims-${kind}`, storeFor(kind)), region: '130100' });
       return store;
     }
 
@@ -300,7 +300,7 @@ for (const kind of STORES) {
           const text = typeof doc === 'string' ? doc : JSON.stringify(doc);
           if (/"Node Type":\s*"Seq Scan",[^}]*"Relation Name":\s*"inbox"/.test(text)) seqScans.push(sql.replace(/\s+/g, ' '));
         };
-        store = await openStore({ store: db.url, dataDir: testDataDir('claims-plan'), region: '130100', observe });
+        store = await openStore({ store: db.url, dataDir: testDataDir('claims-plan', { store: 'none' }), region: '130100', observe });
         // A store some months old: many processed messages of every adapter, a few pending.
         await store.driver.query(`INSERT INTO inbox (id, adapter, received_at, body, sha256, state, processed_at)
           SELECT 'old-' || i, (ARRAY['market-regulation','vehicle-office','tax-bureau'])[1 + i % 3], now() - i * interval '1 minute', '\\x00', 'x', 'processed', now()

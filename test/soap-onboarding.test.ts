@@ -68,7 +68,7 @@ describe('a SOAP department with a nested answer is a folder: the kit\'s tools t
   });
 
   it('names the answer\'s paths when a field is not one of them, in `hub adapter test`', async () => {
-    const copy = path.join(testDataDir('soap-nested-wrong'), ADAPTER);
+    const copy = path.join(testDataDir('soap-nested-wrong', { store: 'none' }), ADAPTER);
     fs.cpSync(FOLDER, copy, { recursive: true });
     const file = path.join(copy, 'adapter.yaml');
     fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('codeField: return.code', 'codeField: code'));

@@ -77,13 +77,13 @@ describe('hub start: a start that cannot succeed says why in one line and exits 
   });
 
   it('with HUB_CONFIG naming a file that is not there', async () => {
-    const missing = path.join(testDataDir('no-config'), 'hub.yaml');
+    const missing = path.join(testDataDir('no-config', { store: 'none' }), 'hub.yaml');
     const r = await hubStartTimed({ HUB_CONFIG: missing });
     assertOneLineFailure(r, new RegExp(`configuration file ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(HUB_CONFIG\\) not found`));
   });
 
   it('with a configuration its schema refuses: names the setting, the value, and an unknown key', async () => {
-    const dir = testDataDir('bad-config');
+    const dir = testDataDir('bad-config', { store: 'none' });
     const config = YAML.parse(fs.readFileSync(DEMO_CONFIG, 'utf8'));
     config.http.port = 'eighty';
     config.shutdownGrace = 5;

@@ -17,7 +17,7 @@ describe('the PostgreSQL store\'s connection pool', function () {
     assert.equal(config.storePoolSize, 3);
     assert.throws(() => loadConfig({ HUB_CONFIG: DEMO_CONFIG, HUB_STORE_POOL_SIZE: '0' }), /HUB_STORE_POOL_SIZE/);
     const db = await createTestDatabase();
-    const store = await openStore({ store: db.url, dataDir: testDataDir('store-pool'), region: '130100', poolSize: config.storePoolSize });
+    const store = await openStore({ store: db.url, dataDir: testDataDir('store-pool', { store: 'none' }), region: '130100', poolSize: config.storePoolSize });
     try {
       const pids = await Promise.all(Array.from({ length: 9 }, () => store.driver.query<{ pid: number }>('SELECT pg_backend_pid() AS pid FROM pg_sleep(0.2)')));
       assert.equal(new Set(pids.map((r) => r.rows[0].pid)).size, 3, 'nine statements at once share three connections');

@@ -33,8 +33,8 @@ for (const kind of STORES) {
 
     /** A fresh store of this kind: its HUB_STORE value, its data folder, and a driver that opens it without migrating. */
     async function freshStore(label: string): Promise<{ store: string; dataDir: string; raw(): Promise<SqlDriver> }> {
-      const dataDir = testDataDir(`store-version-${label}`, { freshStore: true });
-      const db = kind === 'postgres' ? await createTestDatabase() : null;
+      const dataDir = testDataDir(`store-version-${label}`, { store: 'none' });
+      const db = kind === 'postgres' ? await createTestDatabase({ empty: true }) : null;
       if (db) drops.push(db.drop);
       return {
         store: db ? db.url : 'embedded',
@@ -58,7 +58,7 @@ for (const kind of STORES) {
 
     /** A store migrated by an older version (the first OLDER migrations), to which a newer one added FUTURE. */
     async function olderStoreWithFuture(s: { raw(): Promise<SqlDriver> }): Promise<void> {
-      const older = testDataDir('store-version-older-migrations', { freshStore: true });
+      const older = testDataDir('store-version-older-migrations', { store: 'none' });
       for (const f of MIGRATIONS.slice(0, OLDER)) fs.copyFileSync(path.join(migrationsDir(), f), path.join(older, f));
       const db = await s.raw();
       try {
@@ -109,7 +109,7 @@ for (const kind of STORES) {
       assert.deepEqual(await layout(same.raw), migrated, 'nothing applied twice');
 
       const old = await freshStore('older');
-      const older = testDataDir('store-version-older-only', { freshStore: true });
+      const older = testDataDir('store-version-older-only', { store: 'none' });
       for (const f of MIGRATIONS.slice(0, OLDER)) fs.copyFileSync(path.join(migrationsDir(), f), path.join(older, f));
       const db = await old.raw();
       await migrate(db, older).finally(() => db.close());

@@ -9,7 +9,7 @@ import { createLogger } from '../core/kernel/logger';
 import { webhookSignatureHeaders } from '../core/kernel/webhook-signature';
 import { startHub, RunningHub } from '../cli/start-hub';
 import { startSubscriber, SubscriberSimulator, ReceivedDelivery } from '../infra/simulators/subscriber';
-import { STORES, StoreKind, testDataDir, waitFor, settled } from './support/hub';
+import { STORES, StoreKind, testDataDir, storeFor, waitFor, settled } from './support/hub';
 import { createTestDatabase, requireNats, deleteStreams, deleteQueueKeys } from './support/servers';
 import { demoAdapterEntries, samplePersonalData, sendEverySample } from './support/samples';
 import { taxEvent, vehicleEvent } from './support/events';
@@ -45,7 +45,7 @@ const REDIS_URL = 'redis://127.0.0.1:6379';
 
 /** A data folder, a store (a database of its own on PostgreSQL) and a configuration file naming these subscriptions. */
 async function setUp(kind: StoreKind, queue: Queue, label: string, subscriptions: Record<string, unknown>[], outbound: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<Setup> {
-  const dataDir = testDataDir(`subs-${label}-${kind}-${queue}`);
+  const dataDir = testDataDir(`subs-${label}-${kind}-${queue}`, storeFor(kind));
   const namespace = `subs-${label}-${process.pid}-${Date.now()}`;
   const db = kind === 'postgres' ? await createTestDatabase() : null;
   const configFile = path.join(dataDir, 'hub.yaml');

@@ -17,7 +17,7 @@ import { receiptPaths, ReceiptSpec } from '../adapters/kit/transports/file-drop/
 import { readBatchFile, BatchFileFormat } from '../adapters/kit/xml/batch-file';
 import type { CaseEvent } from '../contracts/types';
 import { TARGETS } from './support/cluster';
-import { STORES, StoreKind, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, spawnHub, makeRunNode, testDataDir, HubProcess, waitFor, rssBytes, settled } from './support/hub';
+import { STORES, StoreKind, startTestHub, TestHub, SUPERVISOR, OPERATOR, getJson, spawnHub, makeRunNode, testDataDir, storeFor, HubProcess, waitFor, rssBytes, settled } from './support/hub';
 
 // The bureau's sample, as handed over (adapters/tax-bureau/samples keeps the copy).
 const SAMPLE_NAME = 'SWSX_11301000000_20261124093000_0001.xml';
@@ -126,7 +126,7 @@ for (const store of TARGETS) {
     const fileRow = async (name: string) => (await db().query<any>('SELECT * FROM file_drops WHERE name = $1 ORDER BY claimed_at', [name])).rows;
 
     before(async () => {
-      const configDir = testDataDir('tax-config');
+      const configDir = testDataDir('tax-config', { store: 'none' });
       t = await startTestHub(store, { HUB_CONFIG: writeConfig(configDir, { pollIntervalMs: 200 }) });
       dirs = folders(t.dataDir);
     });
@@ -472,7 +472,7 @@ for (const store of STORES) {
     after(async () => { await hub?.stop('SIGKILL'); await dropDb?.(); });
 
     it('applies every record of a 50,000-record file exactly once after a SIGKILL mid-apply and a restart, with one receipt', async () => {
-      const dataDir = testDataDir(`tax-kill-${store}`);
+      const dataDir = testDataDir(`tax-kill-${store}`, storeFor(store));
       const db = store === 'postgres' ? await createTestDatabase() : null;
       dropDb = db ? () => db.drop() : null;
       // Small chunks: many commits, so that the kill falls between two of them.
@@ -538,7 +538,7 @@ describe('tax bureau file drop: the hub\'s memory does not grow with the file', 
   }
 
   it('a file four times larger raises the hub process\'s peak memory no more than a small one (PostgreSQL store: the hub\'s own memory only)', async () => {
-    const dataDir = testDataDir('tax-memory');
+    const dataDir = testDataDir('tax-memory', { store: 'none' });
     const db = await createTestDatabase();
     dropDb = () => db.drop();
     // Started as `make run` starts the hub and the README advises for every node: the heap capped
@@ -589,7 +589,7 @@ describe('tax bureau file drop: two hub nodes sharing one PostgreSQL store and o
   });
 
   it('never lets both take the same file: one node watches at a time, each file is applied once and answered once', async () => {
-    const dataDir = testDataDir('tax-two-nodes');
+    const dataDir = testDataDir('tax-two-nodes', { store: 'none' });
     const db = await createTestDatabase();
     dropDb = () => db.drop();
     const env = { HUB_HTTP_PORT: '0', HUB_DATA_DIR: dataDir, HUB_STORE: db.url, HUB_LOG_LEVEL: 'silent', HUB_CONFIG: writeConfig(dataDir, { pollIntervalMs: 50 }) };
@@ -622,7 +622,7 @@ describe('tax bureau file drop: archive retention (embedded store)', function ()
   after(async () => { await t?.stop(); });
 
   it('deletes archived files and their per-record results after the retention period; the same content later is taken as new and applies nothing twice', async () => {
-    t = await startTestHub('embedded', { HUB_CONFIG: writeConfig(testDataDir('tax-retention-config'), { pollIntervalMs: 100, archive: { retentionDays: 0 } }) });
+    t = await startTestHub('embedded', { HUB_CONFIG: writeConfig(testDataDir('tax-retention-config', { store: 'none' }), { pollIntervalMs: 100, archive: { retentionDays: 0 } }) });
     const { inbox, archive } = folders(t.dataDir);
     const bytes = batchOf(records(5, 'retention'));
     const name = fileName();

@@ -63,7 +63,7 @@ describe('traces: one market regulation batch through a two-node cluster (NATS, 
     cleanup.push(() => db.drop());
     const namespace = `tracing-${process.pid}-${Date.now().toString(36)}`;
     cleanup.push(() => deleteStreams(namespace));
-    const keyDir = testDataDir('tracing-keys');
+    const keyDir = testDataDir('tracing-keys', { store: 'none' });
     const keyFile = path.join(keyDir, 'data-keys.json');
     writeKeyFile(keyFile, withNewKey(null));
     const common = {
@@ -71,9 +71,9 @@ describe('traces: one market regulation batch through a two-node cluster (NATS, 
       HUB_DATA_KEY_FILE: keyFile, HUB_POLLING_OFF: 'all', HUB_LOG_LEVEL: 'info',
     };
     // The workers' node first: the store's migrations, and the bus's consumer groups before anything is published.
-    workers = await startQuietNode({ ...common, HUB_DATA_DIR: testDataDir('tracing-workers'), HUB_SERVICES: 'cases,dead-letters,files,mapping,supervisor,audit,keys,evaluations,notifier,subscriptions' });
+    workers = await startQuietNode({ ...common, HUB_DATA_DIR: testDataDir('tracing-workers', { store: 'none' }), HUB_SERVICES: 'cases,dead-letters,files,mapping,supervisor,audit,keys,evaluations,notifier,subscriptions' });
     cleanup.push(() => workers.stop());
-    gateway = await spawnHub({ ...common, HUB_DATA_DIR: testDataDir('tracing-gateway'), HUB_SERVICES: 'gateway' });
+    gateway = await spawnHub({ ...common, HUB_DATA_DIR: testDataDir('tracing-gateway', { store: 'none' }), HUB_SERVICES: 'gateway' });
     cleanup.push(() => gateway.stop());
     await waitFor('the gateway node to be ready (the other node\'s services seen)', async () => (await fetch(`${gateway.url}/health/ready`)).status === 200, 30_000, 200);
   });

@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, ChildProcess } from 'node:child_process';
 import pg from 'pg';
-import { Scenario, repeat, row, benchDatabase } from '../harness';
+import { Scenario, repeat, row, benchDatabase, hubDataDir } from '../harness';
 import { ROOT } from '../../core/kernel/paths';
 import { requireNats, requireRedis, deleteStreams, deleteQueueKeys, freePort } from '../../test/support/servers';
 import { spawnHub, nodeSettings, cpuSeconds, waitFor, HubProcess } from '../../test/support/hub';
@@ -225,7 +225,7 @@ export async function clusterFigure(opts: FigureOptions): Promise<Figure> {
 /** One embedded hub as `make run` starts it (PGlite, the demo simulators), measured. */
 export async function embeddedFigure(opts: Omit<FigureOptions, 'database'>): Promise<Figure> {
   const { node } = opts;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-embedded-'));
+  const dataDir = hubDataDir(os.tmpdir(), 'bench-embedded-', 'embedded');
   let hub: HubProcess | null = null;
   try {
     hub = await spawnHub({ HUB_DATA_DIR: dataDir, NODE_OPTIONS: node.options, HUB_LOG_LEVEL: 'info' }, ['--with-simulators'], node.flags);

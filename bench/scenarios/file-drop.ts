@@ -28,7 +28,7 @@ import { openDriver } from '../../services/store/store';
 import { writeLargeBatchFile } from '../../infra/simulators/tax-bureau';
 import { spawnHub, nodeSettings, rssBytes, cpuSeconds, HubProcess } from '../../test/support/hub';
 import { measureStoreCeiling, readCeilingRows, writeCeiling, CeilingRows } from '../../test/bench/store-ceiling';
-import { BenchContext, Row, Scenario, repeat, row, benchDatabase } from '../harness';
+import { BenchContext, Row, Scenario, repeat, row, benchDatabase, hubDataDir } from '../harness';
 import type { ParseFigures } from '../baselines/file-parse';
 
 const ID = 'file';
@@ -170,7 +170,7 @@ async function appears(hub: HubProcess, file: string, timeoutMs: number): Promis
 /** A fresh hub on a fresh store, a small file first, then the bench file, then the store's ceiling. */
 async function dropOnce(ctx: BenchContext, store: Store, source: string, warmUp: string, records: number): Promise<Drop> {
   const label = store === 'postgres' ? 'PostgreSQL' : 'embedded';
-  const dataDir = fs.mkdtempSync(path.join(ctx.workDir, `file-${store}-`));
+  const dataDir = hubDataDir(ctx.workDir, `file-${store}-`, store);
   const db = store === 'postgres' ? await benchDatabase(ctx.pgAdminUrl, 'file_hub') : null;
   let hub: HubProcess | null = null;
   try {

@@ -20,7 +20,7 @@ import pg from 'pg';
 import YAML from 'yaml';
 import { DEMO_CONFIG } from '../../core/kernel/paths';
 import { spawnHub, nodeSettings, cpuSeconds, settled, HubProcess } from '../../test/support/hub';
-import { BenchContext, Row, Scenario, median, repeat, row, benchDatabase } from '../harness';
+import { BenchContext, Row, Scenario, median, repeat, row, benchDatabase, hubDataDir } from '../harness';
 import type { SoapLoadRequest, SoapLoadResult } from '../load/soap-push';
 
 const ID = 'soap';
@@ -147,7 +147,7 @@ async function measureBaseline(ctx: BenchContext, reports: number, pgUrl: string
 
 async function measureHub(ctx: BenchContext, reports: number, store: 'postgres' | 'embedded'): Promise<Measured[]> {
   const label = `hub, ${store === 'postgres' ? 'PostgreSQL' : 'embedded store'}`;
-  const dataDir = fs.mkdtempSync(path.join(ctx.workDir, `soap-${store}-`));
+  const dataDir = hubDataDir(ctx.workDir, `soap-${store}-`, store);
   const db = store === 'postgres' ? await benchDatabase(ctx.pgAdminUrl, 'soap_hub') : null;
   let hub: HubProcess | null = null;
   try {

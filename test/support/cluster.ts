@@ -60,7 +60,7 @@ export async function startClusterBehind(here: string, env: Record<string, strin
   const db = await createTestDatabase();
   const namespace = `bb-${process.pid}-${randomUUID().slice(0, 8)}`;
   // Every node of a hub has the same data keys.
-  const keyFile = path.join(testDataDir('cluster-keys'), 'data-keys.json');
+  const keyFile = path.join(testDataDir('cluster-keys', { store: 'none' }), 'data-keys.json');
   writeKeyFile(keyFile, withNewKey(null));
   const shared: Record<string, string> = {
     HUB_STORE: db.url, HUB_TRANSPORTER: 'nats://127.0.0.1:4222', HUB_QUEUE: 'redis://127.0.0.1:6379',

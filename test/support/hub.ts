@@ -25,15 +25,22 @@ export const STORE_TEMPLATE = path.join(ROOT, '.test-data', '.store-template');
 
 /**
  * A data folder of its own for a test. It holds a copy of the template's embedded store, when there
- * is one (a test file run alone without it makes its store from scratch), unless `freshStore`: a
- * test of how a store is created or migrated gets none.
+ * is one (a test file run alone without it makes its store from scratch), unless `store: 'none'`:
+ * - a folder whose hub keeps its data in PostgreSQL, or that holds only a configuration or keys,
+ *   needs none (the copy is 40 MB, and the suite makes hundreds of folders);
+ * - a test of how a store is created or migrated gets none, so that its hub makes one.
  */
-export function testDataDir(label: string, opts: { freshStore?: boolean } = {}): string {
+export function testDataDir(label: string, opts: { store?: 'template' | 'none' } = {}): string {
   const dir = path.join(ROOT, '.test-data', `${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   fs.mkdirSync(dir, { recursive: true });
   const template = path.join(STORE_TEMPLATE, 'store');
-  if (!opts.freshStore && storeExists(template)) fs.cpSync(template, path.join(dir, 'store'), { recursive: true });
+  if (opts.store !== 'none' && storeExists(template)) fs.cpSync(template, path.join(dir, 'store'), { recursive: true });
   return dir;
+}
+
+/** What testDataDir copies for a hub on this kind of store: the embedded store's template, or nothing. */
+export function storeFor(kind: 'embedded' | 'postgres' | 'cluster'): { store: 'template' | 'none' } {
+  return { store: kind === 'embedded' ? 'template' : 'none' };
 }
 
 /** The bus namespace of each cluster startTestHub started, by its gateway's URL (settled() reads it). */
@@ -53,7 +60,7 @@ export interface TestHub {
  * messages and `hub.context.store` the cluster's store.
  */
 export async function startTestHub(kind: Target, env: Record<string, string> = {}): Promise<TestHub> {
-  const dataDir = testDataDir(kind);
+  const dataDir = testDataDir(kind, storeFor(kind));
   const behind = kind === 'cluster' ? await startClusterBehind('gateway', { HUB_DATA_DIR: dataDir, HUB_CONFIG: env.HUB_CONFIG ?? DEMO_CONFIG }) : null;
   const db = kind === 'postgres' ? await createTestDatabase() : null;
   let hub: RunningHub;

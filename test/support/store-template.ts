@@ -1,9 +1,11 @@
-// Makes the embedded store template of a test run (STORE_TEMPLATE in ./hub.ts): an empty PGlite
-// store with this build's migrations, closed cleanly, which testDataDir copies into each test's data
-// folder. Run by scripts/test.sh after the build, before mocha.
+// Makes the store templates of a test run, before mocha (scripts/test.sh, after the build):
+// - the embedded one (STORE_TEMPLATE in ./hub.ts): an empty PGlite store with this build's
+//   migrations, closed cleanly, which testDataDir copies into each test's data folder;
+// - the PostgreSQL one (pgTemplateName in ./servers.ts), which createTestDatabase copies.
 import fs from 'node:fs';
 import { openDriver } from '../../services/store/store';
 import { STORE_TEMPLATE } from './hub';
+import { makePgTemplate } from './servers';
 
 async function main(): Promise<void> {
   fs.rmSync(STORE_TEMPLATE, { recursive: true, force: true });
@@ -13,9 +15,10 @@ async function main(): Promise<void> {
   const driver = await openDriver('embedded', making);
   await driver.close();
   fs.renameSync(making, STORE_TEMPLATE);
+  await makePgTemplate();
 }
 
 main().catch((err) => {
-  console.error(`the embedded store template could not be made: ${(err as Error).message}`);
+  console.error(`the store templates could not be made: ${(err as Error).message}`);
   process.exit(1);
 });

@@ -1,5 +1,5 @@
 import { openStore, Store } from '../../services/store/open-store';
-import { StoreKind, testDataDir } from './hub';
+import { StoreKind, testDataDir, storeFor } from './hub';
 import { createTestDatabase } from './servers';
 
 export interface TestStore {
@@ -19,7 +19,7 @@ export function useStore(kind: StoreKind, label: string): TestStore {
   before(async () => {
     const db = kind === 'postgres' ? await createTestDatabase() : null;
     dropDb = db ? () => db.drop() : null;
-    const dataDir = testDataDir(label);
+    const dataDir = testDataDir(label, storeFor(kind));
     t.reopen = async () => (t.store = await openStore({ store: db ? db.url : 'embedded', dataDir, region: '130100' }));
     await t.reopen();
   });
