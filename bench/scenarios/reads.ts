@@ -66,7 +66,7 @@ function shuffled<T>(items: T[]): T[] {
 
 /**
  * The console's reads: lists by department or hall, alone, with a status, with a light, and with a
- * light and a status; by item; and unfiltered (first pages of 20, as the console asks); case views;
+ * light and a status; by status and by light across departments, and by both; by item; and unfiltered (first pages of 20, as the console asks); case views;
  * the statistics of all days, of a month and of single weeks (the statistics view's weekly chart).
  */
 function routes(codes: string[]): Route[] {
@@ -81,6 +81,13 @@ function routes(codes: string[]): Route[] {
       for (const [status] of STATUS_MIX) filters.push({ department, light, status });
     }
   }
+  // The city's cases of one status, with a light or without (every department's), as the console's
+  // status filter asks with no department chosen.
+  for (const [status] of STATUS_MIX) {
+    filters.push({ status });
+    for (const light of lights) filters.push({ light, status });
+  }
+  for (const light of lights) filters.push({ light });
   for (const item of items) filters.push({ item });
   const list: Query[] = shuffled(filters).map((f) => ({
     path: `/api/v1/cases?${new URLSearchParams({ ...(f as Record<string, string>), limit: '20' })}`,
