@@ -8,20 +8,19 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { copyStore } from '../test/support/hub';
 
 /**
- * A new data folder under `parent` for a hub of the bench. On the embedded store it holds a copy of
+ * A new data folder under `parent` for a hub of the bench on `store` (HUB_STORE's value). On the
+ * embedded store it holds a copy of
  * BENCH_STORE_TEMPLATE's store when that names a folder with one (an empty store migrated by this
  * build: `make test`'s tiny run passes its own, so that each hub does not make one first); otherwise
  * the hub makes its store as `make run` does. Nothing a figure measures runs before the hub is up.
  */
-export function hubDataDir(parent: string, prefix: string, store: 'embedded' | 'postgres'): string {
+export function hubDataDir(parent: string, prefix: string, store: string): string {
   const dir = fs.mkdtempSync(path.join(parent, prefix));
   const template = process.env.BENCH_STORE_TEMPLATE;
-  if (store === 'embedded' && template) {
-    if (!fs.existsSync(path.join(template, 'PG_VERSION'))) throw new Error(`BENCH_STORE_TEMPLATE=${template} holds no store (no PG_VERSION)`);
-    fs.cpSync(template, path.join(dir, 'store'), { recursive: true });
-  }
+  if (store === 'embedded' && template) copyStore(template, dir);
   return dir;
 }
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { ROOT } from '../core/kernel/paths';
 import { testDataDir, STORE_TEMPLATE } from './support/hub';
+import { storeExists } from '../services/store/pglite-driver';
 import { POSTGRES_ADMIN_URL, requirePostgres, requireNats, requireRedis } from './support/servers';
 import { SCENARIOS } from '../bench/scenarios';
 import type { BenchRun } from '../bench/harness';
@@ -39,7 +40,7 @@ describe('make bench, each scenario once at a tiny size', function () {
     results = path.join(dir, 'latest.json');
     // The embedded hubs start on copies of the suite's store template, when it was made (scripts/test.sh).
     const template = path.join(STORE_TEMPLATE, 'store');
-    out = await bench({ BENCH_TINY: '1', BENCH_DIR: dir, BENCH_RESULTS: results, BENCH_PG: POSTGRES_ADMIN_URL, ONLY: '', ...(fs.existsSync(path.join(template, 'PG_VERSION')) ? { BENCH_STORE_TEMPLATE: template } : {}) });
+    out = await bench({ BENCH_TINY: '1', BENCH_DIR: dir, BENCH_RESULTS: results, BENCH_PG: POSTGRES_ADMIN_URL, ONLY: '', ...(storeExists(template) ? { BENCH_STORE_TEMPLATE: template } : {}) });
   });
 
   it('runs every scenario to its end, prints the table and writes the JSON', () => {

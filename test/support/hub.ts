@@ -34,8 +34,14 @@ export function testDataDir(label: string, opts: { store?: 'template' | 'none' }
   const dir = path.join(ROOT, '.test-data', `${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   fs.mkdirSync(dir, { recursive: true });
   const template = path.join(STORE_TEMPLATE, 'store');
-  if (opts.store !== 'none' && storeExists(template)) fs.cpSync(template, path.join(dir, 'store'), { recursive: true });
+  if (opts.store !== 'none' && storeExists(template)) copyStore(template, dir);
   return dir;
+}
+
+/** Copies the embedded store in `from` into a hub's data folder (its `store`), where the hub opens it rather than make one. */
+export function copyStore(from: string, dataDir: string): void {
+  if (!storeExists(from)) throw new Error(`${from} holds no embedded store`);
+  fs.cpSync(from, path.join(dataDir, 'store'), { recursive: true });
 }
 
 /** What testDataDir copies for a hub on this kind of store: the embedded store's template, or nothing. */

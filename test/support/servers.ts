@@ -45,11 +45,15 @@ export async function requirePostgres(): Promise<void> {
  * mocha; a test file run alone without it gets a database its hub migrates itself.
  */
 export function pgTemplateName(): string {
+  if (templateName) return templateName;
   const dir = migrationsDir();
   const hash = createHash('sha256');
   for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) hash.update(f).update('\0').update(fs.readFileSync(path.join(dir, f))).update('\0');
-  return `hub_test_template_${hash.digest('hex').slice(0, 16)}`;
+  return (templateName = `hub_test_template_${hash.digest('hex').slice(0, 16)}`);
 }
+/** The template's name, read once per process; and whether it was seen on the server (once made, it stays). */
+let templateName: string | null = null;
+let templateSeen = false;
 
 /** Makes the template database (pgTemplateName) unless it is there: migrated beside, then renamed, so that it is whole or absent. */
 export async function makePgTemplate(): Promise<void> {
@@ -87,8 +91,8 @@ export async function createTestDatabase(opts: { empty?: boolean } = {}): Promis
   await admin.connect();
   try {
     const template = pgTemplateName();
-    const copy = !opts.empty && (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [template])).rowCount;
-    await admin.query(copy ? `CREATE DATABASE ${name} TEMPLATE ${template}` : `CREATE DATABASE ${name}`);
+    templateSeen ||= !opts.empty && Boolean((await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [template])).rowCount);
+    await admin.query(templateSeen && !opts.empty ? `CREATE DATABASE ${name} TEMPLATE ${template}` : `CREATE DATABASE ${name}`);
   } finally {
     await admin.end();
   }
