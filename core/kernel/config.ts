@@ -124,8 +124,6 @@ export interface HubConfig {
   store: string;
   /** Connections this node keeps to a PostgreSQL store (HUB_STORE_POOL_SIZE). */
   storePoolSize: number;
-  /** Whether the write path's statements are prepared on each connection to a PostgreSQL store (HUB_STORE_PREPARED). */
-  storePrepared: boolean;
   transporter: string | null;
   /** Moleculer namespace: nodes of one hub share it; hubs sharing a NATS server keep apart. */
   namespace: string;
@@ -166,7 +164,6 @@ const ENV_SETTINGS: { name: string; field: string; read?: (name: string, value: 
   { name: 'HUB_HEALTH_PORT', field: 'http.healthPort', read: (_n, v) => (/^\d+$/.test(v) ? Number(v) : v) },
   { name: 'HUB_STORE', field: 'store' },
   { name: 'HUB_STORE_POOL_SIZE', field: 'storePoolSize', read: (_n, v) => (/^\d+$/.test(v) ? Number(v) : v) },
-  { name: 'HUB_STORE_PREPARED', field: 'storePrepared', read: onOff },
   { name: 'HUB_TRANSPORTER', field: 'transporter' },
   { name: 'HUB_NAMESPACE', field: 'namespace' },
   { name: 'HUB_QUEUE', field: 'queue' },
@@ -228,7 +225,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, file: string | 
     dataKeyFile: env.HUB_DATA_KEY_FILE ? path.resolve(env.HUB_DATA_KEY_FILE) : raw.dataKeyFile ? rel(raw.dataKeyFile) : null,
     store: raw.store,
     storePoolSize: raw.storePoolSize,
-    storePrepared: raw.storePrepared,
     transporter: raw.transporter,
     namespace: raw.namespace,
     queue: raw.queue,

@@ -25,14 +25,11 @@ const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
  * Opens the store the configuration names: `embedded` (PGlite in dataDir/store) or a postgres:// URL.
  * An observer, when given, is shown every statement the driver sends.
  */
-/**
- * `poolSize`: connections to a PostgreSQL store (the embedded one is a single backend); `prepared`:
- * whether its write path's statements are prepared on each connection (PostgresDriver.open).
- */
-export async function openDriver(store: string, dataDir: string, observe?: StatementObserver, poolSize?: number, prepared?: boolean): Promise<SqlDriver> {
+/** `poolSize`: connections to a PostgreSQL store (the embedded one is a single backend). */
+export async function openDriver(store: string, dataDir: string, observe?: StatementObserver, poolSize?: number): Promise<SqlDriver> {
   const driver = store === 'embedded' || store === 'pglite'
     ? await PgliteDriver.open(path.join(dataDir, 'store'), observe)
-    : /^postgres(ql)?:\/\//.test(store) ? await PostgresDriver.open(store, poolSize, observe, prepared)
+    : /^postgres(ql)?:\/\//.test(store) ? await PostgresDriver.open(store, poolSize, observe)
     : (() => { throw new Error(`HUB_STORE must be "embedded" or a postgres:// URL, not ${JSON.stringify(store)}`); })();
   try {
     await migrate(driver);
