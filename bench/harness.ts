@@ -7,8 +7,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { copyStore } from '../test/support/hub';
+import { withAdmin, databaseUrl } from '../test/support/servers';
 
 /**
  * A new data folder under `parent` for a hub of the bench on `store` (HUB_STORE's value). On the
@@ -195,17 +195,9 @@ export function writeResults(run: BenchRun, file: string): void {
 /** A database of its own on the bench's PostgreSQL server (BENCH_PG), dropped by drop(). */
 export async function benchDatabase(adminUrl: string, label: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `hub_bench_${label}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: adminUrl });
-    try {
-      await c.connect();
-      await c.query(sql);
-    } catch (err) {
-      throw new Error(`${sql} on ${adminUrl.replace(/\/\/[^@]*@/, '//')} (BENCH_PG): ${(err as Error).message}`);
-    } finally {
-      await c.end().catch(() => undefined);
-    }
-  };
+  const admin = (sql: string) => withAdmin(adminUrl, async (c) => { await c.query(sql); }).catch((err: Error) => {
+    throw new Error(`${sql} on ${adminUrl.replace(/\/\/[^@]*@/, '//')} (BENCH_PG): ${err.message}`);
+  });
   await admin(`CREATE DATABASE ${name}`);
-  return { url: adminUrl.replace(/\/[^/]*$/, `/${name}`), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  return { url: databaseUrl(adminUrl, name), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }

@@ -287,15 +287,18 @@ function assertNoSeqScans(recorder: StatementRecorder, tables: readonly string[]
 
 /**
  * Each read of cases in the plans of these steps: its node, and the indexes it reads (a bitmap
- * scan's are those of the index scans under it).
+ * scan's are those of the index scans under it). Asserts that the steps read cases at least once each
+ * on the whole, so that an empty list never passes for a good plan.
  */
 function casesScans(recorder: StatementRecorder, steps: readonly string[]): { step: string; node: string; indexes: string[] }[] {
-  return recorder.statements.filter((s) => s.plan && steps.includes(s.step)).flatMap((s) =>
+  const scans = recorder.statements.filter((s) => s.plan && steps.includes(s.step)).flatMap((s) =>
     [...planNodes(s.plan!)].filter((n) => n['Relation Name'] === 'cases').map((n) => ({
       step: s.step,
       node: String(n['Node Type']),
       indexes: n['Index Name'] ? [String(n['Index Name'])] : [...planNodes(n)].filter((c) => c['Node Type'] === 'Bitmap Index Scan').map((c) => String(c['Index Name'])),
     })));
+  assert.ok(scans.length >= steps.length, `each list read cases (${scans.length} scans over ${steps.length} requests)`);
+  return scans;
 }
 
 describe(`statement plans with ${CASES.toLocaleString('en')} cases in the store (postgres store)`, function () {
@@ -343,7 +346,6 @@ describe(`statement plans with ${CASES.toLocaleString('en')} cases in the store 
       }
     }
     const scans = casesScans(h.recorder, steps);
-    assert.ok(scans.length >= steps.length, `each list read cases (${scans.length} scans over ${steps.length} requests)`);
     // PostgreSQL takes the department's (or hall's) and status's index, or the status's and light's
     // (migration 030) when a light is asked too, alone or with the other in a bitmap: each holds the status.
     const holdsStatus = ['cases_department_status', 'cases_hall_status', 'cases_status_light'];
@@ -368,7 +370,6 @@ describe(`statement plans with ${CASES.toLocaleString('en')} cases in the store 
       }
     }
     const scans = casesScans(h.recorder, steps);
-    assert.ok(scans.length >= steps.length, `each list read cases (${scans.length} scans over ${steps.length} requests)`);
     assert.deepEqual(scans.filter((x) => x.indexes.join() !== 'cases_status_light'), [], 'every read of cases goes through the status-and-light index alone');
   });
 
@@ -389,7 +390,6 @@ describe(`statement plans with ${CASES.toLocaleString('en')} cases in the store 
       assert.deepEqual((r.body as { items: any[] }).items.map((x) => x.status), Array(keep).fill(status));
     });
     const scans = casesScans(h.recorder, [query]);
-    assert.ok(scans.length >= 1, 'the list read cases');
     assert.deepEqual(scans.filter((x) => x.indexes.join() !== 'cases_status_light'), [], 'every read of cases goes through the status-and-light index');
   });
 });

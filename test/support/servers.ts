@@ -55,17 +55,37 @@ export function pgTemplateName(): string {
 let templateName: string | null = null;
 let templateSeen = false;
 
+/** Runs `fn` on a connection of its own to the server's admin database (`adminUrl`), closed after. */
+export async function withAdmin<T>(adminUrl: string, fn: (admin: pg.Client) => Promise<T>): Promise<T> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  try {
+    await admin.connect();
+    return await fn(admin);
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
+
+/** The URL of database `name` on the server of `adminUrl`. */
+export function databaseUrl(adminUrl: string, name: string): string {
+  return adminUrl.replace(/\/[^/]*$/, `/${name}`);
+}
+
+/** Whether the template database is on the server (asked until it is seen: once made, it stays). */
+async function templateReady(admin: pg.Client): Promise<boolean> {
+  templateSeen ||= Boolean((await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [pgTemplateName()])).rowCount);
+  return templateSeen;
+}
+
 /** Makes the template database (pgTemplateName) unless it is there: migrated beside, then renamed, so that it is whole or absent. */
 export async function makePgTemplate(): Promise<void> {
   await requirePostgres();
   const name = pgTemplateName();
   const making = `${name}_making_${process.pid}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
-  await admin.connect();
-  try {
-    if ((await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount) return;
+  await withAdmin(POSTGRES_ADMIN_URL, async (admin) => {
+    if (await templateReady(admin)) return;
     await admin.query(`CREATE DATABASE ${making}`);
-    const driver = await openDriver(POSTGRES_ADMIN_URL.replace(/\/[^/]*$/, `/${making}`), '', undefined, 1);
+    const driver = await openDriver(databaseUrl(POSTGRES_ADMIN_URL, making), '', undefined, 1);
     await driver.close();
     try {
       await admin.query(`ALTER DATABASE ${making} RENAME TO ${name}`);
@@ -74,9 +94,7 @@ export async function makePgTemplate(): Promise<void> {
       await admin.query(`DROP DATABASE IF EXISTS ${making} WITH (FORCE)`);
       if ((err as { code?: string }).code !== '42P04') throw err;
     }
-  } finally {
-    await admin.end();
-  }
+  });
 }
 
 /**
@@ -87,27 +105,13 @@ export async function makePgTemplate(): Promise<void> {
 export async function createTestDatabase(opts: { empty?: boolean } = {}): Promise<{ url: string; drop(): Promise<void> }> {
   await requirePostgres();
   const name = `hub_test_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
-  await admin.connect();
-  try {
-    const template = pgTemplateName();
-    templateSeen ||= !opts.empty && Boolean((await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [template])).rowCount);
-    await admin.query(templateSeen && !opts.empty ? `CREATE DATABASE ${name} TEMPLATE ${template}` : `CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = POSTGRES_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`);
+  await withAdmin(POSTGRES_ADMIN_URL, async (admin) => {
+    const template = !opts.empty && (await templateReady(admin)) ? ` TEMPLATE ${pgTemplateName()}` : '';
+    await admin.query(`CREATE DATABASE ${name}${template}`);
+  });
   return {
-    url,
-    async drop() {
-      const c = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
-      await c.connect();
-      try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await c.end();
-      }
-    },
+    url: databaseUrl(POSTGRES_ADMIN_URL, name),
+    drop: () => withAdmin(POSTGRES_ADMIN_URL, async (admin) => { await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`); }),
   };
 }
 
