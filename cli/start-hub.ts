@@ -126,7 +126,7 @@ export async function startHub(config: HubConfig = loadConfig(), logger: Logger 
   const runsTransports = roles.transports;
   const metrics = new HubMetrics();
   let closeJobs: () => Promise<void> = () => Promise.resolve();
-  const store = await openStore({ store: config.store, dataDir: config.dataDir, region: config.region, keyFile: config.dataKeyFile ?? undefined, observe: options.observeStatements, poolSize: config.storePoolSize });
+  const store = await openStore({ store: config.store, dataDir: config.dataDir, region: config.region, keyFile: config.dataKeyFile ?? undefined, observe: options.observeStatements, poolSize: config.storePoolSize, cacheMb: config.storeCacheMb });
   // The embedded store (PGlite) runs no autovacuum of its own: the hub's does (a server has its own).
   const vacuum = store.driver.kind === 'pglite' ? new EmbeddedVacuum(store.driver, logger.child({ component: 'store' })) : null;
   try {

@@ -124,6 +124,8 @@ export interface HubConfig {
   store: string;
   /** Connections this node keeps to a PostgreSQL store (HUB_STORE_POOL_SIZE). */
   storePoolSize: number;
+  /** The embedded store's page cache in MB (HUB_STORE_CACHE_MB): its PostgreSQL's shared_buffers. */
+  storeCacheMb: number;
   transporter: string | null;
   /** Moleculer namespace: nodes of one hub share it; hubs sharing a NATS server keep apart. */
   namespace: string;
@@ -157,13 +159,19 @@ export interface HubConfig {
  */
 export const NO_CONFIG_MESSAGE = 'HUB_CONFIG is not set: set it to this node\'s configuration file (core/kernel/config.schema.json), or start the demo departments and tokens with `hub start --demo`';
 
+/** A whole number as a number; anything else as it was written, for the schema to refuse by name. */
+function integer(_name: string, value: string): unknown {
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
 /** The HUB_* variables of the public interface, each over the setting it names (HUB_DATA_DIR apart: it is relative to the working directory). */
 const ENV_SETTINGS: { name: string; field: string; read?: (name: string, value: string) => unknown }[] = [
   { name: 'HUB_HTTP_HOST', field: 'http.host' },
-  { name: 'HUB_HTTP_PORT', field: 'http.port', read: (_n, v) => (/^\d+$/.test(v) ? Number(v) : v) },
-  { name: 'HUB_HEALTH_PORT', field: 'http.healthPort', read: (_n, v) => (/^\d+$/.test(v) ? Number(v) : v) },
+  { name: 'HUB_HTTP_PORT', field: 'http.port', read: integer },
+  { name: 'HUB_HEALTH_PORT', field: 'http.healthPort', read: integer },
   { name: 'HUB_STORE', field: 'store' },
-  { name: 'HUB_STORE_POOL_SIZE', field: 'storePoolSize', read: (_n, v) => (/^\d+$/.test(v) ? Number(v) : v) },
+  { name: 'HUB_STORE_POOL_SIZE', field: 'storePoolSize', read: integer },
+  { name: 'HUB_STORE_CACHE_MB', field: 'storeCacheMb', read: integer },
   { name: 'HUB_TRANSPORTER', field: 'transporter' },
   { name: 'HUB_NAMESPACE', field: 'namespace' },
   { name: 'HUB_QUEUE', field: 'queue' },
@@ -225,6 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, file: string | 
     dataKeyFile: env.HUB_DATA_KEY_FILE ? path.resolve(env.HUB_DATA_KEY_FILE) : raw.dataKeyFile ? rel(raw.dataKeyFile) : null,
     store: raw.store,
     storePoolSize: raw.storePoolSize,
+    storeCacheMb: raw.storeCacheMb,
     transporter: raw.transporter,
     namespace: raw.namespace,
     queue: raw.queue,

@@ -48,9 +48,9 @@ export interface Store {
  * first start. A node whose keys do not include every key the store's values are sealed under
  * refuses to open the store.
  */
-export async function openStore(opts: { store: string; dataDir: string; region: string; keyFile?: string; observe?: StatementObserver; poolSize?: number }): Promise<Store> {
+export async function openStore(opts: { store: string; dataDir: string; region: string; keyFile?: string; observe?: StatementObserver; poolSize?: number; cacheMb?: number }): Promise<Store> {
   const keys = DataKeys.open(opts.keyFile ?? defaultKeyFile(opts.dataDir), { create: !opts.keyFile });
-  const driver = new CommitSignallingDriver(await openDriver(opts.store, opts.dataDir, opts.observe, opts.poolSize));
+  const driver = new CommitSignallingDriver(await openDriver(opts.store, opts.dataDir, opts.observe, { poolSize: opts.poolSize, cacheMb: opts.cacheMb }));
   try {
     await registerKeys(driver, keys);
   } catch (err) {

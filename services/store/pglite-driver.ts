@@ -41,19 +41,20 @@ export class PgliteDriver implements SqlDriver {
     this.refIfBusy();
   }
 
-  static async open(dir: string, observe?: StatementObserver): Promise<PgliteDriver> {
+  /** `cacheMb`: the store's page cache (storeCacheMb); DEFAULT_CACHE_MB unless given. */
+  static async open(dir: string, observe?: StatementObserver, opts: { cacheMb?: number } = {}): Promise<PgliteDriver> {
     // A new store is made (PostgreSQL's initdb) by a process of its own (pglite-create.ts). Making it
     // grows PGlite's WebAssembly memory to about 750 MB, which an instance never gives back: the
     // thread that then serves the store starts from the files, at about a third of that.
     if (!storeExists(dir)) await createStore(dir);
-    return PgliteDriver.start(dir, observe);
+    return PgliteDriver.start(dir, observe, opts.cacheMb);
   }
 
   /** The store's thread, started and the store open in it. */
-  private static async start(dir: string, observe?: StatementObserver): Promise<PgliteDriver> {
+  private static async start(dir: string, observe?: StatementObserver, cacheMb?: number): Promise<PgliteDriver> {
     const driver = new PgliteDriver(new Worker(path.join(__dirname, 'pglite-worker.js')), observe);
     try {
-      await driver.send({ op: 'open', dir });
+      await driver.send({ op: 'open', dir, cacheMb });
     } catch (err) {
       await driver.worker.terminate();
       throw err;

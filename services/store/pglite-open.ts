@@ -1,12 +1,21 @@
 import fs from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 
+/**
+ * The embedded store's page cache (shared_buffers) unless the configuration says otherwise
+ * (storeCacheMb, whose schema default is the same). PGlite's own is PostgreSQL's, 128 MB, which the
+ * process then holds for as long as it runs; pages beyond the cache are read from the files through
+ * the operating system's cache, as a PostgreSQL server reads them.
+ */
+export const DEFAULT_CACHE_MB = 32;
+
 /** The embedded PostgreSQL in dir, with the hub's settings (the embedded store's thread; the bench's store ceiling). */
-export async function openPglite(dir: string): Promise<PGlite> {
+export async function openPglite(dir: string, opts: { cacheMb?: number } = {}): Promise<PGlite> {
   fs.mkdirSync(dir, { recursive: true });
   // Timestamps and int8 as text, as the PostgreSQL driver returns them: one SQL layer above both.
   const asText = (v: string) => v;
-  return PGlite.create(dir, { parsers: { 1184: asText, 1114: asText, 20: asText }, startParams: [...PGlite.defaultStartParams, ...START_SETTINGS.flatMap((s) => ['-c', s])] });
+  const settings = [...START_SETTINGS, `shared_buffers=${opts.cacheMb ?? DEFAULT_CACHE_MB}MB`];
+  return PGlite.create(dir, { parsers: { 1184: asText, 1114: asText, 20: asText }, startParams: [...PGlite.defaultStartParams, ...settings.flatMap((s) => ['-c', s])] });
 }
 
 /**

@@ -1,7 +1,7 @@
 // What the embedded store's thread (pglite-worker.ts) and PgliteDriver say to each other.
 
 export type WorkerRequest =
-  | { id: number; op: 'open'; dir: string }
+  | { id: number; op: 'open'; dir: string; cacheMb?: number }
   /** A statement, on the database or inside an open transaction; with `blob`, a COPY … FROM '/dev/blob' of those bytes. */
   | { id: number; op: 'query'; sql: string; params: unknown[]; tx?: number; blob?: Uint8Array }
   | { id: number; op: 'begin' }

@@ -33,7 +33,7 @@ async function handle(m: WorkerRequest): Promise<void> {
   try {
     switch (m.op) {
       case 'open':
-        db = await openPglite(m.dir);
+        db = await openPglite(m.dir, { cacheMb: m.cacheMb });
         return reply({ id: m.id, ok: true });
       case 'query': {
         const on = m.tx !== undefined ? txOf(m.tx) : db!;

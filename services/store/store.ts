@@ -25,11 +25,14 @@ const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
  * Opens the store the configuration names: `embedded` (PGlite in dataDir/store) or a postgres:// URL.
  * An observer, when given, is shown every statement the driver sends.
  */
-/** `poolSize`: connections to a PostgreSQL store (the embedded one is a single backend). */
-export async function openDriver(store: string, dataDir: string, observe?: StatementObserver, poolSize?: number): Promise<SqlDriver> {
+/**
+ * `poolSize`: connections to a PostgreSQL store (the embedded one is a single backend); `cacheMb`:
+ * the embedded store's page cache (a PostgreSQL server has its own shared_buffers).
+ */
+export async function openDriver(store: string, dataDir: string, observe?: StatementObserver, sizes: { poolSize?: number; cacheMb?: number } = {}): Promise<SqlDriver> {
   const driver = store === 'embedded' || store === 'pglite'
-    ? await PgliteDriver.open(path.join(dataDir, 'store'), observe)
-    : /^postgres(ql)?:\/\//.test(store) ? await PostgresDriver.open(store, poolSize, observe)
+    ? await PgliteDriver.open(path.join(dataDir, 'store'), observe, { cacheMb: sizes.cacheMb })
+    : /^postgres(ql)?:\/\//.test(store) ? await PostgresDriver.open(store, sizes.poolSize, observe)
     : (() => { throw new Error(`HUB_STORE must be "embedded" or a postgres:// URL, not ${JSON.stringify(store)}`); })();
   try {
     await migrate(driver);

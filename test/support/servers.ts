@@ -85,7 +85,7 @@ export async function makePgTemplate(): Promise<void> {
   await withAdmin(POSTGRES_ADMIN_URL, async (admin) => {
     if (await templateReady(admin)) return;
     await admin.query(`CREATE DATABASE ${making}`);
-    const driver = await openDriver(databaseUrl(POSTGRES_ADMIN_URL, making), '', undefined, 1);
+    const driver = await openDriver(databaseUrl(POSTGRES_ADMIN_URL, making), '', undefined, { poolSize: 1 });
     await driver.close();
     try {
       await admin.query(`ALTER DATABASE ${making} RENAME TO ${name}`);
