@@ -1,13 +1,14 @@
 import fs from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
+import configSchema from '../../core/kernel/config.schema.json';
 
 /**
- * The embedded store's page cache (shared_buffers) unless the configuration says otherwise
- * (storeCacheMb, whose schema default is the same). PGlite's own is PostgreSQL's, 128 MB, which the
+ * The embedded store's page cache (shared_buffers) when its opener gives none: the configuration's
+ * default (storeCacheMb), read from its schema. PGlite's own is PostgreSQL's, 128 MB, which the
  * process then holds for as long as it runs; pages beyond the cache are read from the files through
  * the operating system's cache, as a PostgreSQL server reads them.
  */
-export const DEFAULT_CACHE_MB = 32;
+export const DEFAULT_CACHE_MB: number = configSchema.properties.storeCacheMb.default;
 
 /** The embedded PostgreSQL in dir, with the hub's settings (the embedded store's thread; the bench's store ceiling). */
 export async function openPglite(dir: string, opts: { cacheMb?: number } = {}): Promise<PGlite> {

@@ -23,11 +23,9 @@ const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
 
 /**
  * Opens the store the configuration names: `embedded` (PGlite in dataDir/store) or a postgres:// URL.
- * An observer, when given, is shown every statement the driver sends.
- */
-/**
- * `poolSize`: connections to a PostgreSQL store (the embedded one is a single backend); `cacheMb`:
- * the embedded store's page cache (a PostgreSQL server has its own shared_buffers).
+ * An observer, when given, is shown every statement the driver sends. `poolSize`: connections to a
+ * PostgreSQL store (the embedded one is a single backend); `cacheMb`: the embedded store's page
+ * cache (a PostgreSQL server has its own shared_buffers).
  */
 export async function openDriver(store: string, dataDir: string, observe?: StatementObserver, sizes: { poolSize?: number; cacheMb?: number } = {}): Promise<SqlDriver> {
   const driver = store === 'embedded' || store === 'pglite'
