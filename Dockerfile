@@ -34,8 +34,9 @@ RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 # In a container the gateway must listen beyond loopback to be reached at all.
 ENV HUB_HTTP_HOST=0.0.0.0
-# The heap cap of `make run` (README, "Memory and CPU"); --single-threaded-gc goes on the command
-# line, since NODE_OPTIONS does not take it.
+# The heap cap and allocator settings of `make run` (README, "Memory and CPU"); --single-threaded-gc
+# goes on the command line, since NODE_OPTIONS does not take it.
 ENV NODE_OPTIONS=--max-old-space-size=256
+ENV GLIBC_TUNABLES=glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=4194304
 EXPOSE 8080
 CMD ["node", "--single-threaded-gc", "bin/hub.js", "start"]

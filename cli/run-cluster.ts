@@ -167,8 +167,10 @@ function startNode(node: ClusterNode, settings: ClusterSettings, index: number, 
   // The nodes without the gateway answer their probes and Prometheus on a health port: on one
   // machine the ports after the gateway's (8080, then 8081 and 8082); with HUB_HTTP_PORT=0, free ones.
   if (!node.services.includes('gateway')) env.HUB_HEALTH_PORT = String(nodePort(process.env.HUB_HTTP_PORT, index));
-  // The heap cap and flags of `make run` (the Makefile passes its HUB_NODE_OPTIONS and HUB_NODE_FLAGS).
+  // The heap cap, flags and allocator settings of `make run` (the Makefile passes its HUB_NODE_OPTIONS,
+  // HUB_NODE_FLAGS and HUB_GLIBC_TUNABLES).
   if (process.env.HUB_NODE_OPTIONS !== undefined) env.NODE_OPTIONS = process.env.HUB_NODE_OPTIONS;
+  if (process.env.HUB_GLIBC_TUNABLES !== undefined) env.GLIBC_TUNABLES = process.env.HUB_GLIBC_TUNABLES;
   const flags = (process.env.HUB_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
   // --demo stands in for HUB_CONFIG only when it is unset, as with `make run`.
   const args = [...flags, path.join(ROOT, 'bin', 'hub.js'), 'start', '--demo', ...(node.simulators ? ['--with-simulators'] : [])];

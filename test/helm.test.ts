@@ -177,21 +177,24 @@ describe('the Helm chart (helm/case-exchange-hub)', function () {
     assert.deepEqual(Object.values(services).flat().sort(), [...SERVICE_NAMES].sort());
   });
 
-  it('starts the node as make run does: --single-threaded-gc and the heap cap of the Makefile', async () => {
+  it('starts the node as make run does: --single-threaded-gc, the heap cap and the allocator settings of the Makefile', async () => {
     const makefile = fs.readFileSync(path.join(ROOT, 'Makefile'), 'utf8');
     const options = /^HUB_NODE_OPTIONS \?= (.+)$/m.exec(makefile)![1].trim();
     const flags = /^HUB_NODE_FLAGS \?= (.+)$/m.exec(makefile)![1].trim().split(/\s+/);
+    const tunables = /^HUB_GLIBC_TUNABLES \?= (.+)$/m.exec(makefile)![1].trim();
     const { manifests } = await render();
     for (const d of ofKind(manifests, 'Deployment')) {
       const c = d.spec.template.spec.containers[0];
       assert.deepEqual([...c.command, ...c.args], ['node', ...flags, 'bin/hub.js', 'start'], d.metadata.name);
       assert.equal(envOf(c).NODE_OPTIONS.value, options, d.metadata.name);
+      assert.equal(envOf(c).GLIBC_TUNABLES.value, tunables, d.metadata.name);
     }
     // The image the chart refers to is the root Dockerfile's: multi-stage, the user node, the same start.
     const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
     assert.ok((dockerfile.match(/^FROM /gm) ?? []).length >= 2, 'the Dockerfile is multi-stage');
     assert.match(dockerfile, /^USER node$/m);
     assert.ok(dockerfile.includes(`ENV NODE_OPTIONS=${options}`), 'the image sets the heap cap of make run');
+    assert.ok(dockerfile.includes(`ENV GLIBC_TUNABLES=${tunables}`), 'the image sets the allocator settings of make run');
     assert.ok(dockerfile.includes(`CMD ["node", ${flags.map((f) => JSON.stringify(f)).join(', ')}, "bin/hub.js", "start"]`), 'the image starts the hub as make run does');
   });
 

@@ -148,7 +148,7 @@ describe('node kill: a steady stream of market regulation batches while one of t
         env: {
           HUB_CONFIG: DEMO_CONFIG, HUB_DATA_DIR: dataDir, HUB_STORE: db.url, HUB_TRANSPORTER: NATS_URL, HUB_NAMESPACE: namespace,
           HUB_DATA_KEY_FILE: keyFile, HUB_POLLING_OFF: 'all', HUB_LOG_LEVEL: 'warn', HUB_SERVICES: 'all', HUB_HTTP_PORT: String(port),
-          NODE_OPTIONS: run.options,
+          ...run.env,
         },
       };
     };

@@ -53,8 +53,8 @@ describe('make run-cluster: three hub processes on the local PostgreSQL and NATS
       ...process.env,
       HUB_HTTP_PORT: String(port), HUB_NAMESPACE: namespace, HUB_STORE: db.url, HUB_TRANSPORTER: 'nats://127.0.0.1:4222',
       HUB_CLUSTER_DIR: testDataDir('run-cluster'), HUB_LOG_LEVEL: 'info',
-      // The heap cap and flags the Makefile gives the launcher.
-      HUB_NODE_OPTIONS: node.options, HUB_NODE_FLAGS: node.flags.join(' '),
+      // The heap cap, flags and allocator settings the Makefile gives the launcher.
+      HUB_NODE_OPTIONS: node.options, HUB_NODE_FLAGS: node.flags.join(' '), HUB_GLIBC_TUNABLES: node.tunables,
     };
     // Whatever the test's own environment sets for one node is not the cluster's.
     for (const name of ['HUB_CONFIG', 'HUB_DATA_KEY_FILE', 'HUB_DATA_DIR', 'HUB_SERVICES']) delete env[name];
@@ -69,6 +69,15 @@ describe('make run-cluster: three hub processes on the local PostgreSQL and NATS
       return (await fetch(`${url}/health/ready`).catch(() => null))?.status === 200;
     }, 120_000, 250);
     assert.deepEqual(pids().map((p) => p.name).sort(), CLUSTER_NODES.map((n) => n.name).sort(), output.slice(-4000));
+    // Each node runs with the heap cap and the allocator settings of `make run`.
+    for (const p of pids()) {
+      const environ = `\0${fs.readFileSync(`/proc/${p.pid}/environ`, 'utf8')}`;
+      assert.ok(environ.includes(`\0NODE_OPTIONS=${node.options}\0`), p.name);
+      // The C library's loader (glibc 2.36) ends each tunable it has read with a NUL in place, so
+      // that the process's initial environment may show the variable as its tunables one by one.
+      const as = [node.tunables, node.tunables.split(':').join('\0')].map((v) => `\0GLIBC_TUNABLES=${v}\0`);
+      assert.ok(as.some((v) => environ.includes(v)), `${p.name}: GLIBC_TUNABLES=${node.tunables}`);
+    }
     // The launcher sees the same readiness a moment later, and then says what runs where.
     await waitFor('the launcher to print the gateway URL', () => new RegExp(`^  http +${url.replace(/\./g, '\\.')}`, 'm').test(output), 10_000);
 
@@ -127,6 +136,14 @@ describe('infra/compose.yaml: the same cluster for a container engine', () => {
     }
     const keyDir = path.posix.dirname(hubs[0][1].environment!.HUB_DATA_KEY_FILE);
     for (const [id, s] of hubs) assert.ok((s.volumes ?? []).some((v) => v.split(':')[1] === keyDir), `${id} mounts ${keyDir}`);
+  });
+
+  it('starts every node with the heap cap and the allocator settings of make run', () => {
+    const node = makeRunNode();
+    for (const [id, s] of hubs) {
+      assert.equal(s.environment!.NODE_OPTIONS, node.options, id);
+      assert.equal(s.environment!.GLIBC_TUNABLES, node.tunables, id);
+    }
   });
 
   it('builds the hub from a Dockerfile that exists', () => {

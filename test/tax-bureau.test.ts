@@ -545,7 +545,7 @@ describe('tax bureau file drop: the hub\'s memory does not grow with the file', 
     // (what is measured is then the memory the hub holds, not how long V8 lets garbage lie, which
     // varies from run to run) and garbage collected on the threads that make it.
     const node = makeRunNode();
-    hub = await spawnHub({ HUB_DATA_DIR: dataDir, HUB_STORE: db.url, HUB_CONFIG: writeConfig(dataDir, { pollIntervalMs: 100 }), NODE_OPTIONS: node.options }, [], node.flags);
+    hub = await spawnHub({ HUB_DATA_DIR: dataDir, HUB_STORE: db.url, HUB_CONFIG: writeConfig(dataDir, { pollIntervalMs: 100 }), ...node.env }, [], node.flags);
     const { inbox } = folders(dataDir);
     const url = hub.url;
     const run = async (records: number, seed: string) => {

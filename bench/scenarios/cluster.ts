@@ -13,7 +13,8 @@
 // numbers.
 //
 //   BENCH_CLUSTER_SECONDS=20   seconds of load on each hub per run (tiny: 2)
-//   HUB_NODE_OPTIONS, HUB_NODE_FLAGS   the hubs' Node options and flags, by default those of `make run`
+//   HUB_NODE_OPTIONS, HUB_NODE_FLAGS, HUB_GLIBC_TUNABLES   the hubs' Node options and flags and their
+//                                      allocator's settings, by default those of `make run`
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,7 +24,7 @@ import pg from 'pg';
 import { Scenario, repeat, row, benchDatabase, hubDataDir } from '../harness';
 import { ROOT } from '../../core/kernel/paths';
 import { requireNats, requireRedis, deleteStreams, deleteQueueKeys, freePort } from '../../test/support/servers';
-import { spawnHub, nodeSettings, cpuSeconds, waitFor, HubProcess } from '../../test/support/hub';
+import { spawnHub, nodeSettings, cpuSeconds, waitFor, HubProcess, NodeSettings } from '../../test/support/hub';
 import { load as loadWith, pct, sleep } from '../../test/bench/webhook-load';
 
 const CONCURRENCY = 8;
@@ -147,7 +148,7 @@ async function measure(label: string, url: string, seconds: number, pids: { name
 
 /** How a figure is taken: the hubs' Node settings, seconds of load, and where its database comes from. */
 export interface FigureOptions {
-  node: { options: string; flags: string[] };
+  node: NodeSettings;
   seconds: number;
   /** How long the ready hub is left to its simulators' first requests before the load (default 3 s). */
   settleMs?: number;
@@ -168,7 +169,7 @@ export async function clusterFigure(opts: FigureOptions): Promise<Figure> {
     ...process.env,
     HUB_STORE: db.url, HUB_NAMESPACE: namespace, HUB_CLUSTER_DIR: clusterDir, HUB_HTTP_PORT: String(port),
     HUB_TRANSPORTER: 'nats://127.0.0.1:4222', HUB_QUEUE: 'redis://127.0.0.1:6379', HUB_LOG_LEVEL: 'info',
-    HUB_NODE_OPTIONS: node.options, HUB_NODE_FLAGS: node.flags.join(' '),
+    HUB_NODE_OPTIONS: node.options, HUB_NODE_FLAGS: node.flags.join(' '), HUB_GLIBC_TUNABLES: node.tunables,
   };
   // Whatever this shell sets for one node is not the cluster's.
   for (const name of ['HUB_CONFIG', 'HUB_DATA_KEY_FILE', 'HUB_DATA_DIR', 'HUB_SERVICES']) delete env[name];
@@ -228,7 +229,7 @@ export async function embeddedFigure(opts: Omit<FigureOptions, 'database'>): Pro
   const dataDir = hubDataDir(os.tmpdir(), 'bench-embedded-', 'embedded');
   let hub: HubProcess | null = null;
   try {
-    hub = await spawnHub({ HUB_DATA_DIR: dataDir, NODE_OPTIONS: node.options, HUB_LOG_LEVEL: 'info' }, ['--with-simulators'], node.flags);
+    hub = await spawnHub({ HUB_DATA_DIR: dataDir, ...node.env, HUB_LOG_LEVEL: 'info' }, ['--with-simulators'], node.flags);
     const url = hub.url;
     await waitFor('the embedded hub to be ready', async () => (await fetch(`${url}/health/ready`).catch(() => null))?.status === 200, 60_000, 250);
     await sleep(opts.settleMs ?? 3000);
@@ -245,7 +246,7 @@ export async function embeddedFigure(opts: Omit<FigureOptions, 'database'>): Pro
 }
 
 /** The two figures side by side, as text, with the goal's verdict. */
-export function report(figures: Figure[], node: { options: string; flags: string[] }, seconds: number): string {
+export function report(figures: Figure[], node: NodeSettings, seconds: number): string {
   const us = (f: Figure, s: number) => `${((s / Math.max(1, f.accepted)) * 1e6).toFixed(0)} µs`;
   const hubCpu = (f: Figure) => hubProcesses(f).reduce((n, c) => n + c.seconds, 0);
   const server = (f: Figure, name: string) => f.cpu.find((c) => c.name === name)!.seconds;
@@ -268,7 +269,7 @@ export function report(figures: Figure[], node: { options: string; flags: string
   return [
     '',
     `market-regulation batches of ${BATCH} new cases, ${CONCURRENCY} requests at a time for ${seconds} s, beside the demo simulators; ${os.cpus().length} cores,`,
-    `hub NODE_OPTIONS="${node.options}", node flags "${node.flags.join(' ')}"; time from the first post to the last event applied`,
+    `hub NODE_OPTIONS="${node.options}", GLIBC_TUNABLES="${node.tunables}", node flags "${node.flags.join(' ')}"; time from the first post to the last event applied`,
     '',
     `${''.padEnd(width)}${figures.map((f) => (f.label === 'cluster' ? 'cluster: 3 nodes, PostgreSQL' : 'embedded: 1 process, PGlite').padEnd(col)).join('')}`,
     ...rows.map(([name, value]) => `${name.padEnd(width)}${figures.map((f) => value(f).padEnd(col)).join('')}`.trimEnd()),

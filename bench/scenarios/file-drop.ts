@@ -176,7 +176,7 @@ async function dropOnce(ctx: BenchContext, store: Store, source: string, warmUp:
   try {
     const { file: configFile, chunkRecords } = writeHubConfig(dataDir);
     const node = nodeSettings();
-    hub = await spawnHub({ HUB_DATA_DIR: dataDir, HUB_CONFIG: configFile, HUB_STORE: db?.url ?? 'embedded', NODE_OPTIONS: node.options }, [], node.flags);
+    hub = await spawnHub({ HUB_DATA_DIR: dataDir, HUB_CONFIG: configFile, HUB_STORE: db?.url ?? 'embedded', ...node.env }, [], node.flags);
     const pid = hub.proc.pid!;
     const inbox = path.join(dataDir, 'drop', 'tax-bureau', 'inbox');
     const receipts = path.join(dataDir, 'drop', 'tax-bureau', 'receipts');

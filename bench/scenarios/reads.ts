@@ -241,7 +241,7 @@ async function measureSize(ctx: BenchContext, cases: number, requests: number, c
     ctx.log(`${cases.toLocaleString('en')} cases seeded in ${((Date.now() - seeded) / 1000).toFixed(1)} s`);
 
     const node = nodeSettings();
-    hub = await spawnHub({ HUB_STORE: db.url, HUB_DATA_DIR: dataDir, HUB_POLLING_OFF: 'all', NODE_OPTIONS: node.options }, [], node.flags);
+    hub = await spawnHub({ HUB_STORE: db.url, HUB_DATA_DIR: dataDir, HUB_POLLING_OFF: 'all', ...node.env }, [], node.flags);
     const url = hub.url;
     await waitFor('the hub to be ready', async () => (await fetch(`${url}/health/ready`).catch(() => null))?.status === 200, 60_000, 250);
 

@@ -59,11 +59,11 @@ function hubConfig(ctx: BenchContext): string {
 
 /** A hub on the given store ('embedded', or a postgres:// URL), started as `make run` starts it, once ready. */
 export async function startBenchHub(ctx: BenchContext, store: string): Promise<BenchHub> {
-  const { options, flags } = nodeSettings();
+  const { env: nodeEnv, flags } = nodeSettings();
   const dataDir = hubDataDir(ctx.workDir, 'rest-hub-', store);
   const hub = await spawnHub({
     HUB_CONFIG: hubConfig(ctx), HUB_DATA_DIR: dataDir, HUB_STORE: store, HUB_SERVICES: 'all', HUB_POLLING_OFF: 'all',
-    HUB_LOG_LEVEL: 'warn', NODE_OPTIONS: options, OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '',
+    HUB_LOG_LEVEL: 'warn', ...nodeEnv, OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '',
   }, [], flags);
   const url = hub.url;
   const client = store === 'embedded' ? null : new pg.Client({ connectionString: store });

@@ -153,7 +153,7 @@ async function measureHub(ctx: BenchContext, reports: number, store: 'postgres' 
   try {
     const node = nodeSettings();
     hub = await spawnHub({
-      HUB_DATA_DIR: dataDir, HUB_CONFIG: writeHubConfig(dataDir), HUB_STORE: db?.url ?? 'embedded', NODE_OPTIONS: node.options,
+      HUB_DATA_DIR: dataDir, HUB_CONFIG: writeHubConfig(dataDir), HUB_STORE: db?.url ?? 'embedded', ...node.env,
     }, [], node.flags);
     const h = hub;
     const pid = h.proc.pid!;

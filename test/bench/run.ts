@@ -63,9 +63,10 @@ async function main(): Promise<number> {
   const env: Record<string, string> = { HUB_DATA_DIR: dataDir, HUB_CONFIG: path.join(dataDir, 'hub.yaml'), HUB_LOG_LEVEL: 'info' };
   if (process.env.BENCH_STORE) env.HUB_STORE = process.env.BENCH_STORE;
   // The Node options and flags `make run` starts the hub with (its heap cap, its garbage collection
-  // on the threads that allocate), unless HUB_NODE_OPTIONS or HUB_NODE_FLAGS say otherwise.
-  const { options: nodeOptions, flags: nodeFlags } = nodeSettings();
-  env.NODE_OPTIONS = nodeOptions;
+  // on the threads that allocate, its allocator's settings), unless HUB_NODE_OPTIONS, HUB_NODE_FLAGS or
+  // HUB_GLIBC_TUNABLES say otherwise.
+  const { env: nodeEnv, flags: nodeFlags } = nodeSettings();
+  Object.assign(env, nodeEnv);
 
   let hub: HubProcess | null = null;
   try {
@@ -142,7 +143,7 @@ async function main(): Promise<number> {
     const supervised = (Date.now() - started) / 1000;
     const lines = [
       '',
-      `tax-bureau file drop, ${process.env.BENCH_STORE ? 'PostgreSQL' : 'embedded (PGlite)'} store, ${os.cpus().length} cores, hub NODE_OPTIONS="${nodeOptions}", node flags "${nodeFlags.join(' ')}"`,
+      `tax-bureau file drop, ${process.env.BENCH_STORE ? 'PostgreSQL' : 'embedded (PGlite)'} store, ${os.cpus().length} cores, hub NODE_OPTIONS="${nodeEnv.NODE_OPTIONS}", GLIBC_TUNABLES="${nodeEnv.GLIBC_TUNABLES}", node flags "${nodeFlags.join(' ')}"`,
       `  file            ${mb(bytes).toFixed(1)} MB GB18030, ${records} records (receipt: CGS=${cgs} SBS=${sbs})`,
       `  marker→receipt  ${seconds.toFixed(1)} s${applied ? ` (applying pass ${Number(applied[1]).toFixed(1)} s, checking pass and receipt the rest)` : ''}`,
       `  transactions    ${inTransactions.seconds.toFixed(1)} s in ${inTransactions.count} chunk transactions`,

@@ -5,13 +5,14 @@
 // each, alternating (runs of the same code on this machine spread by ±15 %). Reports for each run the
 // events accepted per second, the request latency, the hub's CPU per event and the spans received.
 //
-// BENCH_TRACING_SECONDS (default 10) is how long each run loads the hub; HUB_NODE_OPTIONS and
-// HUB_NODE_FLAGS the hub's Node options and flags, by default those of `make run`.
+// BENCH_TRACING_SECONDS (default 10) is how long each run loads the hub; HUB_NODE_OPTIONS,
+// HUB_NODE_FLAGS and HUB_GLIBC_TUNABLES the hub's Node options and flags and its allocator's settings, by
+// default those of `make run`.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnHub, makeRunNode, cpuSeconds, waitFor, HubProcess } from '../support/hub';
+import { spawnHub, nodeSettings, cpuSeconds, NodeSettings, waitFor, HubProcess } from '../support/hub';
 import { startOtlpReceiver, tracingEnv, OtlpReceiver } from '../support/otlp-receiver';
 import { load, pct, sleep } from './webhook-load';
 
@@ -30,7 +31,7 @@ interface Run {
   spans: number;
 }
 
-async function run(tracing: boolean, node: { options: string; flags: string[] }): Promise<Run> {
+async function run(tracing: boolean, node: NodeSettings): Promise<Run> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-tracing-'));
   let hub: HubProcess | null = null;
   let receiver: OtlpReceiver | null = null;
@@ -38,7 +39,7 @@ async function run(tracing: boolean, node: { options: string; flags: string[] })
     receiver = tracing ? await startOtlpReceiver() : null;
     // Off: no OTEL_* endpoint at all, whatever this process's environment holds.
     const otel = receiver ? tracingEnv(receiver, 'bench') : { OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '' };
-    hub = await spawnHub({ ...otel, OTEL_TRACES_SAMPLER: 'always_on', HUB_DATA_DIR: dataDir, HUB_POLLING_OFF: 'all', NODE_OPTIONS: node.options, HUB_LOG_LEVEL: 'warn' }, [], node.flags);
+    hub = await spawnHub({ ...otel, OTEL_TRACES_SAMPLER: 'always_on', HUB_DATA_DIR: dataDir, HUB_POLLING_OFF: 'all', ...node.env, HUB_LOG_LEVEL: 'warn' }, [], node.flags);
     const url = hub.url;
     await waitFor('the hub to be ready', async () => (await fetch(`${url}/health/ready`).catch(() => null))?.status === 200, 60_000, 250);
     const warm = await load(`${url}${INBOUND}`, `SJTRACE${tracing ? 'T' : 'O'}W`, 1, { concurrency: CONCURRENCY, batch: BATCH });
@@ -63,11 +64,7 @@ async function run(tracing: boolean, node: { options: string; flags: string[] })
 }
 
 async function main(): Promise<number> {
-  const asRun = makeRunNode();
-  const node = {
-    options: process.env.HUB_NODE_OPTIONS ?? asRun.options,
-    flags: process.env.HUB_NODE_FLAGS !== undefined ? process.env.HUB_NODE_FLAGS.split(/\s+/).filter(Boolean) : asRun.flags,
-  };
+  const node = nodeSettings();
   const runs: Run[] = [];
   for (const tracing of [false, true, false, true]) runs.push(await run(tracing, node));
   const lines = runs.map((r) => [
@@ -84,7 +81,7 @@ async function main(): Promise<number> {
   process.stdout.write([
     '',
     `tracing: market-regulation batches of ${BATCH} new cases, ${CONCURRENCY} requests at a time for ${SECONDS} s, embedded hub (PGlite); ${os.cpus().length} cores`,
-    `hub NODE_OPTIONS="${node.options}", node flags "${node.flags.join(' ')}"`,
+    `hub NODE_OPTIONS="${node.options}", GLIBC_TUNABLES="${node.tunables}", node flags "${node.flags.join(' ')}"`,
     '',
     row(head),
     ...lines.map(row),

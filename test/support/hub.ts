@@ -101,30 +101,49 @@ export interface HubProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** How `make run` starts the hub: Node's options and flags, and the C library's memory settings. */
+export interface NodeSettings {
+  /** NODE_OPTIONS (the heap cap). */
+  options: string;
+  /** Flags before the script, which NODE_OPTIONS does not take. */
+  flags: string[];
+  /** GLIBC_TUNABLES (the allocator's arenas and mmap threshold). */
+  tunables: string;
+  /** The environment of those: NODE_OPTIONS and GLIBC_TUNABLES, for a spawned hub's env. */
+  env: { NODE_OPTIONS: string; GLIBC_TUNABLES: string };
+}
+
+function settings(options: string, flags: string[], tunables: string): NodeSettings {
+  return { options, flags, tunables, env: { NODE_OPTIONS: options, GLIBC_TUNABLES: tunables } };
+}
+
 /**
- * The Node options and flags `make run` starts the hub with (HUB_NODE_OPTIONS and HUB_NODE_FLAGS in
- * the Makefile), so that a test measures the hub as users run it.
+ * The Node options and flags, and the allocator's settings, `make run` starts the hub with
+ * (HUB_NODE_OPTIONS, HUB_NODE_FLAGS and HUB_GLIBC_TUNABLES in the Makefile), so that a test
+ * measures the hub as users run it.
  */
-export function makeRunNode(): { options: string; flags: string[] } {
+export function makeRunNode(): NodeSettings {
   const makefile = fs.readFileSync(path.join(ROOT, 'Makefile'), 'utf8');
   const value = (name: string) => {
     const m = new RegExp(`^${name} \\?= ?(.*)$`, 'm').exec(makefile);
     if (!m) throw new Error(`the Makefile sets no default for ${name}`);
     return m[1].trim();
   };
-  return { options: value('HUB_NODE_OPTIONS'), flags: value('HUB_NODE_FLAGS').split(/\s+/).filter(Boolean) };
+  return settings(value('HUB_NODE_OPTIONS'), value('HUB_NODE_FLAGS').split(/\s+/).filter(Boolean), value('HUB_GLIBC_TUNABLES'));
 }
 
 /**
- * The Node options and flags of a hub a bench starts: `make run`'s, unless HUB_NODE_OPTIONS or
- * HUB_NODE_FLAGS say otherwise (a profile: HUB_NODE_FLAGS="--single-threaded-gc --cpu-prof …").
+ * The Node options and flags of a hub a bench starts: `make run`'s, unless HUB_NODE_OPTIONS,
+ * HUB_NODE_FLAGS or HUB_GLIBC_TUNABLES say otherwise (a profile: HUB_NODE_FLAGS="--single-threaded-gc
+ * --cpu-prof …"; the C library's defaults: HUB_GLIBC_TUNABLES=).
  */
-export function nodeSettings(): { options: string; flags: string[] } {
+export function nodeSettings(): NodeSettings {
   const asRun = makeRunNode();
-  return {
-    options: process.env.HUB_NODE_OPTIONS ?? asRun.options,
-    flags: process.env.HUB_NODE_FLAGS !== undefined ? process.env.HUB_NODE_FLAGS.split(/\s+/).filter(Boolean) : asRun.flags,
-  };
+  return settings(
+    process.env.HUB_NODE_OPTIONS ?? asRun.options,
+    process.env.HUB_NODE_FLAGS !== undefined ? process.env.HUB_NODE_FLAGS.split(/\s+/).filter(Boolean) : asRun.flags,
+    process.env.HUB_GLIBC_TUNABLES ?? asRun.tunables,
+  );
 }
 
 /**
