@@ -12,6 +12,24 @@ async function sharedBuffers(store: Store): Promise<string> {
   return (await store.driver.query<{ shared_buffers: string }>('SHOW shared_buffers')).rows[0].shared_buffers;
 }
 
+describe('the embedded store\'s statistics', function () {
+  this.timeout(120_000);
+
+  it('are gathered from a sample of 9,000 rows at most: ANALYZE keeps 30 histogram buckets of a column of 20,000 values', async () => {
+    const store = await openStore({ store: 'embedded', dataDir: testDataDir('store-statistics'), region: '130100' });
+    try {
+      await store.driver.query('CREATE TABLE statistics_probe (v int NOT NULL)');
+      await store.driver.query('INSERT INTO statistics_probe SELECT i FROM generate_series(1, 20000) AS i');
+      await store.driver.query('ANALYZE statistics_probe');
+      const r = await store.driver.query<{ n: number }>(
+        "SELECT array_length(histogram_bounds::text::text[], 1) - 1 AS n FROM pg_stats WHERE tablename = 'statistics_probe' AND attname = 'v'");
+      assert.equal(r.rows[0].n, 30, 'PostgreSQL\'s default target would keep 100');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('the embedded store\'s page cache', function () {
   this.timeout(120_000);
 

@@ -22,9 +22,13 @@ export async function openPglite(dir: string, opts: { cacheMb?: number } = {}): 
 /**
  * Settings of the embedded PostgreSQL beyond PGlite's own. It runs as a single backend that writes
  * its WAL itself: new WAL segments are not zero-filled first (that doubled the bytes a large file
- * wrote to the WAL).
+ * wrote to the WAL). Its statistics target is 30 (PostgreSQL's default is 100): ANALYZE samples 300
+ * rows per unit of it, and the 9,000 rows instead of 30,000 are memory PGlite's WebAssembly memory
+ * keeps once touched (about 20 MB less at the peak under load) and time the store's one backend
+ * serves nothing else; 30 common values and 30 histogram buckets per column still cover the case
+ * list's statuses, lights and departments.
  */
-const START_SETTINGS = ['wal_init_zero=off'];
+const START_SETTINGS = ['wal_init_zero=off', 'default_statistics_target=30'];
 
 // PGlite serialises a json parameter with JSON.stringify unless told otherwise: bytes given for one
 // are JSON text already, and go as they are (in binary format).
