@@ -11,7 +11,7 @@ import { loadAdapterDefinition } from '../adapters/kit/definition';
 import { CLUSTER_NODES } from '../cli/run-cluster';
 import { withNewKey } from '../core/kernel/data-keys';
 import { postBatch } from '../infra/simulators/market-regulation';
-import { testDataDir, getJson, waitFor } from './support/hub';
+import { testDataDir, getJson, waitFor, makeRunNode } from './support/hub';
 import { createTestDatabase, requireNats, requireRedis, deleteStreams, deleteQueueKeys, freePort } from './support/servers';
 
 // Operators issue, item 6 and acceptance 5: the Helm chart (helm/case-exchange-hub) passes
@@ -178,10 +178,7 @@ describe('the Helm chart (helm/case-exchange-hub)', function () {
   });
 
   it('starts the node as make run does: --single-threaded-gc, the heap cap and the allocator settings of the Makefile', async () => {
-    const makefile = fs.readFileSync(path.join(ROOT, 'Makefile'), 'utf8');
-    const options = /^HUB_NODE_OPTIONS \?= (.+)$/m.exec(makefile)![1].trim();
-    const flags = /^HUB_NODE_FLAGS \?= (.+)$/m.exec(makefile)![1].trim().split(/\s+/);
-    const tunables = /^HUB_GLIBC_TUNABLES \?= (.+)$/m.exec(makefile)![1].trim();
+    const { options, flags, tunables } = makeRunNode();
     const { manifests } = await render();
     for (const d of ofKind(manifests, 'Deployment')) {
       const c = d.spec.template.spec.containers[0];

@@ -54,7 +54,7 @@ describe('make run-cluster: three hub processes on the local PostgreSQL and NATS
       HUB_HTTP_PORT: String(port), HUB_NAMESPACE: namespace, HUB_STORE: db.url, HUB_TRANSPORTER: 'nats://127.0.0.1:4222',
       HUB_CLUSTER_DIR: testDataDir('run-cluster'), HUB_LOG_LEVEL: 'info',
       // The heap cap, flags and allocator settings the Makefile gives the launcher.
-      HUB_NODE_OPTIONS: node.options, HUB_NODE_FLAGS: node.flags.join(' '), HUB_GLIBC_TUNABLES: node.tunables,
+      ...node.vars,
     };
     // Whatever the test's own environment sets for one node is not the cluster's.
     for (const name of ['HUB_CONFIG', 'HUB_DATA_KEY_FILE', 'HUB_DATA_DIR', 'HUB_SERVICES']) delete env[name];

@@ -169,7 +169,7 @@ export async function clusterFigure(opts: FigureOptions): Promise<Figure> {
     ...process.env,
     HUB_STORE: db.url, HUB_NAMESPACE: namespace, HUB_CLUSTER_DIR: clusterDir, HUB_HTTP_PORT: String(port),
     HUB_TRANSPORTER: 'nats://127.0.0.1:4222', HUB_QUEUE: 'redis://127.0.0.1:6379', HUB_LOG_LEVEL: 'info',
-    HUB_NODE_OPTIONS: node.options, HUB_NODE_FLAGS: node.flags.join(' '), HUB_GLIBC_TUNABLES: node.tunables,
+    ...node.vars,
   };
   // Whatever this shell sets for one node is not the cluster's.
   for (const name of ['HUB_CONFIG', 'HUB_DATA_KEY_FILE', 'HUB_DATA_DIR', 'HUB_SERVICES']) delete env[name];

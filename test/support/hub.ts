@@ -111,10 +111,29 @@ export interface NodeSettings {
   tunables: string;
   /** The environment of those: NODE_OPTIONS and GLIBC_TUNABLES, for a spawned hub's env. */
   env: { NODE_OPTIONS: string; GLIBC_TUNABLES: string };
+  /** The same as the Makefile's variables, for a launcher that starts hubs itself (cli/run-cluster.ts). */
+  vars: { HUB_NODE_OPTIONS: string; HUB_NODE_FLAGS: string; HUB_GLIBC_TUNABLES: string };
 }
 
-function settings(options: string, flags: string[], tunables: string): NodeSettings {
-  return { options, flags, tunables, env: { NODE_OPTIONS: options, GLIBC_TUNABLES: tunables } };
+type SettingName = keyof NodeSettings['vars'];
+
+/** The settings, each Makefile variable's value given by `value`. */
+function settingsOf(value: (name: SettingName) => string): NodeSettings {
+  const vars = { HUB_NODE_OPTIONS: value('HUB_NODE_OPTIONS'), HUB_NODE_FLAGS: value('HUB_NODE_FLAGS'), HUB_GLIBC_TUNABLES: value('HUB_GLIBC_TUNABLES') };
+  return {
+    options: vars.HUB_NODE_OPTIONS,
+    flags: vars.HUB_NODE_FLAGS.split(/\s+/).filter(Boolean),
+    tunables: vars.HUB_GLIBC_TUNABLES,
+    env: { NODE_OPTIONS: vars.HUB_NODE_OPTIONS, GLIBC_TUNABLES: vars.HUB_GLIBC_TUNABLES },
+    vars,
+  };
+}
+
+/** A Makefile variable's default (`NAME ?= value`). */
+function makefileDefault(name: SettingName): string {
+  const m = new RegExp(`^${name} \\?= ?(.*)$`, 'm').exec(fs.readFileSync(path.join(ROOT, 'Makefile'), 'utf8'));
+  if (!m) throw new Error(`the Makefile sets no default for ${name}`);
+  return m[1].trim();
 }
 
 /**
@@ -123,13 +142,7 @@ function settings(options: string, flags: string[], tunables: string): NodeSetti
  * measures the hub as users run it.
  */
 export function makeRunNode(): NodeSettings {
-  const makefile = fs.readFileSync(path.join(ROOT, 'Makefile'), 'utf8');
-  const value = (name: string) => {
-    const m = new RegExp(`^${name} \\?= ?(.*)$`, 'm').exec(makefile);
-    if (!m) throw new Error(`the Makefile sets no default for ${name}`);
-    return m[1].trim();
-  };
-  return settings(value('HUB_NODE_OPTIONS'), value('HUB_NODE_FLAGS').split(/\s+/).filter(Boolean), value('HUB_GLIBC_TUNABLES'));
+  return settingsOf(makefileDefault);
 }
 
 /**
@@ -138,12 +151,7 @@ export function makeRunNode(): NodeSettings {
  * --cpu-prof …"; the C library's defaults: HUB_GLIBC_TUNABLES=).
  */
 export function nodeSettings(): NodeSettings {
-  const asRun = makeRunNode();
-  return settings(
-    process.env.HUB_NODE_OPTIONS ?? asRun.options,
-    process.env.HUB_NODE_FLAGS !== undefined ? process.env.HUB_NODE_FLAGS.split(/\s+/).filter(Boolean) : asRun.flags,
-    process.env.HUB_GLIBC_TUNABLES ?? asRun.tunables,
-  );
+  return settingsOf((name) => process.env[name] ?? makefileDefault(name));
 }
 
 /**
