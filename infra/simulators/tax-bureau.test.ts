@@ -139,6 +139,9 @@ describe('simulators: tax bureau', () => {
     const { logger, lines } = capturingLogger();
     const sim = new TaxBureauDropSimulator({ inboxDir: inbox, intervalMs: 5, seed: 6, maxWaitingFiles: 5, logger });
     sim.start();
+    // Until it has paused (on a busy machine that can take longer than any fixed wait), then many
+    // more of its 5 ms rounds, in which it must neither drop a file nor warn again.
+    await waitFor(() => lines.some((l) => l.level >= WARN), 10_000, 'the pause warning');
     await new Promise((r) => setTimeout(r, 300));
     await sim.stop();
     assert.equal(fs.readdirSync(inbox).filter((f) => f.endsWith('.xml')).length, 5);
