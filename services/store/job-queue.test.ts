@@ -81,12 +81,16 @@ for (const kind of STORES) {
       let release!: () => void;
       const stuck = new Promise<void>((r) => { release = r; });
       let aborted = false;
+      let running = false;
       const wa = a.work<Sms>('takeover', async (job) => {
+        running = true;
         await Promise.race([stuck, new Promise((r) => job.signal.addEventListener('abort', r))]);
         aborted = job.signal.aborted;
         return { outcome: 'retry', reason: 'aborted' };
       }, OPTIONS);
       await until('a holds the job', async () => (await t.store.driver.query("SELECT 1 FROM jobs WHERE queue = 'takeover' AND state = 'active'")).rows.length === 1);
+      // Claimed is not yet attempted: the worker starts the attempt once its claim has answered.
+      await until('a attempts the job', () => running);
       // A stop aborts the attempt and gives the job back, its attempt not counted.
       const states: JobState[] = [];
       await wa.stop();
