@@ -151,6 +151,24 @@ export function nodePort(base: string | undefined, index: number): number {
   return port === 0 ? 0 : port + index;
 }
 
+/** The Makefile's variables of how `make run` starts a hub (HUB_NODE_OPTIONS, HUB_NODE_FLAGS, HUB_GLIBC_TUNABLES). */
+export interface LaunchVars {
+  HUB_NODE_OPTIONS?: string;
+  HUB_NODE_FLAGS?: string;
+  HUB_GLIBC_TUNABLES?: string;
+}
+
+/**
+ * A hub process's environment and node flags from those variables: NODE_OPTIONS and GLIBC_TUNABLES
+ * where they are set, and the flags that go before the script (NODE_OPTIONS does not take them).
+ */
+export function launchSettings(vars: LaunchVars): { env: { NODE_OPTIONS?: string; GLIBC_TUNABLES?: string }; flags: string[] } {
+  const env: { NODE_OPTIONS?: string; GLIBC_TUNABLES?: string } = {};
+  if (vars.HUB_NODE_OPTIONS !== undefined) env.NODE_OPTIONS = vars.HUB_NODE_OPTIONS;
+  if (vars.HUB_GLIBC_TUNABLES !== undefined) env.GLIBC_TUNABLES = vars.HUB_GLIBC_TUNABLES;
+  return { env, flags: (vars.HUB_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean) };
+}
+
 function startNode(node: ClusterNode, settings: ClusterSettings, index: number, width: number): RunningNode {
   const dataDir = path.join(settings.clusterDir, `node-${index + 1}`);
   fs.mkdirSync(dataDir, { recursive: true });
@@ -169,9 +187,9 @@ function startNode(node: ClusterNode, settings: ClusterSettings, index: number, 
   if (!node.services.includes('gateway')) env.HUB_HEALTH_PORT = String(nodePort(process.env.HUB_HTTP_PORT, index));
   // The heap cap, flags and allocator settings of `make run` (the Makefile passes its HUB_NODE_OPTIONS,
   // HUB_NODE_FLAGS and HUB_GLIBC_TUNABLES).
-  if (process.env.HUB_NODE_OPTIONS !== undefined) env.NODE_OPTIONS = process.env.HUB_NODE_OPTIONS;
-  if (process.env.HUB_GLIBC_TUNABLES !== undefined) env.GLIBC_TUNABLES = process.env.HUB_GLIBC_TUNABLES;
-  const flags = (process.env.HUB_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const launch = launchSettings(process.env);
+  Object.assign(env, launch.env);
+  const flags = launch.flags;
   // --demo stands in for HUB_CONFIG only when it is unset, as with `make run`.
   const args = [...flags, path.join(ROOT, 'bin', 'hub.js'), 'start', '--demo', ...(node.simulators ? ['--with-simulators'] : [])];
   // Each node in a process group of its own: a Ctrl-C in the terminal reaches the launcher alone,

@@ -8,6 +8,7 @@ import { ROOT, DEMO_CONFIG } from '../../core/kernel/paths';
 import { createTestDatabase, busDrained } from './servers';
 import { storeExists } from '../../services/store/pglite-driver';
 import { Target, startClusterBehind, clusterReady } from './cluster';
+import { launchSettings } from '../../cli/run-cluster';
 
 export type StoreKind = 'embedded' | 'postgres';
 /** Every store the behaviour suites run on. */
@@ -120,9 +121,11 @@ type SettingName = keyof NodeSettings['vars'];
 /** The settings, each Makefile variable's value given by `value`. */
 function settingsOf(value: (name: SettingName) => string): NodeSettings {
   const vars = { HUB_NODE_OPTIONS: value('HUB_NODE_OPTIONS'), HUB_NODE_FLAGS: value('HUB_NODE_FLAGS'), HUB_GLIBC_TUNABLES: value('HUB_GLIBC_TUNABLES') };
+  // As `make run-cluster`'s launcher turns them into a node's environment and flags.
+  const { flags } = launchSettings(vars);
   return {
     options: vars.HUB_NODE_OPTIONS,
-    flags: vars.HUB_NODE_FLAGS.split(/\s+/).filter(Boolean),
+    flags,
     tunables: vars.HUB_GLIBC_TUNABLES,
     env: { NODE_OPTIONS: vars.HUB_NODE_OPTIONS, GLIBC_TUNABLES: vars.HUB_GLIBC_TUNABLES },
     vars,
